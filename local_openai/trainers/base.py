@@ -1,0 +1,85 @@
+"""The interface between the job runner / chat endpoint and the model-specific trainers.
+
+A trainer turns validated chat examples into a model directory, and loads a model directory (or the base model)
+into a predictor that answers batches of chat requests. The job runner owns persistence, events and cancellation;
+trainers only report through the `TrainingContext` callbacks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+Message = dict[str, object]
+
+
+class TrainingCancelled(Exception):
+    """Raised by a trainer when `TrainingContext.should_stop()` turned true."""
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Resolved values ("auto" already replaced by the trainer's `resolve_hyperparameters`)."""
+
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+
+
+@dataclass
+class TrainingContext:
+    output_dir: Path
+    hyperparameters: Hyperparameters
+    seed: int
+    validation_examples: Sequence[Sequence[Message]] = ()
+    # report(step, total_steps, train_loss, train_accuracy, valid_loss) -> None; becomes a metrics event.
+    report: Callable[..., None] = lambda **_: None
+    # log(message) -> None; becomes an info event.
+    log: Callable[[str], None] = lambda _message: None
+    # checkpoint(epoch, step, directory_written) -> None; registers a usable checkpoint model.
+    checkpoint: Callable[[int, int, Path], None] = lambda *_: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    trained_tokens: int
+    final_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: Sequence[Message]
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: Sequence[str] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+class Predictor(Protocol):
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        """Answer a batch of requests; the server batches concurrent HTTP requests into one call."""
+
+
+class Trainer(Protocol):
+    base_model: str
+    description: str
+    # False for classifier backends: their base model cannot answer and chat completions get a 400.
+    answers_without_fine_tuning: bool
+
+    def resolve_hyperparameters(self, requested: dict[str, object], n_examples: int) -> Hyperparameters: ...
+
+    def train(self, examples: Sequence[Sequence[Message]], ctx: TrainingContext) -> TrainResult:
+        """Train into `ctx.output_dir`. Raise `TrainingCancelled` when `ctx.should_stop()`."""
+
+    def load(self, model_dir: Path | None) -> Predictor:
+        """Load a trained model directory, or the base model when `model_dir` is None."""
