@@ -1,0 +1,141 @@
+"""Prompts as data: how a (text, label) item becomes a training example and how a text is asked about.
+
+`reference` reproduces the reference experiment exactly: training examples carry its system prompt with the tweet as
+the user message, but evaluation sends one user message built from `user_template` (no system prompt).
+`consistent` evaluates in the training format (system prompt + the text as the user message), so the fine-tuned
+model sees at test time what it saw in training.
+
+User templates contain `{text}` and no other field; literal braces are written `{{` and `}}`.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, replace
+from typing import Mapping
+
+REFERENCE_SYSTEM_PROMPT = (
+    "You are a Twitter sentiment analysis expert who can predict sentiment expressed in the tweets about an "
+    "airline. You select sentiment value from positive, negative, or neutral."
+)
+# Copied from the reference script's triple-quoted string, newlines and 12-space indentation included.
+REFERENCE_EVAL_TEMPLATE = (
+    "What is the sentiment expressed in the following tweet about an airline?\n"
+    "            Select sentiment value from positive, negative, or neutral. Return only the sentiment value in "
+    "small letters.\n"
+    "            tweet: {text}"
+)
+TEXT_ONLY_TEMPLATE = "{text}"
+
+
+class PromptError(ValueError):
+    """A prompt preset or template is unusable; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class PromptPreset:
+    """Training sends `system_prompt` + `training_template` (the text alone by default) + the label. Evaluation
+    sends `eval_system_prompt` (None: no system message) + `user_template`; a preset whose evaluation repeats the
+    training format has `eval_system_prompt == system_prompt` and `user_template == training_template`."""
+
+    name: str
+    system_prompt: str | None
+    user_template: str
+    eval_system_prompt: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 10
+    training_template: str = TEXT_ONLY_TEMPLATE
+
+    def __post_init__(self) -> None:
+        validate_template(self.user_template, "user template")
+        validate_template(self.training_template, "training template")
+        if not 0 <= self.temperature <= 2:
+            raise PromptError(f"temperature {self.temperature} is out of range; use a value from 0 to 2 "
+                              f"(0 for reproducible answers).")
+        if self.max_tokens < 1:
+            raise PromptError(f"max_tokens {self.max_tokens} must be at least 1 (10 fits a one-word label).")
+
+    @property
+    def evaluates_in_training_format(self) -> bool:
+        return self.eval_system_prompt == self.system_prompt and self.user_template == self.training_template
+
+    def edited(self, *, name: str | None = None, system_prompt: str | None = None,
+               user_template: str | None = None) -> PromptPreset:
+        """A validated copy with a new system prompt and/or user template, named `name` or '<name>-edited'.
+        A preset that evaluates in the training format keeps doing so: both sides get the change."""
+        changes: dict = {"name": name or f"{self.name}-edited"}
+        if system_prompt is not None:
+            changes["system_prompt"] = system_prompt
+            if self.evaluates_in_training_format:
+                changes["eval_system_prompt"] = system_prompt
+        if user_template is not None:
+            changes["user_template"] = user_template
+            if self.evaluates_in_training_format:
+                changes["training_template"] = user_template
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """The record's `prompt` section (`preset` is the name)."""
+        data = asdict(self)
+        data["preset"] = data.pop("name")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> PromptPreset:
+        """Inverse of `to_dict`; also accepts `name` for the preset name."""
+        values = {key: data[key] for key in ("system_prompt", "user_template", "eval_system_prompt", "temperature",
+                                             "max_tokens", "training_template") if key in data}
+        return cls(name=data.get("preset", data.get("name", "custom")), **values)
+
+
+def validate_template(template: str, what: str = "user template") -> None:
+    """Raise PromptError unless `template` has a `{text}` field and no other field."""
+    try:
+        fields = [name for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise PromptError(f"The {what} is not a valid template ({exc}); write literal braces as {{{{ and }}}}.") \
+            from None
+    others = sorted({name or "{}" for name in fields if name != "text"})
+    if others:
+        raise PromptError(f"The {what} uses unknown field(s) {', '.join(others)}; only {{text}} is filled in. "
+                          f"Remove them, or write literal braces as {{{{ and }}}}.")
+    if "text" not in fields:
+        raise PromptError(f"The {what} has no {{text}} field, so the example's text would never be sent. Add "
+                          f"{{text}} where the text belongs.")
+
+
+def render(template: str, text: str) -> str:
+    return template.format(text=text)
+
+
+def _messages(system_prompt: str | None, user_content: str) -> list[dict]:
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages.append({"role": "user", "content": user_content})
+    return messages
+
+
+def training_messages(preset: PromptPreset, text: str, label: str) -> list[dict]:
+    """One chat fine-tuning example: [system], user, assistant (the label)."""
+    return _messages(preset.system_prompt, render(preset.training_template, text)) + [
+        {"role": "assistant", "content": label}]
+
+
+def evaluation_messages(preset: PromptPreset, text: str) -> list[dict]:
+    """The messages sent to ask a model about `text`."""
+    return _messages(preset.eval_system_prompt, render(preset.user_template, text))
+
+
+PRESETS: dict[str, PromptPreset] = {
+    "reference": PromptPreset(name="reference", system_prompt=REFERENCE_SYSTEM_PROMPT,
+                              user_template=REFERENCE_EVAL_TEMPLATE, eval_system_prompt=None,
+                              temperature=0.0, max_tokens=10, training_template=TEXT_ONLY_TEMPLATE),
+    "consistent": PromptPreset(name="consistent", system_prompt=REFERENCE_SYSTEM_PROMPT,
+                               user_template=TEXT_ONLY_TEMPLATE, eval_system_prompt=REFERENCE_SYSTEM_PROMPT,
+                               temperature=0.0, max_tokens=10, training_template=TEXT_ONLY_TEMPLATE),
+}
+
+
+def get_preset(name: str) -> PromptPreset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise PromptError(f"Unknown prompt preset {name!r}; choose one of: {', '.join(PRESETS)}.") from None

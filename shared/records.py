@@ -1,0 +1,178 @@
+"""The experiment record (schema_version 1, see docs/ARCHITECTURE.md): building it, and deriving its summary.
+
+A record is plain JSON-ready dicts; `shared.store` persists it. API keys never enter a record: the provider section
+holds only the base URL.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Mapping, Sequence
+
+from shared.dataset import SamplingSpec
+from shared.prompts import PRESETS, PromptPreset
+
+SCHEMA_VERSION = 1
+EXPERIMENT_STATUSES = ("queued", "preparing", "running", "succeeded", "failed", "cancelled")
+RUN_STATUSES = ("pending", "fine_tuning", "evaluating", "succeeded", "failed", "cancelled")
+FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+RUN_KINDS = ("fine-tuned", "zero-shot")
+DEFAULT_HYPERPARAMETERS = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto",
+                           "suffix": "tq", "seed": None}
+MAX_SUFFIX_LENGTH = 64
+MAX_EPOCHS = 50
+
+
+class RecordError(ValueError):
+    """An experiment request is invalid; the message says how to fix it."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_experiment_id() -> str:
+    return f"exp_{secrets.token_hex(6)}"
+
+
+def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximum: float | None = None):
+    if value == "auto" or value is None:
+        return "auto"
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
+    if kind is int and number != float(value):
+        raise RecordError(f"hyperparameter {name}={value!r} must be a whole number or 'auto'")
+    if number < minimum or (maximum is not None and number > maximum):
+        limit = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise RecordError(f"hyperparameter {name}={value!r} is out of range; use 'auto' or a value {limit}")
+    return number
+
+
+def normalize_hyperparameters(values: Mapping[str, object] | None) -> dict:
+    """Defaults filled in and each value checked ('auto' or a number in range, a short suffix, an int seed)."""
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(DEFAULT_HYPERPARAMETERS))
+    if unknown:
+        raise RecordError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(DEFAULT_HYPERPARAMETERS)}")
+    merged = {**DEFAULT_HYPERPARAMETERS, **{k: v for k, v in values.items() if v is not None and v != ""}}
+    merged["n_epochs"] = _auto_or_number("n_epochs", merged["n_epochs"], int, 1, MAX_EPOCHS)
+    merged["batch_size"] = _auto_or_number("batch_size", merged["batch_size"], int, 1)
+    merged["learning_rate_multiplier"] = _auto_or_number("learning_rate_multiplier",
+                                                         merged["learning_rate_multiplier"], float, 1e-6, 100)
+    suffix = str(merged["suffix"])
+    if len(suffix) > MAX_SUFFIX_LENGTH or not all(c.isalnum() or c in "-_" for c in suffix):
+        raise RecordError(f"suffix {suffix!r} must be at most {MAX_SUFFIX_LENGTH} letters, digits, '-' or '_'")
+    merged["suffix"] = suffix
+    if merged["seed"] is not None:
+        merged["seed"] = _auto_or_number("seed", merged["seed"], int, 0)
+        if merged["seed"] == "auto":
+            merged["seed"] = None
+    return merged
+
+
+@dataclass
+class ExperimentSpec:
+    """Everything needed to run an experiment; `models` are fine-tuned, `zero_shot` models are only evaluated."""
+
+    dataset_sha256: str
+    dataset_name: str
+    dataset_path: str | None
+    text_column: str
+    label_column: str
+    models: list[str]
+    zero_shot: list[str] = field(default_factory=list)
+    sampling: SamplingSpec = field(default_factory=SamplingSpec)
+    prompt: PromptPreset | None = None
+    hyperparameters: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.models and not self.zero_shot:
+            raise RecordError("no model given: name at least one base model to fine-tune or evaluate zero-shot")
+        blank = [m for m in [*self.models, *self.zero_shot] if not str(m).strip()]
+        if blank:
+            raise RecordError("a model name is blank; remove it or name the model")
+        if self.prompt is None:
+            self.prompt = PRESETS["reference"]
+        self.hyperparameters = normalize_hyperparameters(self.hyperparameters)
+
+
+def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
+    if kind not in RUN_KINDS:
+        raise RecordError(f"run kind {kind!r} must be one of {', '.join(RUN_KINDS)}")
+    return {
+        "id": run_id, "base_model": base_model, "kind": kind, "status": "pending",
+        "file_id": None, "job_id": None, "job_status": None, "fine_tuned_model": None,
+        "training_seconds": None, "trained_tokens": None, "cost_estimate_usd": None,
+        "events": [], "progress": {"done": 0, "total": 0}, "metrics": None, "predictions": [], "error": None,
+        "created_at": now_iso(), "updated_at": None, "finished_at": None,
+    }
+
+
+def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | None = None) -> dict:
+    """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model."""
+    created = now_iso()
+    runs = [new_run_record(f"run-{i}", model, "fine-tuned") for i, model in enumerate(spec.models, start=1)]
+    runs += [new_run_record(f"run-{i}", model, "zero-shot")
+             for i, model in enumerate(spec.zero_shot, start=len(runs) + 1)]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": exp_id or new_experiment_id(),
+        "status": "queued",
+        "created_at": created, "updated_at": created, "finished_at": None,
+        "error": None,
+        "cancel_requested": False,
+        "events": [],
+        "dataset": {"name": spec.dataset_name, "path": spec.dataset_path, "sha256": spec.dataset_sha256,
+                    "columns": {"text": spec.text_column, "label": spec.label_column},
+                    "n_rows": None, "class_counts": None},
+        "sampling": spec.sampling.to_dict(),
+        "prompt": spec.prompt.to_dict(),
+        "hyperparameters": dict(spec.hyperparameters),
+        "provider": {"base_url": base_url},
+        "split": None,
+        "training_file": None,
+        "runs": runs,
+        "summary": None,
+    }
+
+
+def spec_from_record(record: Mapping) -> ExperimentSpec:
+    """The spec an existing record was created from (to re-run it, or to rebuild the canvas)."""
+    runs = record.get("runs", [])
+    return ExperimentSpec(
+        dataset_sha256=record["dataset"]["sha256"], dataset_name=record["dataset"]["name"],
+        dataset_path=record["dataset"].get("path"), text_column=record["dataset"]["columns"]["text"],
+        label_column=record["dataset"]["columns"]["label"],
+        models=[run["base_model"] for run in runs if run["kind"] == "fine-tuned"],
+        zero_shot=[run["base_model"] for run in runs if run["kind"] == "zero-shot"],
+        sampling=SamplingSpec.from_dict(record["sampling"]), prompt=PromptPreset.from_dict(record["prompt"]),
+        hyperparameters=dict(record.get("hyperparameters") or {}))
+
+
+def summarize_runs(runs: Sequence[Mapping]) -> dict:
+    """The comparison table (one row per run) and the best succeeded run by accuracy, then macro-F1."""
+    table = []
+    for run in runs:
+        metrics = run.get("metrics") or {}
+        table.append({"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
+                      "status": run["status"], "fine_tuned_model": run.get("fine_tuned_model"),
+                      "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+                      "invalid": metrics.get("invalid"), "training_seconds": run.get("training_seconds"),
+                      "cost_estimate_usd": run.get("cost_estimate_usd")})
+    scored = [row for row in table if row["status"] == "succeeded" and row["accuracy"] is not None]
+    best = max(scored, key=lambda row: (row["accuracy"], row["macro_f1"] or 0.0), default=None)
+    return {"best_run": best["run"] if best else None, "table": table}
+
+
+def final_status(run_statuses: Iterable[str]) -> str:
+    """The experiment's status once its runs are finished: succeeded only if every run succeeded."""
+    statuses = list(run_statuses)
+    if statuses and all(status == "succeeded" for status in statuses):
+        return "succeeded"
+    if any(status == "cancelled" for status in statuses):
+        return "cancelled"
+    return "failed"

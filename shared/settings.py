@@ -1,0 +1,163 @@
+"""The one settings object: read from the environment once, validated, and safe to print.
+
+Every environment lookup of the project (apart from local_openai's own server options) happens here. A bad value
+raises `SettingsError` naming the variable, what was wrong and how to fix it. The API key, the secret key and the
+web token are left out of `repr`, and URL passwords (redis://:pw@host) are masked, so logging the settings never
+leaks a secret.
+
+Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
+TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_DATA_DIR, FLOWER_URL, WEB_AUTH_TOKEN,
+SECRET_KEY, TQ_MAX_UPLOAD_BYTES. An unset or blank variable means the default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+LOCAL_API_KEY_PLACEHOLDER = "local-no-key-needed"
+"""Default `OPENAI_API_KEY`: the local backend ignores keys, and the SDK refuses to start without one."""
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the variable and how to fix it."""
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by `***`, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Runtime configuration. Build it with `load_settings` (or `get_settings` for the process-wide copy)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    openai_base_url: str = "http://127.0.0.1:8100/v1"
+    openai_api_key: str = field(default=LOCAL_API_KEY_PLACEHOLDER, repr=False)
+    eval_concurrency: int = 4
+    request_timeout_s: float = 60.0
+    max_retries: int = 5
+    poll_interval_s: float = 2.0
+    poll_max_interval_s: float = 30.0
+    fine_tune_deadline_s: float = 6 * 3600.0
+    data_dir: Path = Path("var")
+    flower_url: str | None = None
+    web_auth_token: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    @property
+    def uses_local_backend(self) -> bool:
+        """True when `OPENAI_BASE_URL` points at this machine (the local_openai server by default)."""
+        host = urlsplit(self.openai_base_url).hostname or ""
+        return host in {"127.0.0.1", "localhost", "::1"}
+
+    @property
+    def api_key_is_placeholder(self) -> bool:
+        return self.openai_api_key == LOCAL_API_KEY_PLACEHOLDER
+
+    def public_dict(self) -> dict[str, object]:
+        """The settings safe to show: secrets left out, URL passwords masked."""
+        shown = {}
+        for item in fields(self):
+            if not item.repr:
+                continue
+            value = getattr(self, item.name)
+            shown[item.name] = redact_url(value) if item.name.endswith("_url") and value else value
+        return shown
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self.public_dict().items()) + ")"
+
+
+def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
+    value = environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip()
+
+
+def _number(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T], minimum: float,
+            unit: str = "") -> T:
+    raw = _text(environ, name, None)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw!r} is not {what}; set it to {what} such as {name}={default}, "
+                            f"or unset it to use the default ({default}{unit})") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} is too small; it must be at least {minimum:g}{unit} "
+                            f"(unset it to use the default {default}{unit})")
+    return value
+
+
+def _url(environ: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...],
+         example: str) -> str | None:
+    value = _text(environ, name, default)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise SettingsError(f"{name}={redact_url(value)!r} is not a valid URL; it must start with "
+                            f"{' or '.join(s + '://' for s in schemes)} and name a host, e.g. {name}={example}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from `environ` (default `os.environ`)."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    redis_url = _url(env, "REDIS_URL", defaults.redis_url, ("redis", "rediss", "unix"),
+                     "redis://127.0.0.1:6379/0")
+    base_url = _url(env, "OPENAI_BASE_URL", defaults.openai_base_url, ("http", "https"),
+                    "http://127.0.0.1:8100/v1 (local backend) or https://api.openai.com/v1")
+    settings = Settings(
+        redis_url=redis_url,
+        openai_base_url=base_url.rstrip("/"),
+        openai_api_key=_text(env, "OPENAI_API_KEY", defaults.openai_api_key),
+        eval_concurrency=_number(env, "TQ_EVAL_CONCURRENCY", defaults.eval_concurrency, int, 1),
+        request_timeout_s=_number(env, "TQ_REQUEST_TIMEOUT_S", defaults.request_timeout_s, float, 0.1, " s"),
+        max_retries=_number(env, "TQ_MAX_RETRIES", defaults.max_retries, int, 0),
+        poll_interval_s=_number(env, "TQ_POLL_INTERVAL_S", defaults.poll_interval_s, float, 0.05, " s"),
+        poll_max_interval_s=_number(env, "TQ_POLL_MAX_INTERVAL_S", defaults.poll_max_interval_s, float, 0.05, " s"),
+        fine_tune_deadline_s=_number(env, "TQ_FINE_TUNE_DEADLINE_S", defaults.fine_tune_deadline_s, float, 1, " s"),
+        data_dir=Path(_text(env, "TQ_DATA_DIR", str(defaults.data_dir))),
+        flower_url=_url(env, "FLOWER_URL", None, ("http", "https"), "http://127.0.0.1:5555"),
+        web_auth_token=_text(env, "WEB_AUTH_TOKEN", None),
+        secret_key=_text(env, "SECRET_KEY", None),
+        max_upload_bytes=_number(env, "TQ_MAX_UPLOAD_BYTES", defaults.max_upload_bytes, int, 1024, " bytes"),
+    )
+    if settings.poll_max_interval_s < settings.poll_interval_s:
+        raise SettingsError(
+            f"TQ_POLL_MAX_INTERVAL_S ({settings.poll_max_interval_s:g} s) is below TQ_POLL_INTERVAL_S "
+            f"({settings.poll_interval_s:g} s); the backoff cap must be at least the first interval: raise "
+            f"TQ_POLL_MAX_INTERVAL_S or lower TQ_POLL_INTERVAL_S")
+    if settings.fine_tune_deadline_s < settings.poll_max_interval_s:
+        raise SettingsError(
+            f"TQ_FINE_TUNE_DEADLINE_S ({settings.fine_tune_deadline_s:g} s) is shorter than one poll interval "
+            f"(TQ_POLL_MAX_INTERVAL_S={settings.poll_max_interval_s:g} s); raise the deadline")
+    if not settings.uses_local_backend and settings.api_key_is_placeholder:
+        raise SettingsError(
+            f"OPENAI_BASE_URL={settings.openai_base_url} is a remote provider but OPENAI_API_KEY is not set; "
+            f"export OPENAI_API_KEY with your provider's key (it is never logged or stored), or point "
+            f"OPENAI_BASE_URL at the local backend")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from `os.environ` on first use."""
+    return load_settings(os.environ)

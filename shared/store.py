@@ -1,0 +1,226 @@
+"""Experiment records in Redis (keys in docs/ARCHITECTURE.md): JSON values, `tq:` prefix, no expiry.
+
+The record is split so concurrent chains never overwrite each other: the experiment key (written by
+prepare/upload/summarize/cancel), one key per run (written only by that run's chain) and one hash of predictions per
+run (one field per test row, so a resumed evaluation sees what is already done). Updates are read-modify-write
+inside a WATCH transaction, so two writers of the same key cannot lose each other's change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Callable
+
+import redis
+
+from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec, new_experiment_record, now_iso
+
+PREFIX = "tq:"
+EXPERIMENTS_KEY = PREFIX + "experiments"
+MAX_EVENTS_PER_RUN = 500
+
+
+class NotFound(LookupError):
+    """A dataset, experiment or run is not in Redis."""
+
+
+def experiment_key(exp_id: str) -> str:
+    return f"{PREFIX}exp:{exp_id}"
+
+
+def runs_key(exp_id: str) -> str:
+    return f"{PREFIX}exp:{exp_id}:runs"
+
+
+def run_key(exp_id: str, run_id: str) -> str:
+    return f"{PREFIX}exp:{exp_id}:run:{run_id}"
+
+
+def predictions_key(exp_id: str, run_id: str) -> str:
+    return f"{PREFIX}exp:{exp_id}:run:{run_id}:pred"
+
+
+def items_key(exp_id: str) -> str:
+    return f"{PREFIX}exp:{exp_id}:items"
+
+
+def dataset_key(sha256: str) -> str:
+    return f"{PREFIX}dataset:{sha256}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Store:
+    """Experiment, run and prediction records over a `redis.Redis` client created with decode_responses=False."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("Store needs a redis client with decode_responses=False: uploaded datasets are bytes")
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(redis.Redis.from_url(url))
+
+    # datasets
+
+    def put_dataset(self, data: bytes, name: str) -> str:
+        """Store uploaded CSV bytes under their sha256 (idempotent) and return the hash."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(dataset_key(sha256), data)
+            pipe.set(dataset_key(sha256) + ":name", name.encode("utf-8"))
+            pipe.execute()
+        return sha256
+
+    def get_dataset(self, sha256: str) -> bytes:
+        data = self.client.get(dataset_key(sha256))
+        if data is None:
+            raise NotFound(f"dataset {sha256} is not in Redis; upload the CSV again")
+        return data
+
+    def dataset_name(self, sha256: str) -> str | None:
+        name = self.client.get(dataset_key(sha256) + ":name")
+        return name.decode("utf-8") if name is not None else None
+
+    # experiments
+
+    def create_experiment(self, spec: ExperimentSpec, base_url: str) -> str:
+        """Write a new queued experiment and its pending runs; returns the experiment id."""
+        record = new_experiment_record(spec, base_url)
+        exp_id = record["id"]
+        runs = record.pop("runs")
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(experiment_key(exp_id), _dumps(record))
+            for run in runs:
+                run.pop("predictions")
+                pipe.rpush(runs_key(exp_id), run["id"])
+                pipe.set(run_key(exp_id, run["id"]), _dumps(run))
+            pipe.zadd(EXPERIMENTS_KEY, {exp_id: time.time()})
+            pipe.execute()
+        return exp_id
+
+    def exists(self, exp_id: str) -> bool:
+        return bool(self.client.exists(experiment_key(exp_id)))
+
+    def _experiment_only(self, exp_id: str) -> dict | None:
+        raw = self.client.get(experiment_key(exp_id))
+        return json.loads(raw) if raw is not None else None
+
+    def run_ids(self, exp_id: str) -> list[str]:
+        return [run_id.decode("utf-8") for run_id in self.client.lrange(runs_key(exp_id), 0, -1)]
+
+    def get_experiment(self, exp_id: str, with_predictions: bool = True) -> dict | None:
+        """The full record (runs and, by default, predictions sorted by row), or None when unknown."""
+        record = self._experiment_only(exp_id)
+        if record is None:
+            return None
+        runs = []
+        for run_id in self.run_ids(exp_id):
+            run = self.get_run(exp_id, run_id)
+            run["predictions"] = (sorted(self.predictions(exp_id, run_id).values(), key=lambda p: p["row"])
+                                  if with_predictions else [])
+            runs.append(run)
+        record["runs"] = runs
+        return record
+
+    def list_experiments(self, limit: int = 50) -> list[dict]:
+        """The newest experiments first, without predictions."""
+        ids = [raw.decode("utf-8") for raw in self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1)]
+        records = (self.get_experiment(exp_id, with_predictions=False) for exp_id in ids)
+        return [record for record in records if record is not None]
+
+    def _update(self, key: str, change: Callable[[dict], None], what: str) -> dict:
+        """Apply `change` to the JSON at `key` atomically (retried if another writer got in first)."""
+        def transaction(pipe: redis.client.Pipeline) -> dict:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound(f"{what} is not in Redis")
+            value = json.loads(raw)
+            change(value)
+            value["updated_at"] = now_iso()
+            pipe.multi()
+            pipe.set(key, _dumps(value))
+            return value
+
+        return self.client.transaction(transaction, key, value_from_callable=True)
+
+    def update_experiment(self, exp_id: str, **fields: Any) -> dict:
+        """Set top-level fields of the experiment (not `runs`); a final status also stamps `finished_at`."""
+        if "runs" in fields:
+            raise ValueError("runs are stored separately: use update_run")
+
+        def change(record: dict) -> None:
+            record.update(fields)
+            if fields.get("status") in ("succeeded", "failed", "cancelled") and not record.get("finished_at"):
+                record["finished_at"] = now_iso()
+
+        return self._update(experiment_key(exp_id), change, f"experiment {exp_id}")
+
+    # runs
+
+    def get_run(self, exp_id: str, run_id: str) -> dict:
+        raw = self.client.get(run_key(exp_id, run_id))
+        if raw is None:
+            raise NotFound(f"run {run_id} of experiment {exp_id} is not in Redis")
+        return json.loads(raw)
+
+    def update_run(self, exp_id: str, run_id: str, **fields: Any) -> dict:
+        """Set fields of one run (not `predictions`); a finished status also stamps `finished_at`."""
+        if "predictions" in fields:
+            raise ValueError("predictions are stored per row: use save_prediction")
+
+        def change(run: dict) -> None:
+            run.update(fields)
+            if fields.get("status") in FINISHED_RUN_STATUSES and not run.get("finished_at"):
+                run["finished_at"] = now_iso()
+
+        return self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}")
+
+    def add_event(self, exp_id: str, run_id: str | None, message: str, level: str = "info") -> None:
+        """Append an event to a run (or, with run_id None, to the experiment); keeps the latest events only."""
+        event = {"at": now_iso(), "level": level, "message": message}
+
+        def change(value: dict) -> None:
+            value["events"] = [*value.get("events", []), event][-MAX_EVENTS_PER_RUN:]
+
+        if run_id is None:
+            self._update(experiment_key(exp_id), change, f"experiment {exp_id}")
+        else:
+            self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}")
+
+    # predictions
+
+    def save_prediction(self, exp_id: str, run_id: str, prediction: dict) -> bool:
+        """Store one prediction under its row; returns True when that row had none before."""
+        return bool(self.client.hset(predictions_key(exp_id, run_id), str(prediction["row"]), _dumps(prediction)))
+
+    def predictions(self, exp_id: str, run_id: str) -> dict[int, dict]:
+        stored = self.client.hgetall(predictions_key(exp_id, run_id))
+        return {int(row): json.loads(value) for row, value in stored.items()}
+
+    def clear_predictions(self, exp_id: str, run_id: str) -> None:
+        self.client.delete(predictions_key(exp_id, run_id))
+
+    # items written by prepare
+
+    def save_items(self, exp_id: str, items: dict) -> None:
+        self.client.set(items_key(exp_id), _dumps(items))
+
+    def get_items(self, exp_id: str) -> dict | None:
+        raw = self.client.get(items_key(exp_id))
+        return json.loads(raw) if raw is not None else None
+
+    # cancellation
+
+    def request_cancel(self, exp_id: str) -> None:
+        """Flag the experiment as cancelled-on-request; running tasks check `cancel_requested` and stop."""
+        self.update_experiment(exp_id, cancel_requested=True)
+
+    def cancel_requested(self, exp_id: str) -> bool:
+        record = self._experiment_only(exp_id)
+        return bool(record and record.get("cancel_requested"))
+

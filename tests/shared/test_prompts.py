@@ -1,0 +1,99 @@
+import pytest
+
+from shared.prompts import (
+    PRESETS,
+    REFERENCE_SYSTEM_PROMPT,
+    PromptError,
+    PromptPreset,
+    evaluation_messages,
+    get_preset,
+    training_messages,
+    validate_template,
+)
+
+# The reference script's triple-quoted prompt, kept verbatim (its second line is longer than our line limit).
+REFERENCE_SCRIPT_CONTENT = """What is the sentiment expressed in the following tweet about an airline?
+            Select sentiment value from positive, negative, or neutral. Return only the sentiment value in small letters.
+            tweet: {}"""
+
+
+def test_reference_training_example_matches_the_reference_script():
+    assert training_messages(PRESETS["reference"], "@united late again", "negative") == [
+        {"role": "system", "content": "You are a Twitter sentiment analysis expert who can predict sentiment "
+                                      "expressed in the tweets about an airline. You select sentiment value from "
+                                      "positive, negative, or neutral."},
+        {"role": "user", "content": "@united late again"},
+        {"role": "assistant", "content": "negative"},
+    ]
+
+
+def test_reference_evaluation_is_one_user_message_with_the_scripts_exact_text():
+    tweet = "@united {weird} braces\nand a newline"
+    preset = PRESETS["reference"]
+    assert evaluation_messages(preset, tweet) == [
+        {"role": "user", "content": REFERENCE_SCRIPT_CONTENT.format(tweet)}]
+    assert (preset.temperature, preset.max_tokens) == (0, 10)
+
+
+def test_consistent_preset_evaluates_in_the_training_format():
+    preset = PRESETS["consistent"]
+    assert evaluation_messages(preset, "hello") == training_messages(preset, "hello", "x")[:2]
+    assert evaluation_messages(preset, "hello")[0] == {"role": "system", "content": REFERENCE_SYSTEM_PROMPT}
+
+
+@pytest.mark.parametrize("template, match", [
+    ("no field here", "no {text} field"),
+    ("{text} and {label}", "unknown field.*label"),
+    ("{} {text}", "unknown field"),
+    ("{text", "not a valid template"),
+])
+def test_bad_templates_are_refused(template, match):
+    with pytest.raises(PromptError, match=match):
+        validate_template(template)
+    with pytest.raises(PromptError):
+        PromptPreset(name="bad", system_prompt=None, user_template=template)
+
+
+def test_literal_braces_are_allowed():
+    validate_template("{{json}} {text}")
+    preset = PromptPreset(name="braces", system_prompt=None, user_template="{{x}}: {text}")
+    assert evaluation_messages(preset, "t") == [{"role": "user", "content": "{x}: t"}]
+
+
+def test_edited_copy_of_reference_changes_only_the_named_parts():
+    edited = PRESETS["reference"].edited(system_prompt="Classify.", user_template="Tweet: {text}\nLabel:")
+    assert edited.name == "reference-edited"
+    assert training_messages(edited, "hi", "neutral")[:2] == [
+        {"role": "system", "content": "Classify."}, {"role": "user", "content": "hi"}]
+    assert evaluation_messages(edited, "hi") == [{"role": "user", "content": "Tweet: hi\nLabel:"}]
+    assert PRESETS["reference"].system_prompt == REFERENCE_SYSTEM_PROMPT
+
+
+def test_edited_copy_of_consistent_stays_consistent():
+    edited = PRESETS["consistent"].edited(name="mine", system_prompt="S", user_template="T: {text}")
+    assert edited.name == "mine"
+    assert evaluation_messages(edited, "x") == training_messages(edited, "x", "y")[:2] == [
+        {"role": "system", "content": "S"}, {"role": "user", "content": "T: x"}]
+
+
+def test_edit_validates_the_template():
+    with pytest.raises(PromptError):
+        PRESETS["reference"].edited(user_template="nothing")
+
+
+@pytest.mark.parametrize("changes", [{"temperature": -1}, {"temperature": 3}, {"max_tokens": 0}])
+def test_out_of_range_sampling_parameters(changes):
+    with pytest.raises(PromptError):
+        PromptPreset(name="x", system_prompt=None, user_template="{text}", **changes)
+
+
+def test_round_trip_through_the_record_dict():
+    for preset in PRESETS.values():
+        data = preset.to_dict()
+        assert data["preset"] == preset.name
+        assert PromptPreset.from_dict(data) == preset
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(PromptError, match="reference, consistent"):
+        get_preset("nope")

@@ -1,0 +1,114 @@
+import json
+import re
+
+import pytest
+
+from shared.dataset import SamplingSpec, reference_sampling
+from shared.prompts import PRESETS
+from shared.records import (
+    DEFAULT_HYPERPARAMETERS,
+    ExperimentSpec,
+    RecordError,
+    final_status,
+    new_experiment_record,
+    new_run_record,
+    normalize_hyperparameters,
+    spec_from_record,
+    summarize_runs,
+)
+
+
+def make_spec(**changes) -> ExperimentSpec:
+    values = dict(dataset_sha256="ab" * 32, dataset_name="Tweets.csv", dataset_path="/data/Tweets.csv",
+                  text_column="text", label_column="airline_sentiment", models=["local-minilm", "local-tfidf"],
+                  zero_shot=["smollm2-135m-instruct"], sampling=reference_sampling(["negative", "neutral", "positive"]),
+                  prompt=PRESETS["consistent"], hyperparameters={"n_epochs": 3})
+    values.update(changes)
+    return ExperimentSpec(**values)
+
+
+def test_new_experiment_record_has_the_schema_v1_shape():
+    record = new_experiment_record(make_spec(), "http://127.0.0.1:8100/v1")
+    assert record["schema_version"] == 1
+    assert re.fullmatch(r"exp_[0-9a-f]{12}", record["id"])
+    assert record["status"] == "queued" and record["finished_at"] is None and record["error"] is None
+    assert record["dataset"]["columns"] == {"text": "text", "label": "airline_sentiment"}
+    assert record["sampling"]["train_counts"] == {"neutral": 34, "positive": 33, "negative": 33}
+    assert record["prompt"]["preset"] == "consistent"
+    assert record["hyperparameters"] == {**DEFAULT_HYPERPARAMETERS, "n_epochs": 3}
+    assert record["provider"] == {"base_url": "http://127.0.0.1:8100/v1"}
+    assert [(r["id"], r["base_model"], r["kind"]) for r in record["runs"]] == [
+        ("run-1", "local-minilm", "fine-tuned"), ("run-2", "local-tfidf", "fine-tuned"),
+        ("run-3", "smollm2-135m-instruct", "zero-shot")]
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_new_run_record():
+    run = new_run_record("run-9", "gpt-4o-mini", "zero-shot")
+    assert run["status"] == "pending" and run["predictions"] == [] and run["metrics"] is None
+    assert run["progress"] == {"done": 0, "total": 0}
+    with pytest.raises(RecordError, match="fine-tuned, zero-shot"):
+        new_run_record("run-1", "m", "other")
+
+
+def test_spec_round_trips_through_the_record():
+    spec = make_spec(sampling=SamplingSpec(mode="random", seed=4))
+    assert spec_from_record(new_experiment_record(spec, "http://x/v1")) == spec
+
+
+def test_spec_needs_a_model():
+    with pytest.raises(RecordError, match="at least one base model"):
+        make_spec(models=[], zero_shot=[])
+    with pytest.raises(RecordError, match="blank"):
+        make_spec(models=[" "])
+
+
+def test_spec_defaults_to_the_reference_prompt():
+    assert make_spec(prompt=None).prompt == PRESETS["reference"]
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"n_epochs": 0}, "n_epochs=0 is out of range"),
+    ({"n_epochs": "three"}, "'auto' or a number"),
+    ({"n_epochs": 2.5}, "whole number"),
+    ({"batch_size": -1}, "batch_size"),
+    ({"learning_rate_multiplier": 0}, "learning_rate_multiplier"),
+    ({"suffix": "has space"}, "suffix"),
+    ({"suffix": "x" * 65}, "suffix"),
+    ({"epochs": 3}, "unknown hyperparameter.*epochs"),
+])
+def test_bad_hyperparameters(values, match):
+    with pytest.raises(RecordError, match=match):
+        normalize_hyperparameters(values)
+
+
+def test_hyperparameters_accept_auto_numbers_and_strings_of_numbers():
+    assert normalize_hyperparameters({"n_epochs": "4", "learning_rate_multiplier": "0.5", "seed": 3}) == {
+        **DEFAULT_HYPERPARAMETERS, "n_epochs": 4, "learning_rate_multiplier": 0.5, "seed": 3}
+    assert normalize_hyperparameters(None) == DEFAULT_HYPERPARAMETERS
+
+
+def test_summary_picks_the_best_succeeded_run():
+    runs = [
+        {**new_run_record("run-1", "a", "fine-tuned"), "status": "succeeded",
+         "metrics": {"accuracy": 0.8, "macro_f1": 0.7, "invalid": 0}},
+        {**new_run_record("run-2", "b", "fine-tuned"), "status": "succeeded",
+         "metrics": {"accuracy": 0.8, "macro_f1": 0.75, "invalid": 1}},
+        {**new_run_record("run-3", "c", "zero-shot"), "status": "failed",
+         "metrics": {"accuracy": 0.9, "macro_f1": 0.9, "invalid": 0}},
+    ]
+    summary = summarize_runs(runs)
+    assert summary["best_run"] == "run-2"
+    assert [(row["run"], row["accuracy"]) for row in summary["table"]] == [("run-1", 0.8), ("run-2", 0.8),
+                                                                           ("run-3", 0.9)]
+    assert summarize_runs([new_run_record("run-1", "a", "zero-shot")])["best_run"] is None
+
+
+@pytest.mark.parametrize("statuses, expected", [
+    (["succeeded", "succeeded"], "succeeded"),
+    (["succeeded", "failed"], "failed"),
+    (["succeeded", "cancelled"], "cancelled"),
+    ([], "failed"),
+])
+def test_final_status(statuses, expected):
+    assert final_status(statuses) == expected
