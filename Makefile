@@ -7,22 +7,31 @@ STAMP := $(VENV)/.installed
 DATA ?= $(if $(wildcard ../shared/data/Tweets.csv),../shared/data/Tweets.csv,shared/sample_data/airline_tweets_sample.csv)
 MODELS ?= smollm2-135m-instruct local-minilm
 ZERO_SHOT ?= smollm2-135m-instruct
+# Debian packages the tests need: Chromium for the browser test; docker-compose (installed without its
+# recommended Docker engine) to validate docker-compose.yml.
 DEBIAN_PACKAGES := chromium chromium-driver
+DEBIAN_PACKAGES_NO_RECOMMENDS := docker-compose
 
 .DEFAULT_GOAL := help
+
+# $(call apt_install,PACKAGES,APT_FLAGS): apt-get install the PACKAGES that dpkg does not know yet.
+define apt_install
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+	echo "Installing Debian packages:$$missing"; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get install -y -q $(2) $$missing || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(2) $$missing; }; \
+fi
+endef
 
 .PHONY: help
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: system-deps
-system-deps: ## Install the Debian packages the browser tests need, when missing
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "Installing Debian packages:$$missing"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y -q $$missing || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; }; \
-	fi
+system-deps: ## Install the Debian packages the tests need, when missing
+	@$(call apt_install,$(DEBIAN_PACKAGES),)
+	@$(call apt_install,$(DEBIAN_PACKAGES_NO_RECOMMENDS),--no-install-recommends)
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +62,31 @@ bench: setup ## Print measured accuracy, training time and throughput of the loc
 .PHONY: clean
 clean: ## Remove var/ (Redis data, local_openai data, demo output)
 	rm -rf var
+
+# Environment file honcho reads for `make up` (and `make down` for TQ_DATA_DIR); see .env.example.
+ENV_FILE ?= .env
+
+.PHONY: up
+up: $(STAMP) ## Run Redis, local_openai (:8100), a worker, web (:5000) and Flower (:5555) in the foreground; Ctrl-C stops all
+	TQ_STACK="$(CURDIR)" $(VENV)/bin/honcho start -f Procfile -e "$(ENV_FILE)"
+
+.PHONY: down
+down: ## Stop whatever a crashed `make up` left running (only its own processes, found by their pidfiles)
+	@dir="$${TQ_DATA_DIR:-$$(sed -n 's/^TQ_DATA_DIR=//p' "$(ENV_FILE)" 2>/dev/null | tail -n 1)}"; dir="$${dir:-var}"; \
+	stopped=""; alive=""; \
+	for f in "$$dir"/run/*.pid; do \
+		[ -f "$$f" ] || continue; pid=$$(cat "$$f"); \
+		if { tr '\0' '\n' < /proc/$$pid/environ; } 2>/dev/null | grep -qxF "TQ_STACK=$(CURDIR)"; then \
+			echo "stopping $$(basename "$$f" .pid) (pid $$pid)"; kill -TERM -- -$$pid 2>/dev/null || kill -TERM $$pid; \
+			stopped="$$stopped $$pid"; \
+		fi; \
+		rm -f "$$f"; \
+	done; \
+	for i in $$(seq 50); do \
+		alive=""; for p in $$stopped; do \
+			kill -0 $$p 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' /proc/$$p/status && alive="$$alive $$p"; \
+		done; \
+		[ -z "$$alive" ] && break; sleep 0.2; \
+	done; \
+	for p in $$alive; do echo "pid $$p ignored SIGTERM for 10 s; sending SIGKILL"; kill -KILL -- -$$p 2>/dev/null || kill -KILL $$p; done; \
+	[ -n "$$stopped" ] || echo "nothing from make up is running (no live pidfiles in $$dir/run)"

@@ -1,0 +1,1 @@
+"""OpenAI-compatible offline fine-tuning and inference server; run with `python -m local_openai`."""

@@ -1,0 +1,89 @@
+"""`/v1/chat/completions`: parse and check the request, answer through the model's batcher."""
+from __future__ import annotations
+
+import secrets
+import time
+
+from flask import Blueprint, jsonify, request
+
+from local_openai.errors import InvalidRequest
+from local_openai.services import get_services
+from local_openai.trainers.base import ChatRequest
+
+bp = Blueprint("chat", __name__, url_prefix="/v1/chat")
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
+def _number(body: dict, name: str, default: float, lowest: float, highest: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lowest <= value <= highest:
+        raise InvalidRequest(f"Invalid '{name}': {value!r}; expected a number between {lowest} and {highest}",
+                             param=name, code="invalid_value")
+    return float(value)
+
+
+def parse_chat_request(body: dict) -> ChatRequest:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty list of {role, content} objects", param="messages",
+                             code="invalid_value")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise InvalidRequest(f"Invalid 'messages[{i}]': each message needs a role in {', '.join(ROLES)}",
+                                 param=f"messages[{i}].role", code="invalid_value")
+    if body.get("n", 1) != 1:
+        raise InvalidRequest("Only n=1 is supported", param="n", code="invalid_value")
+    if body.get("stream"):
+        raise InvalidRequest("Streaming is not supported by this server; send stream=false", param="stream",
+                             code="unsupported_value")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+        raise InvalidRequest(f"Invalid 'max_tokens': {max_tokens!r}; expected a positive integer", param="max_tokens",
+                             code="invalid_value")
+    stop = body.get("stop") or ()
+    if isinstance(stop, str):
+        stop = (stop,)
+    if not isinstance(stop, (list, tuple)) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
+        raise InvalidRequest("'stop' must be a string or a list of up to 4 strings", param="stop", code="invalid_value")
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise InvalidRequest("'seed' must be an integer", param="seed", code="invalid_type")
+    return ChatRequest(
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
+        stop=tuple(stop),
+        seed=seed,
+    )
+
+
+@bp.post("/completions")
+def completions():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("Missing required parameter: 'model'", param="model", code="missing_required_parameter")
+    chat_request = parse_chat_request(body)
+    services = get_services()
+    result = services.models.complete(model, services.loader(model), chat_request)
+    return jsonify({
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "local",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": result.text, "refusal": None},
+            "finish_reason": result.finish_reason,
+            "logprobs": None,
+        }],
+        "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                  "total_tokens": result.prompt_tokens + result.completion_tokens},
+    })

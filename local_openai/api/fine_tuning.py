@@ -1,0 +1,168 @@
+"""`/v1/fine_tuning/jobs`: create, list (with metadata filter), retrieve, events, checkpoints, cancel."""
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+from flask import Blueprint, jsonify, request
+
+from local_openai.api.pagination import cursor_page
+from local_openai.errors import InvalidRequest, NotFound
+from local_openai.runner import FINISHED
+from local_openai.services import get_services
+from local_openai.storage import creation_order, new_id, public
+from local_openai.trainers import available_base_models
+
+bp = Blueprint("fine_tuning", __name__, url_prefix="/v1/fine_tuning/jobs")
+
+HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+_METADATA_ARG = re.compile(r"^metadata\[(.+)\]$")
+
+
+def get_job(job_id: str) -> dict:
+    job = get_services().storage.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"Could not find fine-tuning job {job_id}", param="fine_tuning_job_id", code="job_not_found")
+    return job
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def _requested_hyperparameters(body: dict) -> dict:
+    method = body.get("method")
+    hyperparameters = body.get("hyperparameters") or {}
+    if method is not None:
+        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
+            raise InvalidRequest("Only method.type 'supervised' is supported by this server", param="method.type",
+                                 code="invalid_value")
+        supervised = method.get("supervised") or {}
+        if not isinstance(supervised, dict):
+            raise InvalidRequest("'method.supervised' must be an object", param="method.supervised", code="invalid_type")
+        hyperparameters = supervised.get("hyperparameters") or hyperparameters
+    if not isinstance(hyperparameters, dict):
+        raise InvalidRequest("'hyperparameters' must be an object", param="hyperparameters", code="invalid_type")
+    for name, value in hyperparameters.items():
+        if name not in HYPERPARAMETERS:
+            raise InvalidRequest(f"Unknown hyperparameter {name!r}; use {', '.join(HYPERPARAMETERS)}",
+                                 param=f"hyperparameters.{name}", code="invalid_value")
+        if value in ("auto", None):
+            continue
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        if not is_number or (name != "learning_rate_multiplier" and not float(value).is_integer()):
+            kind = "number" if name == "learning_rate_multiplier" else "integer"
+            raise InvalidRequest(f"Invalid hyperparameters.{name}: {value!r}; use 'auto' or a positive {kind}",
+                                 param=f"hyperparameters.{name}", code="invalid_value")
+    return {name: hyperparameters.get(name) or "auto" for name in HYPERPARAMETERS}
+
+
+def _metadata(body: dict) -> dict | None:
+    metadata = body.get("metadata")
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict) or len(metadata) > 16 or not all(
+        isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512 for k, v in metadata.items()
+    ):
+        raise InvalidRequest("'metadata' must be an object of at most 16 string keys (<= 64 chars) and string values "
+                             "(<= 512 chars)", param="metadata", code="invalid_value")
+    return metadata
+
+
+def _file_param(body: dict, param: str, required: bool) -> str | None:
+    file_id = body.get(param)
+    if file_id is None and not required:
+        return None
+    if not isinstance(file_id, str) or not file_id:
+        raise InvalidRequest(f"Missing required parameter: '{param}'", param=param, code="missing_required_parameter")
+    if file_id not in get_services().storage.files:
+        raise InvalidRequest(f"Invalid file '{file_id}': no such file; upload it with purpose fine-tune first",
+                             param=param, code="invalid_file")
+    return file_id
+
+
+@bp.post("")
+def create():
+    body = _json_body()
+    model = body.get("model")
+    if not isinstance(model, str) or model not in available_base_models():
+        raise InvalidRequest(f"Model {model!r} is not available for fine-tuning; use one of "
+                             f"{', '.join(available_base_models())}", param="model", code="model_not_available")
+    suffix = body.get("suffix")
+    if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
+        raise InvalidRequest("'suffix' must be a string of at most 64 characters without ':'", param="suffix",
+                             code="invalid_value")
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise InvalidRequest("'seed' must be an integer", param="seed", code="invalid_type")
+    hyperparameters = _requested_hyperparameters(body)
+    job = {
+        "id": new_id("ftjob"),
+        "object": "fine_tuning.job",
+        "created_at": int(time.time()),
+        "error": None,
+        "fine_tuned_model": None,
+        "finished_at": None,
+        "hyperparameters": hyperparameters,
+        "model": model,
+        "organization_id": "org-local",
+        "result_files": [],
+        "seed": seed if seed is not None else secrets.randbelow(2**31),
+        "status": "validating_files",
+        "trained_tokens": None,
+        "training_file": _file_param(body, "training_file", required=True),
+        "validation_file": _file_param(body, "validation_file", required=False),
+        "integrations": [],
+        "metadata": _metadata(body),
+        "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+        "user_provided_suffix": suffix,
+        "estimated_finish": None,
+        "_requested_hyperparameters": hyperparameters,
+        "_created_ns": time.time_ns(),
+    }
+    services = get_services()
+    services.storage.save_job(job)
+    services.storage.add_event(job["id"], f"Created fine-tuning job: {job['id']}")
+    services.runner.submit(job["id"])
+    return jsonify(public(job))
+
+
+@bp.get("")
+def list_jobs():
+    wanted = {m.group(1): value for key, value in request.args.items() if (m := _METADATA_ARG.match(key))}
+    jobs = [job for job in list(get_services().storage.jobs.values())
+            if all((job.get("metadata") or {}).get(key) == value for key, value in wanted.items())]
+    jobs.sort(key=creation_order, reverse=True)
+    return jsonify(cursor_page([public(j) for j in jobs], default_limit=20))
+
+
+@bp.get("/<job_id>")
+def retrieve(job_id: str):
+    return jsonify(public(get_job(job_id)))
+
+
+@bp.get("/<job_id>/events")
+def events(job_id: str):
+    get_job(job_id)
+    newest_first = list(reversed(get_services().storage.events.get(job_id, [])))
+    return jsonify(cursor_page(newest_first, default_limit=20, max_limit=1000))
+
+
+@bp.get("/<job_id>/checkpoints")
+def checkpoints(job_id: str):
+    get_job(job_id)
+    newest_first = list(reversed(get_services().storage.checkpoints.get(job_id, [])))
+    return jsonify(cursor_page(newest_first, default_limit=10))
+
+
+@bp.post("/<job_id>/cancel")
+def cancel(job_id: str):
+    job = get_job(job_id)
+    if job["status"] in FINISHED:
+        raise InvalidRequest(f"Job {job_id} has already {job['status']} and cannot be cancelled", param="fine_tuning_job_id",
+                             code="job_already_finished")
+    return jsonify(public(get_services().runner.cancel(job_id)))

@@ -1,0 +1,90 @@
+"""Every server option, declared once with its default, help text and `LOCAL_OPENAI_*` environment override.
+
+Precedence: defaults, then environment, then command-line flags (or a test's overrides).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8100
+    data_dir: Path = Path("var/local_openai")
+    # When set, every /v1 request must carry `Authorization: Bearer <api_key>`. Never logged.
+    api_key: str | None = None
+    max_loaded_models: int = 4
+    batch_window_ms: float = 5.0
+    max_batch_size: int = 64
+    threads: int = 48
+    concurrent_jobs: int = 1
+
+
+HELP = {
+    "host": "interface to bind",
+    "port": "TCP port (0 picks a free one; the bound URL is printed on stdout)",
+    "data_dir": "where files, jobs, events and trained models are kept",
+    "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication",
+    "max_loaded_models": "how many models stay loaded in memory (least recently used is unloaded first)",
+    "batch_window_ms": "how long a model's batcher waits to gather concurrent chat requests into one batch",
+    "max_batch_size": "largest batch of chat requests answered in one model call",
+    "threads": "HTTP worker threads",
+    "concurrent_jobs": "fine-tuning jobs trained at the same time",
+}
+
+
+def _convert(name: str, raw: str) -> object:
+    kind = {f.name: f.type for f in fields(ServerConfig)}[name]
+    if "Path" in str(kind):
+        return Path(raw)
+    if "int" in str(kind) and "str" not in str(kind):
+        return int(raw)
+    if "float" in str(kind):
+        return float(raw)
+    return raw or None
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
+    """Defaults overridden by `LOCAL_OPENAI_<NAME>` variables, e.g. LOCAL_OPENAI_API_KEY, LOCAL_OPENAI_PORT."""
+    environ = os.environ if environ is None else environ
+    overrides = {}
+    for f in fields(ServerConfig):
+        key = f"LOCAL_OPENAI_{f.name.upper()}"
+        if key in environ:
+            try:
+                overrides[f.name] = _convert(f.name, environ[key])
+            except ValueError:
+                raise SystemExit(f"{key}={environ[key]!r} is not a valid {f.type}; fix or unset it") from None
+    return validate(replace(ServerConfig(), **overrides))
+
+
+def validate(config: ServerConfig) -> ServerConfig:
+    if not 0 <= config.port <= 65535:
+        raise SystemExit(f"port {config.port} is out of range 0-65535")
+    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs"):
+        if getattr(config, name) < 1:
+            raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.batch_window_ms < 0:
+        raise SystemExit("batch_window_ms must not be negative")
+    return config
+
+
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> ServerConfig:
+    base = config_from_env(environ)
+    parser = argparse.ArgumentParser(prog="python -m local_openai", description="OpenAI-compatible offline fine-tuning server")
+    for f in fields(ServerConfig):
+        if f.name == "api_key":
+            continue  # secrets come from the environment only, never from the command line (it shows in `ps`)
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            type=lambda raw, n=f.name: _convert(n, raw),
+            default=getattr(base, f.name),
+            help=f"{HELP[f.name]} (env LOCAL_OPENAI_{f.name.upper()}, default %(default)s)",
+        )
+    return validate(replace(base, **vars(parser.parse_args(argv))))

@@ -1,0 +1,56 @@
+"""OpenAI's error body `{"error": {"message", "type", "param", "code"}}` and the exceptions that produce it."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class APIError(Exception):
+    status = 400
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(APIError):
+    status = 400
+
+
+class Unauthorized(APIError):
+    status = 401
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class ServerError(APIError):
+    status = 500
+    type = "server_error"
+
+
+def _respond(error: APIError):
+    return jsonify(error.body()), error.status
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(APIError, _respond)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        # Unknown routes, wrong methods and malformed bodies also answer in OpenAI's shape.
+        error = APIError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"))
+        error.status = exc.code or 500
+        return _respond(error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return _respond(ServerError(f"The server had an error processing your request: {type(exc).__name__}: {exc}"))

@@ -1,0 +1,222 @@
+"""The background job runner: validates training files, then trains queued jobs one at a time (by default).
+
+Requests only create jobs and flip cancel flags; everything slow happens on the runner's threads. The runner owns
+job status, events, checkpoints and the fine-tuned model records; trainers talk back only through TrainingContext.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import queue
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from local_openai.storage import Storage, creation_order
+from local_openai.trainers import get_trainer
+from local_openai.trainers.base import TrainingCancelled, TrainingContext
+from shared.jsonl import validate_chat_jsonl
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("succeeded", "failed", "cancelled")
+METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
+
+
+def model_name(job: dict) -> str:
+    """`ft:{base}:local:{suffix}:{id-part}`, OpenAI's naming with `local` in the organisation's place."""
+    return f"ft:{job['model']}:local:{job.get('user_provided_suffix') or ''}:{job['id'].split('-', 1)[1][:8]}"
+
+
+class JobRunner:
+    def __init__(self, storage: Storage, concurrent_jobs: int = 1):
+        self.storage = storage
+        self._validation: queue.Queue[str] = queue.Queue()
+        self._training: queue.Queue[str] = queue.Queue()
+        self._cancel: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._validate_loop, name="ft-validate", daemon=True)] + [
+            threading.Thread(target=self._train_loop, name=f"ft-train-{i}", daemon=True) for i in range(concurrent_jobs)
+        ]
+
+    def start(self) -> None:
+        self._recover()
+        for thread in self._threads:
+            thread.start()
+
+    def _recover(self) -> None:
+        """Fail jobs a previous server process left running; re-queue those still waiting."""
+        for job in sorted(self.storage.jobs.values(), key=creation_order):
+            if job["status"] == "running":
+                message = "The server stopped while this job was training; the job failed. Create a new job to retry."
+                self.storage.add_event(job["id"], message, level="error")
+                self._finish(job["id"], "failed", error={"code": "server_restarted", "message": message, "param": None})
+            elif job["status"] == "validating_files":
+                self._validation.put(job["id"])
+            elif job["status"] == "queued":
+                self._training.put(job["id"])
+
+    # -- API-facing ------------------------------------------------------------------------------------------
+    def submit(self, job_id: str) -> None:
+        self._validation.put(job_id)
+
+    def cancel(self, job_id: str) -> dict:
+        """Jobs not yet training end at once; a training job ends when its trainer next checks `should_stop`."""
+        with self._lock:
+            job = self.storage.jobs[job_id]
+            if job["status"] in ("validating_files", "queued"):
+                self.storage.add_event(job_id, "Job cancelled before training started")
+                return self._finish(job_id, "cancelled")
+            self._cancel.add(job_id)
+            self.storage.add_event(job_id, "Cancellation requested; stopping after the current step")
+            return job
+
+    # -- threads ---------------------------------------------------------------------------------------------
+    def _validate_loop(self) -> None:
+        while True:
+            job_id = self._validation.get()
+            try:
+                self._validate(job_id)
+            except Exception as exc:  # a bug must fail the job, not kill the thread
+                log.exception("validation of %s crashed", job_id)
+                self._fail(job_id, "internal_error", f"Validation crashed: {type(exc).__name__}: {exc}")
+
+    def _validate(self, job_id: str) -> None:
+        with self._lock:
+            job = self.storage.jobs[job_id]
+            if job["status"] != "validating_files":
+                return
+        for param in ("training_file", "validation_file"):
+            file_id = job.get(param)
+            if not file_id:
+                continue
+            if file_id not in self.storage.files:
+                self._fail(job_id, "file_not_found", f"{param} {file_id} was deleted before validation; upload it again",
+                           param=param)
+                return
+            report = validate_chat_jsonl(self.storage.file_content(file_id), min_examples=10 if param == "training_file" else 1)
+            if not report.ok:
+                with self._lock:
+                    if self.storage.jobs[job_id]["status"] != "validating_files":
+                        return  # cancelled meanwhile
+                self._fail(job_id, "invalid_training_file" if param == "training_file" else "invalid_validation_file",
+                           f"{param} {file_id}: {report.error_message()}", param=param)
+                return
+            self.storage.add_event(job_id, f"Validated {param.replace('_', ' ')} {file_id}: {report.n_examples} examples")
+        with self._lock:
+            if self.storage.jobs[job_id]["status"] != "validating_files":
+                return
+            self.storage.update_job(job_id, status="queued")
+        self.storage.add_event(job_id, "Files validated, job queued")
+        self._training.put(job_id)
+
+    def _train_loop(self) -> None:
+        while True:
+            job_id = self._training.get()
+            try:
+                self._train(job_id)
+            except TrainingCancelled:
+                self.storage.add_event(job_id, "Job cancelled")
+                self._finish(job_id, "cancelled")
+            except Exception as exc:
+                log.exception("training job %s failed", job_id)
+                self._fail(job_id, "training_failed", f"Training failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._cancel.discard(job_id)
+
+    def _train(self, job_id: str) -> None:
+        with self._lock:
+            job = self.storage.jobs[job_id]
+            if job["status"] != "queued":
+                return
+            job = self.storage.update_job(job_id, status="running")
+        trainer = get_trainer(job["model"])
+        if trainer is None:
+            raise RuntimeError(f"base model {job['model']} is no longer available on this server")
+        examples = validate_chat_jsonl(self.storage.file_content(job["training_file"])).examples
+        validation = validate_chat_jsonl(self.storage.file_content(job["validation_file"]), 1).examples if job.get("validation_file") else []
+        hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))
+        job = self.storage.update_job(job_id, hyperparameters={"n_epochs": hp.n_epochs, "batch_size": hp.batch_size,
+                                                               "learning_rate_multiplier": hp.learning_rate_multiplier})
+        self.storage.add_event(job_id, f"Fine-tuning {job['model']} on {len(examples)} examples: {hp.n_epochs} epoch(s), "
+                                       f"batch size {hp.batch_size}, learning rate multiplier {hp.learning_rate_multiplier}")
+        log.info("job %s training %s on %d examples (%s)", job_id, job["model"], len(examples), job["hyperparameters"])
+        output_dir = self.storage.model_dir(job_id, "final")
+        shutil.rmtree(output_dir.parent, ignore_errors=True)
+        output_dir.parent.mkdir(parents=True)
+        metrics: list[dict] = []
+        started = time.monotonic()
+        ctx = TrainingContext(
+            output_dir=output_dir, hyperparameters=hp, seed=job["seed"], validation_examples=validation,
+            report=lambda *args, **values: self._report(job_id, metrics, *args, **values),
+            log=lambda message: self.storage.add_event(job_id, message),
+            checkpoint=lambda epoch, step, directory: self._checkpoint(job, epoch, step, Path(directory), metrics),
+            should_stop=lambda: job_id in self._cancel,
+        )
+        result = trainer.train(examples, ctx)
+        if job_id in self._cancel:
+            raise TrainingCancelled()
+        results_file = self.storage.add_file("step_metrics.csv", "fine-tune-results", _metrics_csv(metrics))
+        name = model_name(job)
+        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
+                                "base_model": job["model"], "job_id": job_id, "path": str(output_dir.relative_to(self.storage.root))})
+        seconds = time.monotonic() - started
+        self.storage.add_event(job_id, f"New fine-tuned model created: {name}")
+        self.storage.add_event(job_id, f"The job has successfully completed in {seconds:.1f} s", data={"training_seconds": round(seconds, 2)})
+        self._finish(job_id, "succeeded", fine_tuned_model=name, trained_tokens=result.trained_tokens, result_files=[results_file["id"]])
+
+    def _report(self, job_id: str, metrics: list[dict], step: int, total_steps: int, train_loss: float,
+                train_accuracy: float | None = None, valid_loss: float | None = None, **extra: float) -> None:
+        row = {"step": step, "train_loss": train_loss, "train_accuracy": train_accuracy, "valid_loss": valid_loss,
+               "valid_mean_token_accuracy": extra.get("valid_accuracy")}
+        metrics.append(row)
+        parts = [f"Step {step}/{total_steps}: training loss={train_loss:.4f}"]
+        if train_accuracy is not None:
+            parts.append(f"training accuracy={train_accuracy:.3f}")
+        if valid_loss is not None:
+            parts.append(f"validation loss={valid_loss:.4f}")
+        if extra.get("valid_accuracy") is not None:
+            parts.append(f"validation accuracy={extra['valid_accuracy']:.3f}")
+        data = {"step": step, "total_steps": total_steps, "train_loss": train_loss,
+                "train_mean_token_accuracy": train_accuracy, "valid_loss": valid_loss,
+                "valid_mean_token_accuracy": extra.get("valid_accuracy")}
+        self.storage.add_event(job_id, ", ".join(parts), data=data)
+
+    def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
+        target = self.storage.model_dir(job["id"], f"ckpt-step-{step}")
+        if directory.resolve() != self.storage.model_dir(job["id"], "final").resolve() and directory.resolve() != target.resolve():
+            shutil.copytree(directory, target, dirs_exist_ok=True)
+            directory = target
+        name = f"{model_name(job)}:ckpt-step-{step}"
+        last = metrics[-1] if metrics else {}
+        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
+                                "base_model": job["model"], "job_id": job["id"], "path": str(directory.relative_to(self.storage.root))})
+        self.storage.add_checkpoint(job["id"], {
+            "id": f"ftckpt-{job['id'].split('-', 1)[1][:8]}{step:06d}", "object": "fine_tuning.job.checkpoint",
+            "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
+            "step_number": step, "metrics": {"step": step, "train_loss": last.get("train_loss"),
+                                             "train_mean_token_accuracy": last.get("train_accuracy"),
+                                             "valid_loss": last.get("valid_loss"),
+                                             "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")},
+        })
+        self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
+
+    # -- endings ---------------------------------------------------------------------------------------------
+    def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
+        self.storage.add_event(job_id, message, level="error")
+        self._finish(job_id, "failed", error={"code": code, "message": message, "param": param})
+
+    def _finish(self, job_id: str, status: str, **fields: object) -> dict:
+        log.info("job %s %s%s", job_id, status, f": {fields['error']['message']}" if fields.get("error") else "")
+        return self.storage.update_job(job_id, status=status, finished_at=int(time.time()), estimated_finish=None, **fields)
+
+
+def _metrics_csv(metrics: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in metrics:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in METRIC_COLUMNS})
+    return out.getvalue().encode()

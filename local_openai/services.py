@@ -1,0 +1,57 @@
+"""The per-app singletons (storage, job runner, model cache) and how a model id turns into a predictor."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from local_openai.config import ServerConfig
+from local_openai.errors import InvalidRequest, NotFound
+from local_openai.runner import JobRunner
+from local_openai.serving import ModelCache
+from local_openai.storage import Storage
+from local_openai.trainers import available_base_models, get_trainer
+
+
+@dataclass
+class Services:
+    config: ServerConfig
+    storage: Storage
+    runner: JobRunner
+    models: ModelCache
+
+    def loader(self, model_id: str):
+        """A zero-argument function loading `model_id`'s predictor; 404/400 in OpenAI's shape when it cannot answer."""
+        record = self.storage.models.get(model_id)
+        if record is not None:
+            trainer = get_trainer(record["base_model"])
+            if trainer is None:
+                raise InvalidRequest(f"The base model {record['base_model']} of {model_id} is not available on this server",
+                                     param="model", code="model_not_available")
+            path = self.storage.model_path(model_id)
+            return lambda: trainer.load(path)
+        if model_id in available_base_models():
+            trainer = get_trainer(model_id)
+            if not trainer.answers_without_fine_tuning:
+                raise InvalidRequest(
+                    f"The model `{model_id}` is a classifier base model and cannot answer before fine-tuning. "
+                    f"Create a fine-tuning job with model={model_id!r} and use its fine_tuned_model.",
+                    param="model", code="model_not_supported",
+                )
+            return lambda: trainer.load(None)
+        raise NotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model",
+                       code="model_not_found")
+
+
+def get_services() -> Services:
+    return current_app.extensions["local_openai"]
+
+
+def create_services(config: ServerConfig) -> Services:
+    storage = Storage(config.data_dir)
+    return Services(
+        config=config,
+        storage=storage,
+        runner=JobRunner(storage, config.concurrent_jobs),
+        models=ModelCache(config.max_loaded_models, config.batch_window_ms / 1000.0, config.max_batch_size),
+    )

@@ -1,0 +1,165 @@
+"""Everything the server persists under --data-dir, as plain JSON files, kept in memory and written through.
+
+Layout: files/<id>.json + files/<id>.bin, jobs/<id>.json, jobs/<id>.events.jsonl, jobs/<id>.checkpoints.json,
+models/index.json (fine-tuned and checkpoint model records), models/<job_id>/... (trained model directories).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+def public(record: dict) -> dict:
+    """An API object without the server's private fields (names starting with `_`)."""
+    return {key: value for key, value in record.items() if not key.startswith("_")}
+
+
+def creation_order(record: dict) -> tuple:
+    return record["created_at"], record.get("_created_ns", 0)
+
+
+def _write_json(path: Path, value: object) -> None:
+    """Atomic replace, so a crash never leaves a half-written record."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    os.replace(tmp, path)
+
+
+def _read_events(path: Path) -> list[dict]:
+    """Events are appended line by line; a crash mid-append leaves a torn last line, which is skipped."""
+    events = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s line %d is not a complete event (torn write?); skipped", path, number)
+    return events
+
+
+class Storage:
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir)
+        for sub in ("files", "jobs", "models"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.files: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}
+        self.events: dict[str, list[dict]] = {}
+        self.checkpoints: dict[str, list[dict]] = {}
+        self.models: dict[str, dict] = {}
+        self._load()
+
+    # -- loading ---------------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        for path in (self.root / "files").glob("*.json"):
+            record = json.loads(path.read_text())
+            self.files[record["id"]] = record
+        for path in (self.root / "jobs").glob("*.json"):
+            if path.name.endswith(".checkpoints.json"):
+                continue
+            job = json.loads(path.read_text())
+            self.jobs[job["id"]] = job
+            events_path = self.root / "jobs" / f"{job['id']}.events.jsonl"
+            self.events[job["id"]] = _read_events(events_path) if events_path.exists() else []
+            ckpt_path = self.root / "jobs" / f"{job['id']}.checkpoints.json"
+            self.checkpoints[job["id"]] = json.loads(ckpt_path.read_text()) if ckpt_path.exists() else []
+        index = self.root / "models" / "index.json"
+        if index.exists():
+            self.models = json.loads(index.read_text())
+
+    # -- files -----------------------------------------------------------------------------------------------
+    def add_file(self, filename: str, purpose: str, content: bytes) -> dict:
+        record = {
+            "id": new_id("file"),
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "status_details": None,
+            "expires_at": None,
+            "_created_ns": time.time_ns(),  # orders objects created within the same second
+        }
+        with self._lock:
+            (self.root / "files" / f"{record['id']}.bin").write_bytes(content)
+            _write_json(self.root / "files" / f"{record['id']}.json", record)
+            self.files[record["id"]] = record
+        return record
+
+    def file_content(self, file_id: str) -> bytes:
+        return (self.root / "files" / f"{file_id}.bin").read_bytes()
+
+    def delete_file(self, file_id: str) -> None:
+        with self._lock:
+            self.files.pop(file_id, None)
+            for suffix in (".json", ".bin"):
+                (self.root / "files" / f"{file_id}{suffix}").unlink(missing_ok=True)
+
+    # -- jobs, events, checkpoints ---------------------------------------------------------------------------
+    def save_job(self, job: dict) -> None:
+        with self._lock:
+            self.jobs[job["id"]] = job
+            self.events.setdefault(job["id"], [])
+            self.checkpoints.setdefault(job["id"], [])
+            _write_json(self.root / "jobs" / f"{job['id']}.json", job)
+
+    def update_job(self, job_id: str, **fields: object) -> dict:
+        with self._lock:
+            job = dict(self.jobs[job_id], **fields)
+            self.save_job(job)
+            return job
+
+    def add_event(self, job_id: str, message: str, level: str = "info", data: dict | None = None) -> dict:
+        event = {
+            "id": new_id("ftevent"),
+            "object": "fine_tuning.job.event",
+            "created_at": int(time.time()),
+            "level": level,
+            "message": message,
+            "data": data or {},
+            "type": "metrics" if data and "step" in data else "message",
+        }
+        with self._lock:
+            self.events.setdefault(job_id, []).append(event)
+            with open(self.root / "jobs" / f"{job_id}.events.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(event) + "\n")
+        return event
+
+    def add_checkpoint(self, job_id: str, checkpoint: dict) -> None:
+        with self._lock:
+            self.checkpoints.setdefault(job_id, []).append(checkpoint)
+            _write_json(self.root / "jobs" / f"{job_id}.checkpoints.json", self.checkpoints[job_id])
+
+    # -- models ----------------------------------------------------------------------------------------------
+    def model_dir(self, job_id: str, name: str) -> Path:
+        return self.root / "models" / job_id / name
+
+    def add_model(self, record: dict) -> None:
+        """record: id, created, owned_by, base_model, job_id, path (relative to data dir)."""
+        with self._lock:
+            self.models[record["id"]] = record
+            _write_json(self.root / "models" / "index.json", self.models)
+
+    def delete_model(self, model_id: str) -> None:
+        with self._lock:
+            record = self.models.pop(model_id)
+            _write_json(self.root / "models" / "index.json", self.models)
+            # The final model and its last checkpoint share a directory; keep it while either still exists.
+            if not any(other["path"] == record["path"] for other in self.models.values()):
+                shutil.rmtree(self.root / record["path"], ignore_errors=True)
+
+    def model_path(self, model_id: str) -> Path:
+        return self.root / self.models[model_id]["path"]

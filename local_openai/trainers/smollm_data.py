@@ -1,0 +1,58 @@
+"""Turning chat conversations into token ids with labels on the assistant tokens only, for SmolLM2 fine-tuning."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from local_openai.trainers.base import Message
+
+IGNORE = -100  # label value that the loss skips
+
+
+@dataclass(frozen=True)
+class Example:
+    input_ids: list[int]
+    labels: list[int]  # IGNORE everywhere except the assistant answers to learn (their text and end-of-turn token)
+
+
+def message_text(message: Message) -> str:
+    """The text of a message whose content is a string or a list of OpenAI content parts."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+
+
+def encode_conversation(tokenizer, conversation: Sequence[Message], max_tokens: int) -> Example:
+    """Render with the model's chat template, message by message, so each assistant answer's span is known.
+
+    An assistant message is learned unless it says `"weight": 0`; its role header and the newline after its
+    end-of-turn token are context, the answer text and the end-of-turn token are targets (so the model learns to
+    stop). Conversations longer than `max_tokens` keep their last tokens, where the final answer is.
+    """
+    messages = [{"role": str(m["role"]), "content": message_text(m)} for m in conversation]
+    end = tokenizer.eos_token
+    input_ids: list[int] = []
+    labels: list[int] = []
+    rendered = ""
+    for i, message in enumerate(messages):
+        full = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        segment = full[len(rendered):]
+        learn = message["role"] == "assistant" and conversation[i].get("weight", 1) != 0
+        if learn:
+            prompt = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
+            header = prompt[len(rendered):]
+            answer_end = segment.rfind(end) + len(end)
+            parts = [(segment[: len(header)], False), (segment[len(header):answer_end], True), (segment[answer_end:], False)]
+        else:
+            parts = [(segment, False)]
+        for text, target in parts:
+            if not text:
+                continue
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            input_ids.extend(ids)
+            labels.extend(ids if target else [IGNORE] * len(ids))
+        rendered = full
+    return Example(input_ids=input_ids[-max_tokens:], labels=labels[-max_tokens:])

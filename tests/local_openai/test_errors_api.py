@@ -1,0 +1,79 @@
+"""OpenAI's error shape and status codes: 400, 401, 404 (the SDK maps each to its own exception class)."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import openai
+import pytest
+
+from local_server import labelled_texts, training_file
+
+
+def _error_body(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_unknown_job_is_404(client):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.fine_tuning.jobs.retrieve("ftjob-missing")
+    assert caught.value.status_code == 404 and caught.value.type == "invalid_request_error"
+    _error_body(caught.value.response)
+
+
+def test_unknown_file_and_model_are_404(client):
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve("file-missing")
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="ft:nope", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "model_not_found" and caught.value.param == "model"
+
+
+def test_classifier_base_model_cannot_chat(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="local-tfidf", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.param == "model" and "fine-tuning" in caught.value.message
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    ({"model": "gpt-9"}, "model"),
+    ({"model": "local-tfidf", "hyperparameters": {"n_epochs": -1}}, "hyperparameters.n_epochs"),
+    ({"model": "local-tfidf", "suffix": "x" * 65}, "suffix"),
+])
+def test_bad_job_requests_are_400_naming_the_parameter(client, kwargs, param):
+    uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=1))), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.create(training_file=uploaded.id, **kwargs)
+    assert caught.value.param == param
+
+
+def test_missing_training_file_is_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.create(training_file="file-missing", model="local-tfidf")
+    assert caught.value.param == "training_file"
+
+
+def test_bad_purpose_and_bad_chat_parameters(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.files.create(file=("a.jsonl", b"{}"), purpose="nonsense")
+    assert _error_body(caught.value.response)["param"] == "purpose"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="local-tfidf", messages=[])
+    assert _error_body(caught.value.response)["param"] == "messages"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.get("/no/such/route", cast_to=object)
+    _error_body(caught.value.response)
+
+
+def test_api_key_required_when_configured(start_server):
+    server = start_server(env={"LOCAL_OPENAI_API_KEY": "sk-local-test"})
+    with pytest.raises(openai.AuthenticationError) as caught:
+        server.client(api_key="wrong").models.list()
+    assert caught.value.status_code == 401 and caught.value.code == "invalid_api_key"
+    _error_body(caught.value.response)
+    assert [m.id for m in server.client(api_key="sk-local-test").models.list()]
+    with urllib.request.urlopen(server.url.removesuffix("/v1") + "/healthz") as response:  # probes need no key
+        assert json.load(response)["status"] == "ok"
+    assert "sk-local-test" not in "".join(server.output)

@@ -1,0 +1,43 @@
+"""Persistence under the data directory: what one Storage writes, the next one reads back."""
+from __future__ import annotations
+
+from local_openai.storage import Storage
+
+
+def test_round_trip_of_files_jobs_events_checkpoints_models(tmp_path):
+    first = Storage(tmp_path)
+    record = first.add_file("t.jsonl", "fine-tune", b"{}\n")
+    first.save_job({"id": "ftjob-1", "created_at": 1, "status": "queued"})
+    first.add_event("ftjob-1", "hello", data={"step": 1, "train_loss": 0.5})
+    first.add_checkpoint("ftjob-1", {"id": "ftckpt-1", "step_number": 1})
+    first.add_model({"id": "ft:m:local::1", "created": 1, "owned_by": "user", "base_model": "m", "job_id": "ftjob-1",
+                     "path": "models/ftjob-1/final"})
+
+    second = Storage(tmp_path)
+    assert second.files[record["id"]] == record and second.file_content(record["id"]) == b"{}\n"
+    assert second.jobs["ftjob-1"]["status"] == "queued"
+    (event,) = second.events["ftjob-1"]
+    assert event["message"] == "hello" and event["type"] == "metrics"
+    assert second.checkpoints["ftjob-1"] == [{"id": "ftckpt-1", "step_number": 1}]
+    assert second.model_path("ft:m:local::1") == tmp_path / "models/ftjob-1/final"
+
+
+def test_torn_event_line_is_skipped(tmp_path):
+    storage = Storage(tmp_path)
+    storage.save_job({"id": "ftjob-2", "created_at": 1, "status": "running"})
+    storage.add_event("ftjob-2", "complete")
+    with open(tmp_path / "jobs" / "ftjob-2.events.jsonl", "a") as handle:
+        handle.write('{"id": "ftevent-x", "mess')  # killed mid-append
+    assert [e["message"] for e in Storage(tmp_path).events["ftjob-2"]] == ["complete"]
+
+
+def test_shared_directory_survives_deleting_one_of_its_models(tmp_path):
+    storage = Storage(tmp_path)
+    (tmp_path / "models/ftjob-3/final").mkdir(parents=True)
+    for name in ("ft:m:local::3", "ft:m:local::3:ckpt-step-9"):
+        storage.add_model({"id": name, "created": 1, "owned_by": "user", "base_model": "m", "job_id": "ftjob-3",
+                           "path": "models/ftjob-3/final"})
+    storage.delete_model("ft:m:local::3")
+    assert (tmp_path / "models/ftjob-3/final").is_dir()
+    storage.delete_model("ft:m:local::3:ckpt-step-9")
+    assert not (tmp_path / "models/ftjob-3/final").exists()

@@ -1,0 +1,87 @@
+"""The JSON API: submit (multipart and JSON), list, get one, cancel, the OpenAPI document."""
+from __future__ import annotations
+
+import io
+
+from shared.store import Store
+
+
+def submit_multipart(client, sample_csv: bytes, **fields):
+    data = {"file": (io.BytesIO(sample_csv), "tweets.csv"), "text_column": "text",
+            "label_column": "airline_sentiment", "models": ["local-tfidf", "local-minilm"], **fields}
+    return client.post("/api/experiments", data=data, content_type="multipart/form-data")
+
+
+def test_multipart_submit_is_202_with_location(client, sample_csv, store: Store):
+    response = submit_multipart(client, sample_csv, zero_shot="smollm2-135m-instruct", n_epochs="3")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert response.headers["Location"] == f"/api/experiments/{body['id']}"
+    assert body["report"]["ok"] and body["report"]["n_examples"] == 100
+    record = store.get_experiment(body["id"])
+    assert [(run["base_model"], run["kind"]) for run in record["runs"]] == [
+        ("local-tfidf", "fine-tuned"), ("local-minilm", "fine-tuned"), ("smollm2-135m-instruct", "zero-shot")]
+    assert record["hyperparameters"]["n_epochs"] == 3
+    assert record["sampling"]["train_counts"] == {"neutral": 34, "positive": 33, "negative": 33}
+
+
+def test_json_submit_names_an_uploaded_dataset(client, sample_csv, store: Store):
+    uploaded = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
+                           content_type="multipart/form-data")
+    assert uploaded.status_code == 201
+    sha256 = uploaded.get_json()["sha256"]
+    response = client.post("/api/experiments", json={
+        "dataset": sha256, "models": ["local-tfidf"], "preset": "consistent",
+        "sampling": {"mode": "random", "seed": 7, "train_counts": {"negative": 10, "positive": 10},
+                     "test_counts": {"negative": 5, "positive": 5}},
+        "hyperparameters": {"suffix": "api", "seed": 3}})
+    assert response.status_code == 202, response.get_json()
+    record = store.get_experiment(response.get_json()["id"])
+    assert record["sampling"] == {"mode": "random", "train_counts": {"negative": 10, "positive": 10},
+                                  "train_offset": 0, "test_counts": {"negative": 5, "positive": 5},
+                                  "test_offset": 100, "seed": 7}
+    assert record["prompt"]["preset"] == "consistent"
+    assert record["hyperparameters"]["suffix"] == "api" and record["hyperparameters"]["seed"] == 3
+
+
+def test_invalid_submissions_say_which_field(client, sample_csv):
+    response = submit_multipart(client, sample_csv, models=[], learning_rate_multiplier="-1", label_column="nope")
+    assert response.status_code == 400
+    fields = response.get_json()["fields"]
+    assert set(fields) >= {"models", "learning_rate_multiplier", "label_column"}
+    assert "Available columns" in fields["label_column"]
+    assert client.post("/api/experiments", json={"models": ["m"]}).status_code == 400
+    missing = client.post("/api/experiments", json={"dataset": "f" * 64, "models": ["m"]})
+    assert missing.status_code == 404 and "upload" in missing.get_json()["error"]
+    assert client.post("/api/experiments", data="not json", content_type="application/json").status_code == 400
+    shape = client.post("/api/experiments", json={"dataset": "f" * 64, "sampling": "balanced"})
+    assert shape.status_code == 400 and "'sampling' must be a JSON object" in shape.get_json()["error"]
+    bad_csv = client.post("/api/experiments", data={"file": (io.BytesIO(b""), "e.csv"), "models": "m"},
+                          content_type="multipart/form-data")
+    assert bad_csv.status_code == 400 and "empty" in bad_csv.get_json()["fields"]["file"]
+
+
+def test_get_list_and_one_return_the_stored_record(client, sample_csv, store: Store):
+    exp_id = submit_multipart(client, sample_csv).get_json()["id"]
+    assert client.get(f"/api/experiments/{exp_id}").get_json() == store.get_experiment(exp_id)
+    light = client.get(f"/api/experiments/{exp_id}?predictions=0").get_json()
+    assert all(run["predictions"] == [] for run in light["runs"])
+    listed = client.get("/api/experiments").get_json()["experiments"]
+    assert [record["id"] for record in listed] == [exp_id]
+    assert client.get("/api/experiments/exp_ffffffffffff").status_code == 404
+
+
+def test_cancel(client, sample_csv, store: Store):
+    exp_id = submit_multipart(client, sample_csv).get_json()["id"]
+    response = client.post(f"/api/experiments/{exp_id}/cancel")
+    assert response.status_code == 202
+    assert store.get_experiment(exp_id)["status"] == "cancelled"
+    assert client.post("/api/experiments/exp_ffffffffffff/cancel").status_code == 404
+
+
+def test_openapi_document_lists_every_api_route(client, app):
+    document = client.get("/api/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    api_rules = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
+                 if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"}
+    assert api_rules <= set(document["paths"])

@@ -1,0 +1,77 @@
+"""Form and API fields -> ExperimentSpec, with one error per field, and the pre-launch report."""
+from __future__ import annotations
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from shared.dataset import SamplingSpec
+from shared.prompts import PRESETS
+from web.experiment_form import UploadedDataset, initial_draft, parse_fields
+from web.prelaunch import prelaunch_report
+
+
+@pytest.fixture
+def dataset(sample_csv: bytes) -> UploadedDataset:
+    return UploadedDataset(sha256="0" * 64, name="sample.csv", data=sample_csv)
+
+
+def test_initial_draft_detects_columns_and_uses_reference_sampling(dataset):
+    draft = initial_draft(dataset)
+    assert (draft.values["text_column"], draft.values["label_column"]) == ("text", "airline_sentiment")
+    assert draft.values["train_counts"] == {"neutral": 34, "positive": 33, "negative": 33}
+    assert draft.counts == {"negative": 170, "neutral": 151, "positive": 133}
+    assert draft.errors == {} and draft.spec is None
+
+
+def test_defaults_give_the_reference_experiment(dataset):
+    draft = parse_fields(MultiDict([("models", "local-tfidf"), ("models_other", "local-minilm, local-tfidf")]),
+                         dataset)
+    assert draft.errors == {}
+    spec = draft.spec
+    assert spec.models == ["local-tfidf", "local-minilm"]
+    assert spec.sampling == SamplingSpec()
+    assert spec.prompt == PRESETS["reference"]
+    assert len(draft.split.train) == len(draft.split.test) == 100
+
+
+def test_edited_prompt_and_random_sampling(dataset):
+    fields = MultiDict([("zero_shot", "smollm2-135m-instruct"), ("sampling_mode", "random"),
+                        ("user_template", "Label this: {text}"), ("counts_for", "airline_sentiment"),
+                        ("train_count:negative", "4"), ("train_count:positive", "4"),
+                        ("test_count:negative", "2"), ("test_count:positive", "2")])
+    draft = parse_fields(fields, dataset)
+    assert draft.errors == {}
+    assert draft.spec.sampling.mode == "random" and isinstance(draft.spec.sampling.seed, int)
+    assert draft.values["sampling_seed"] == draft.spec.sampling.seed, "a drawn seed is shown so a re-check keeps it"
+    assert draft.spec.prompt.user_template == "Label this: {text}"
+    assert draft.spec.prompt.name == "reference-edited"
+    assert sorted(draft.split.labels) == ["negative", "positive"]
+
+
+def test_counts_typed_for_another_label_column_are_not_applied(dataset):
+    fields = MultiDict([("models", "m"), ("counts_for", "airline"), ("train_count:Virgin America", "3")])
+    draft = parse_fields(fields, dataset)
+    assert draft.errors == {}
+    assert draft.spec.sampling.train_counts == SamplingSpec().train_counts
+
+
+def test_errors_name_their_fields(dataset):
+    fields = MultiDict([("text_column", "missing"), ("batch_size", "0"), ("hp_seed", "x"), ("models", "bad name!"),
+                        ("preset", "nope")])
+    errors = parse_fields(fields, dataset).errors
+    assert set(errors) == {"text_column", "batch_size", "hp_seed", "models", "preset"}
+    assert "Available columns" in errors["text_column"]
+
+
+def test_prelaunch_report_counts_tokens_and_prices(dataset):
+    draft = parse_fields(MultiDict([("models", "local-tfidf")]), dataset)
+    split, prompt = draft.split, draft.spec.prompt
+    one_epoch = prelaunch_report(split, prompt, ["gpt-4o-mini-2024-07-18"], ["local-tfidf"], "auto")
+    three = prelaunch_report(split, prompt, ["gpt-4o-mini-2024-07-18"], [], 3)
+    assert one_epoch.ok and one_epoch.n_examples == 100
+    tuned, zero_shot = one_epoch.models
+    assert tuned.training_tokens > 0 and three.models[0].training_tokens == 3 * tuned.training_tokens
+    assert three.models[0].cost_usd > tuned.cost_usd > 0
+    assert zero_shot.training_tokens is None and zero_shot.cost_usd == 0.0
+    unknown = prelaunch_report(split, prompt, ["some-unpriced-model"], [], "auto").models[0]
+    assert unknown.cost_usd is None and "unknown" in unknown.cost

@@ -1,0 +1,58 @@
+"""The Celery configuration the reliability story depends on, and the canvas an experiment becomes."""
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.settings import load_settings
+from worker import pipeline, tasks
+from worker.celery_app import (ROUTES, celery_config, evaluation_slice_s, poll_countdown_cap_s,
+                               visibility_timeout_s)
+
+
+def test_tasks_are_acknowledged_late_one_at_a_time_and_routed_by_kind():
+    settings = load_settings({})
+    app = Celery("check")
+    app.conf.update(celery_config(settings))
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.accept_content == ["json"]
+    assert {name: route["queue"] for name, route in ROUTES.items()} == {
+        "tunequeue.prepare": "tunequeue", "tunequeue.upload": "tunequeue", "tunequeue.summarize": "tunequeue",
+        "tunequeue.start_fine_tune": "training", "tunequeue.poll_fine_tune": "training",
+        "tunequeue.evaluate": "evaluation"}
+    assert {task.name for task in (tasks.prepare, tasks.upload, tasks.start_fine_tune, tasks.poll_fine_tune,
+                                   tasks.evaluate, tasks.summarize)} == set(ROUTES)
+
+
+def test_every_task_fits_well_inside_the_visibility_timeout():
+    for environ in ({}, {"TQ_REQUEST_TIMEOUT_S": "1", "TQ_POLL_MAX_INTERVAL_S": "300"},
+                    {"TQ_REQUEST_TIMEOUT_S": "600", "TQ_POLL_INTERVAL_S": "0.5", "TQ_POLL_MAX_INTERVAL_S": "1"}):
+        settings = load_settings(environ)
+        timeout = visibility_timeout_s(settings)
+        assert poll_countdown_cap_s(settings) <= timeout / 4
+        assert evaluation_slice_s(settings) <= timeout / 4
+        assert timeout >= 4 * settings.request_timeout_s
+        assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == timeout
+
+
+def names(signature) -> list[str]:
+    """Task names of a canvas in order (chains flattened, a chord as its header then its body)."""
+    if signature.task == "celery.chord":
+        return [name for part in signature.tasks for name in names(part)] + names(signature.body)
+    if signature.task == "celery.chain":
+        return [name for part in signature.tasks for name in names(part)]
+    return [signature.task]
+
+
+def test_canvas_runs_one_chain_per_fine_tuned_model_and_skips_upload_without_one():
+    record = {"id": "exp_1", "runs": [{"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
+                                      {"id": "run-2", "kind": "zero-shot", "base_model": "b"}]}
+    assert names(pipeline.experiment_canvas(record)) == [
+        "tunequeue.prepare", "tunequeue.upload", "tunequeue.start_fine_tune", "tunequeue.poll_fine_tune",
+        "tunequeue.evaluate", "tunequeue.evaluate", "tunequeue.summarize"]
+    zero_shot = pipeline.run_signature("exp_1", record["runs"][1])
+    assert zero_shot.immutable and zero_shot.args == ("b", "exp_1", "run-2")
+
+    only_zero_shot = {"id": "exp_2", "runs": [record["runs"][1]]}
+    assert names(pipeline.experiment_canvas(only_zero_shot)) == [
+        "tunequeue.prepare", "tunequeue.evaluate", "tunequeue.summarize"]

@@ -1,0 +1,108 @@
+"""`python -m worker run/show` through `worker.cli.main`, against a real Redis, local_openai and worker process."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.dataset import REFERENCE_TRAIN_COUNTS
+from worker import cli
+from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TWEETS_CSV.exists(), reason=f"{TWEETS_CSV} is not present")
+def test_run_reproduces_the_reference_split_on_tweets(capsys, start_worker, tq_store, provider):
+    start_worker()
+    status, out, err = run_cli(capsys, "run", "--data", str(TWEETS_CSV), "--text-column", "text",
+                               "--label-column", "airline_sentiment", "--model", "local-tfidf", "--json")
+    assert status == 0, err
+    printed = json.loads(out)
+    record = tq_store.get_experiment(printed["id"])
+    assert printed["runs"][0]["metrics"] == record["runs"][0]["metrics"]
+
+    split = record["split"]
+    assert split["train_rows"] == reference_rows(TWEETS_CSV, 0, REFERENCE_TRAIN_COUNTS)
+    assert split["test_rows"] == reference_rows(TWEETS_CSV, 100, REFERENCE_TRAIN_COUNTS)
+    assert not set(split["train_rows"]) & set(split["test_rows"])
+    assert record["dataset"]["columns"] == {"text": "text", "label": "airline_sentiment"}
+    assert record["dataset"]["n_rows"] == len(csv_labels(TWEETS_CSV))
+
+    (run,) = record["runs"]
+    assert (run["status"], run["kind"], run["base_model"]) == ("succeeded", "fine-tuned", "local-tfidf")
+    assert run["file_id"] == record["training_file"]["file_id"]
+    assert run["fine_tuned_model"] == provider.fine_tuning.jobs.retrieve(run["job_id"]).fine_tuned_model
+    labels = csv_labels(TWEETS_CSV)
+    assert [p["row"] for p in run["predictions"]] == sorted(split["test_rows"])
+    assert all(p["expected"] == labels[p["row"]] for p in run["predictions"])
+    assert run["metrics"]["n"] == 100
+    assert run["metrics"]["accuracy"] == pytest.approx(recomputed_accuracy(run))
+    assert record["summary"]["best_run"] == run["id"]
+    assert record["status"] == "succeeded"
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_recorded_and_the_others_still_compared(capsys, start_worker, tq_store):
+    start_worker()
+    status, out, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--model", "no-such-model",
+                               "--model", "local-tfidf", "--json")
+    record = tq_store.get_experiment(json.loads(out)["id"])
+    failed, succeeded = record["runs"]
+    assert failed["status"] == "failed"
+    assert "no-such-model" in failed["error"] and "not available for fine-tuning" in failed["error"]
+    assert failed["job_id"] is None
+    assert succeeded["status"] == "succeeded"
+    assert succeeded["metrics"]["accuracy"] == pytest.approx(recomputed_accuracy(succeeded))
+    assert [row["status"] for row in record["summary"]["table"]] == ["failed", "succeeded"]
+    assert record["summary"]["best_run"] == succeeded["id"]
+    assert failed["error"] in record["error"]
+    assert status == 1  # the experiment as a whole did not fully succeed
+
+
+def test_run_refuses_a_bad_column_before_queueing_anything(capsys, tq_stack, tq_store):
+    before = len(tq_store.list_experiments(limit=1000))
+    status, out, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--label-column", "mood",
+                               "--model", "local-tfidf")
+    assert status == 2
+    assert "'mood' is not in the file" in err and "airline_sentiment" in err
+    assert len(tq_store.list_experiments(limit=1000)) == before
+
+
+def test_run_names_a_missing_file(capsys, tq_stack, tmp_path):
+    status, _, err = run_cli(capsys, "run", "--data", str(tmp_path / "missing.csv"), "--model", "local-tfidf")
+    assert status == 2 and "missing.csv" in err and "--data" in err
+
+
+def test_show_unknown_experiment_says_what_ids_look_like(capsys, tq_stack):
+    status, _, err = run_cli(capsys, "show", "exp_000000000000")
+    assert status == 2 and "no experiment 'exp_000000000000'" in err
+
+
+def test_comparison_table_lists_every_run_and_failures():
+    record = {"runs": [
+        {"id": "run-1", "base_model": "local-tfidf", "kind": "fine-tuned", "status": "succeeded",
+         "fine_tuned_model": "ft:local-tfidf:local:tq:1", "training_seconds": 4.25, "trained_tokens": 6000,
+         "cost_estimate_usd": 0.0, "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2}},
+        {"id": "run-2", "base_model": "gpt-x", "kind": "zero-shot", "status": "failed", "error": "boom",
+         "metrics": None}]}
+    table = cli.comparison_table(record).splitlines()
+    assert table[0].split() == ["model", "kind", "accuracy", "macro-F1", "invalid", "training", "s", "tokens",
+                                "cost", "$", "status"]
+    assert table[2].split() == ["ft:local-tfidf:local:tq:1", "fine-tuned", "0.610", "0.600", "2", "4.2", "6000",
+                                "0.0000", "succeeded"]
+    assert table[3].split()[:3] == ["gpt-x", "zero-shot", "-"]
+    assert table[-1] == "run-2 (gpt-x) failed: boom"
+
+
+def test_progress_line_counts_training_and_evaluation():
+    record = {"status": "running", "runs": [
+        {"base_model": "a", "kind": "fine-tuned", "status": "evaluating", "progress": {"done": 50, "total": 100}},
+        {"base_model": "b", "kind": "zero-shot", "status": "succeeded", "progress": {"done": 10, "total": 10}}]}
+    line = cli.progress_line(record, width=8)
+    assert line.startswith("[#######.]  88% running | a evaluating 50/100 | b succeeded")

@@ -1,0 +1,109 @@
+"""The JSON API, mirroring the form: submit (202 + Location), list, get one (the stored record), cancel."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from shared.dataset import DatasetError
+from shared.records import RecordError
+from web.datasets import load_dataset, store_upload
+from web.api_fields import BodyError, json_to_fields
+from web.experiment_form import UploadedDataset, parse_fields
+from web.openapi import openapi_document
+from web.prelaunch import prelaunch_report
+from web.store import get_store
+from worker.pipeline import cancel_experiment, submit_experiment
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _error(status: int, message: str, fields: dict[str, str] | None = None):
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify(body), status
+
+
+def _request_fields() -> tuple[MultiDict, UploadedDataset]:
+    """(fields, dataset): multipart with a `file`, or JSON naming an uploaded dataset by its sha256."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            abort(400, description="The body is not a JSON object; send {\"dataset\": \"<sha256>\", ...}.")
+        if not body.get("dataset"):
+            abort(400, description="Name the dataset: {\"dataset\": \"<sha256 from POST /api/datasets>\"}, "
+                                   "or send multipart form data with a 'file'.")
+        try:
+            fields = json_to_fields(body)
+        except BodyError as exc:
+            abort(400, description=str(exc))
+        return fields, load_dataset(str(body["dataset"]))
+    if "file" in request.files:
+        return request.form, store_upload(request.files["file"])
+    if request.form.get("dataset"):
+        return request.form, load_dataset(request.form["dataset"])
+    abort(400, description="Send multipart form data with a 'file' (CSV), or JSON naming an uploaded dataset.")
+
+
+@bp.post("/datasets")
+def upload_dataset():
+    try:
+        dataset = store_upload(request.files.get("file"))
+    except DatasetError as exc:
+        return _error(400, str(exc), {"file": str(exc)})
+    return jsonify(sha256=dataset.sha256, name=dataset.name), 201
+
+
+@bp.post("/experiments")
+def create_experiment():
+    try:
+        fields, dataset = _request_fields()
+    except DatasetError as exc:
+        return _error(400, str(exc), {"file": str(exc)})
+    draft = parse_fields(fields, dataset)
+    if draft.spec is None:
+        return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
+    spec = draft.spec
+    report = prelaunch_report(draft.split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
+    if not report.ok:
+        return jsonify(error="The training file would be invalid; see 'report'.", report=report.to_dict()), 400
+    try:
+        exp_id = submit_experiment(get_store(), spec)
+    except RecordError as exc:
+        return _error(400, str(exc))
+    log.info("experiment %s submitted through the API", exp_id)
+    location = url_for("api.get_experiment", exp_id=exp_id)
+    return jsonify(id=exp_id, url=location, report=report.to_dict()), 202, {"Location": location}
+
+
+@bp.get("/experiments")
+def list_experiments():
+    limit = request.args.get("limit", 50, type=int)
+    return jsonify(experiments=get_store().list_experiments(limit=max(1, min(limit, 500))))
+
+
+@bp.get("/experiments/<exp_id>")
+def get_experiment(exp_id: str):
+    """The stored record, exactly as `python -m worker show ID --json` prints it; `?predictions=0` leaves them out."""
+    with_predictions = request.args.get("predictions", "1") not in ("0", "false", "no")
+    record = get_store().get_experiment(exp_id, with_predictions=with_predictions)
+    if record is None:
+        return _error(404, f"There is no experiment {exp_id}.")
+    return jsonify(record)
+
+
+@bp.post("/experiments/<exp_id>/cancel")
+def cancel(exp_id: str):
+    store = get_store()
+    if not store.exists(exp_id):
+        return _error(404, f"There is no experiment {exp_id}.")
+    cancel_experiment(store, exp_id)
+    return jsonify(id=exp_id, cancel_requested=True), 202
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

@@ -1,0 +1,231 @@
+"""Turn the new-experiment form (or the API's fields) into an `ExperimentSpec`, collecting one error per field.
+
+Both the HTML form and `POST /api/experiments` go through `parse_fields`, so they accept exactly the same input
+(the API's JSON body is first flattened into these fields by `web.api_fields`).
+Field names: `text_column`, `label_column`, `sampling_mode`, `train_count:<label>`, `test_count:<label>`,
+`train_offset`, `test_offset`, `sampling_seed`, `preset`, `system_prompt`, `user_template`, `models` (repeated),
+`models_other`, `zero_shot` (repeated), `zero_shot_other`, `n_epochs`, `batch_size`, `learning_rate_multiplier`,
+`suffix`, `hp_seed`. `counts_for` names the label column the count fields were shown for (the form sends it so
+counts typed for another label column are not applied to this one).
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from shared.dataset import (DatasetError, Item, SamplingSpec, Split, class_counts, column_index, detect_columns,
+                            items_from_rows, read_table, reference_sampling, split_items)
+from shared.prompts import PRESETS, PromptError, get_preset
+from shared.records import DEFAULT_HYPERPARAMETERS, ExperimentSpec, RecordError, normalize_hyperparameters
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
+PREVIEW_ROWS = 5
+
+
+@dataclass(frozen=True)
+class UploadedDataset:
+    sha256: str
+    name: str
+    data: bytes
+
+
+@dataclass
+class Draft:
+    """Everything the form needs to re-render: the values as typed, errors by field, and, when valid, the spec."""
+
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] | None = None
+    split: Split | None = None
+    spec: ExperimentSpec | None = None
+
+
+def _names(fields: MultiDict, key: str) -> list[str]:
+    names = [value.strip() for value in fields.getlist(key)]
+    for other in fields.getlist(f"{key}_other"):
+        names += [part.strip() for part in re.split(r"[,\n]", other)]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _int(raw: str | None, name: str, errors: dict[str, str], default: int | None, minimum: int | None = 0
+         ) -> int | None:
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        errors[name] = f"{raw!r} is not a whole number; enter one such as {default if default is not None else 42}."
+        return default
+    if minimum is not None and value < minimum:
+        errors[name] = f"{value} is too small; enter {minimum} or more."
+    return value
+
+
+def default_values() -> dict[str, Any]:
+    """The form's defaults: the reference preset and sampling, provider-chosen hyperparameters."""
+    preset = PRESETS["reference"]
+    values: dict[str, Any] = {
+        "text_column": None, "label_column": None, "sampling_mode": "balanced", "train_counts": {},
+        "test_counts": {}, "train_offset": 0, "test_offset": 100, "sampling_seed": "", "preset": preset.name,
+        "system_prompt": preset.system_prompt or "", "user_template": preset.user_template, "models": [],
+        "models_other": "", "zero_shot": [], "zero_shot_other": "", "n_epochs": "auto", "batch_size": "auto",
+        "learning_rate_multiplier": "auto", "suffix": "tq", "hp_seed": "",
+    }
+    return values
+
+
+def preview(dataset: UploadedDataset) -> dict[str, Any]:
+    header, rows = read_table(dataset.data)
+    return {"sha256": dataset.sha256, "name": dataset.name, "header": header, "n_rows": len(rows),
+            "preview": [row + [""] * (len(header) - len(row)) for row in rows[:PREVIEW_ROWS]]}
+
+
+def _columns(fields: MultiDict, header: list[str], rows: list[list[str]], values: dict, errors: dict
+             ) -> list[Item] | None:
+    detected_text, detected_label = detect_columns(header, rows)
+    values["text_column"] = (fields.get("text_column") or detected_text or "").strip()
+    values["label_column"] = (fields.get("label_column") or detected_label or "").strip()
+    for role in ("text", "label"):
+        name = values[f"{role}_column"]
+        if not name:
+            errors[f"{role}_column"] = f"Choose the {role} column; none could be detected."
+            continue
+        try:
+            column_index(header, name, role)
+        except DatasetError as exc:
+            errors[f"{role}_column"] = str(exc)
+    if errors:
+        return None
+    try:
+        return items_from_rows(header, rows, values["text_column"], values["label_column"])[0]
+    except DatasetError as exc:
+        errors["label_column"] = str(exc)
+        return None
+
+
+def _sampling(fields: MultiDict, labels: list[str], values: dict, errors: dict) -> SamplingSpec | None:
+    try:
+        default = reference_sampling(labels)
+    except DatasetError as exc:
+        errors["label_column"] = str(exc)
+        return None
+    mode = (fields.get("sampling_mode") or "balanced").strip()
+    if mode not in ("balanced", "random"):
+        errors["sampling_mode"] = f"Unknown sampling mode {mode!r}; choose 'balanced' or 'random'."
+        mode = "balanced"
+    stale = fields.get("counts_for") not in (None, values["label_column"])
+    counts: dict[str, dict[str, int]] = {}
+    for side in ("train", "test"):
+        given = {key.split(":", 1)[1]: raw for key, raw in fields.items(multi=True)
+                 if key.startswith(f"{side}_count:")}
+        chosen = dict(getattr(default, f"{side}_counts")) if stale or not given else {}
+        if not stale:
+            for label, raw in given.items():
+                chosen[label] = _int(raw, "counts", errors, 0)
+        counts[side] = chosen
+        values[f"{side}_counts"] = chosen
+    values["sampling_mode"] = mode
+    values["train_offset"] = _int(fields.get("train_offset"), "train_offset", errors, 0)
+    values["test_offset"] = _int(fields.get("test_offset"), "test_offset", errors, default.test_offset)
+    seed = _int(fields.get("sampling_seed"), "sampling_seed", errors, None, minimum=None)
+    if mode == "random" and seed is None:
+        seed = secrets.randbelow(2**31)
+    values["sampling_seed"] = "" if seed is None else seed
+    if errors:
+        return None
+    return SamplingSpec(mode=mode, train_counts=counts["train"], train_offset=values["train_offset"],
+                        test_counts=counts["test"], test_offset=values["test_offset"], seed=seed)
+
+
+def _prompt(fields: MultiDict, values: dict, errors: dict):
+    values["preset"] = (fields.get("preset") or "reference").strip()
+    try:
+        preset = get_preset(values["preset"])
+    except PromptError as exc:
+        errors["preset"] = str(exc)
+        return None
+    system_prompt = fields.get("system_prompt")
+    user_template = fields.get("user_template")
+    values["system_prompt"] = (preset.system_prompt or "") if system_prompt is None else system_prompt.strip()
+    values["user_template"] = preset.user_template if user_template is None else user_template.replace("\r\n", "\n")
+    if values["system_prompt"] == (preset.system_prompt or "") and values["user_template"] == preset.user_template:
+        return preset
+    try:
+        return preset.edited(system_prompt=values["system_prompt"] or None, user_template=values["user_template"])
+    except PromptError as exc:
+        errors["user_template"] = str(exc)
+        return None
+
+
+def _models(fields: MultiDict, values: dict, errors: dict) -> tuple[list[str], list[str]]:
+    models, zero_shot = _names(fields, "models"), _names(fields, "zero_shot")
+    values.update(models=models, zero_shot=zero_shot, models_other="", zero_shot_other="")
+    bad = [name for name in models + zero_shot if not MODEL_NAME.match(name)]
+    if bad:
+        errors["models"] = (f"Not a valid model name: {bad[0]!r}. Use the provider's model id, e.g. local-tfidf or "
+                            f"gpt-4o-mini-2024-07-18.")
+    elif not models and not zero_shot:
+        errors["models"] = "Pick at least one base model to fine-tune or to ask zero-shot."
+    return models, zero_shot
+
+
+HYPERPARAMETER_FIELDS = {"n_epochs": "n_epochs", "batch_size": "batch_size",
+                         "learning_rate_multiplier": "learning_rate_multiplier", "suffix": "suffix", "seed": "hp_seed"}
+
+
+def _hyperparameters(fields: MultiDict, values: dict, errors: dict) -> dict[str, Any]:
+    """Each value checked on its own by `shared.records.normalize_hyperparameters`, so errors land on its field."""
+    chosen: dict[str, Any] = {}
+    for key, name in HYPERPARAMETER_FIELDS.items():
+        raw = (fields.get(name) or "").strip()
+        values[name] = raw or DEFAULT_HYPERPARAMETERS[key] or ""
+        try:
+            chosen[key] = normalize_hyperparameters({key: raw})[key]
+        except RecordError as exc:
+            errors[name] = str(exc)
+    return chosen
+
+
+def parse_fields(fields: MultiDict, dataset: UploadedDataset) -> Draft:
+    """Validate every field; `Draft.spec` is set only when there is no error."""
+    draft = Draft(values=default_values())
+    values, errors = draft.values, draft.errors
+    try:
+        header, rows = read_table(dataset.data)
+    except DatasetError as exc:
+        errors["file"] = str(exc)
+        return draft
+    items = _columns(fields, header, rows, values, errors)
+    sampling = None
+    if items is not None:
+        draft.counts = class_counts(items)
+        sampling = _sampling(fields, sorted(draft.counts), values, errors)
+        if sampling is not None:
+            try:
+                draft.split = split_items(items, sampling)
+            except DatasetError as exc:
+                errors["sampling"] = str(exc)
+    prompt = _prompt(fields, values, errors)
+    models, zero_shot = _models(fields, values, errors)
+    hyperparameters = _hyperparameters(fields, values, errors)
+    if not errors:
+        try:
+            draft.spec = ExperimentSpec(
+                dataset_sha256=dataset.sha256, dataset_name=dataset.name, dataset_path=None,
+                text_column=values["text_column"], label_column=values["label_column"], models=models,
+                zero_shot=zero_shot, sampling=sampling, prompt=prompt, hyperparameters=hyperparameters)
+        except RecordError as exc:
+            errors["models"] = str(exc)
+    return draft
+
+
+def initial_draft(dataset: UploadedDataset) -> Draft:
+    """The form as first shown for a dataset: detected columns, their class counts, reference sampling."""
+    draft = parse_fields(MultiDict(), dataset)
+    draft.errors.clear()
+    draft.spec = None
+    return draft

@@ -1,0 +1,81 @@
+"""Pages: the experiments list, the new-experiment form (check, then launch), the live experiment page, cancel."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from shared.records import RecordError
+from web.datasets import load_dataset, render_new_form
+from web.experiment_form import parse_fields
+from web.prelaunch import prelaunch_report
+from web.results import FILTERS, results_view
+from web.store import get_store
+from worker.pipeline import cancel_experiment, submit_experiment
+
+log = logging.getLogger(__name__)
+bp = Blueprint("experiments", __name__, url_prefix="/experiments")
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def best_accuracy(record: dict) -> float | None:
+    scores = [(run.get("metrics") or {}).get("accuracy") for run in record.get("runs", [])]
+    return max((score for score in scores if score is not None), default=None)
+
+
+@bp.get("", endpoint="index")
+def index():
+    limit = request.args.get("limit", 50, type=int)
+    experiments = get_store().list_experiments(limit=max(1, min(limit, 500)))
+    for record in experiments:
+        record["best_accuracy"] = best_accuracy(record)
+    return render_template("experiments/list.html", experiments=experiments)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    sha256 = request.values.get("dataset")
+    if request.method == "GET":
+        return render_new_form(load_dataset(sha256) if sha256 else None)
+    if not sha256:
+        return render_new_form(None, errors={"file": "Upload a CSV or pick an uploaded dataset first."}), 400
+    dataset = load_dataset(sha256)
+    draft = parse_fields(request.form, dataset)
+    if draft.spec is None:
+        return render_new_form(dataset, draft), 400
+    spec = draft.spec
+    report = prelaunch_report(draft.split, spec.prompt, spec.models, spec.zero_shot,
+                              spec.hyperparameters["n_epochs"])
+    if request.form.get("action") != "launch" or not report.ok:
+        return render_new_form(dataset, draft, report), (200 if report.ok else 400)
+    try:
+        exp_id = submit_experiment(get_store(), spec)
+    except RecordError as exc:
+        draft.errors["models"] = str(exc)
+        return render_new_form(dataset, draft, report), 400
+    log.info("experiment %s submitted from the form (%s)", exp_id, ", ".join(spec.models + spec.zero_shot))
+    flash(f"Experiment {exp_id} queued.")
+    return redirect(url_for("experiments.show", exp_id=exp_id))
+
+
+@bp.get("/<exp_id>")
+def show(exp_id: str):
+    record = get_store().get_experiment(exp_id)
+    if record is None:
+        abort(404, description=f"There is no experiment {exp_id}. See the experiments list for the ones that exist.")
+    show = request.args.get("show", "all")
+    if show not in FILTERS:
+        show = "all"
+    return render_template("experiments/show.html", exp=record, terminal=TERMINAL, show=show,
+                           results=results_view(record, show))
+
+
+@bp.post("/<exp_id>/cancel")
+def cancel(exp_id: str):
+    store = get_store()
+    if not store.exists(exp_id):
+        abort(404, description=f"There is no experiment {exp_id}.")
+    cancel_experiment(store, exp_id)
+    log.info("experiment %s cancel requested from the web page", exp_id)
+    flash("Cancellation requested; running steps stop at their next check.")
+    return redirect(url_for("experiments.show", exp_id=exp_id))

@@ -1,0 +1,84 @@
+"""The check shown before launch: is the training file valid, and how many tokens and dollars each run costs.
+
+Pure functions over `shared/` (no Flask), so the form and the API report the same figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.dataset import Split
+from shared.jsonl import chat_jsonl, validate_chat_jsonl
+from shared.pricing import PRICES_AS_OF, inference_cost, training_cost
+from shared.prompts import PromptPreset, evaluation_messages, training_messages
+from shared.tokens import count_examples, count_messages
+
+
+@dataclass
+class ModelEstimate:
+    model: str
+    kind: str
+    training_tokens: int | None
+    evaluation_tokens: int
+    tokens_exact: bool
+    cost_usd: float | None
+    note: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return (self.training_tokens or 0) + self.evaluation_tokens
+
+    @property
+    def cost(self) -> str:
+        if self.cost_usd is None:
+            return "unknown (model not in the price table)"
+        return f"${self.cost_usd:.4f}"
+
+
+@dataclass
+class Report:
+    ok: bool
+    n_examples: int
+    n_train: int
+    n_test: int
+    issues: list[tuple[int, str]]
+    models: list[ModelEstimate] = field(default_factory=list)
+    price_note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "n_examples": self.n_examples, "n_train": self.n_train, "n_test": self.n_test,
+                "issues": [{"line": line, "message": message} for line, message in self.issues],
+                "models": [{"model": m.model, "kind": m.kind, "training_tokens": m.training_tokens,
+                            "evaluation_tokens": m.evaluation_tokens, "tokens_exact": m.tokens_exact,
+                            "cost_usd": m.cost_usd, "note": m.note} for m in self.models],
+                "price_note": self.price_note}
+
+
+def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero_shot: list[str],
+                     n_epochs: int | str) -> Report:
+    """Validate the training file the worker will upload and estimate each run's tokens and cost.
+
+    Training tokens count one epoch times `n_epochs` (1 when "auto": the provider picks, so the figure is a floor);
+    evaluation counts the prompts sent for the test set plus `max_tokens` of output per item (an upper bound).
+    """
+    examples = [training_messages(prompt, item.text, item.label) for item in split.train]
+    validation = validate_chat_jsonl(chat_jsonl(examples))
+    prompt_tokens = sum(count_messages(evaluation_messages(prompt, item.text)) for item in split.test)
+    output_tokens = prompt.max_tokens * len(split.test)
+    epochs = n_epochs if isinstance(n_epochs, int) else 1
+    report = Report(ok=validation.ok, n_examples=validation.n_examples, n_train=len(split.train),
+                    n_test=len(split.test), issues=list(validation.issues))
+    for kind, names in (("fine-tuned", models), ("zero-shot", zero_shot)):
+        for model in names:
+            count = count_examples(examples, model)
+            training = count.tokens * epochs if kind == "fine-tuned" else None
+            costs = [inference_cost(model, prompt_tokens, output_tokens)]
+            if training is not None:
+                costs.append(training_cost(model, training))
+            cost = None if None in costs else round(sum(costs), 6)
+            report.models.append(ModelEstimate(model=model, kind=kind, training_tokens=training,
+                                               evaluation_tokens=prompt_tokens + output_tokens,
+                                               tokens_exact=count.exact, cost_usd=cost, note=count.note))
+    epochs_note = "" if isinstance(n_epochs, int) else " Epochs are 'auto', so training is counted for one epoch."
+    report.price_note = (f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free."
+                         + epochs_note)
+    return report

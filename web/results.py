@@ -1,0 +1,104 @@
+"""Results of an experiment: the comparison table, per-item predictions with filters, SVG charts, downloads."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from shared.export import build_manifest, item_texts, predictions_csv
+from web import charts
+from web.store import get_store
+
+bp = Blueprint("results", __name__, url_prefix="/experiments/<exp_id>")
+FILTERS = ("all", "errors", "disagreements")
+SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+               "Cache-Control": "no-cache"}
+
+
+def _record(exp_id: str) -> dict:
+    record = get_store().get_experiment(exp_id)
+    if record is None:
+        abort(404, description=f"There is no experiment {exp_id}.")
+    return record
+
+
+def _scored_runs(record: dict) -> list[dict]:
+    return [run for run in record.get("runs", []) if run.get("metrics")]
+
+
+def _items(record: dict, runs: list[dict], show: str) -> tuple[list[dict], int]:
+    """One entry per test row with every scored run's prediction, filtered to errors or disagreements."""
+    texts = item_texts(get_store().get_items(record["id"]))
+    by_run = [{p["row"]: p for p in run.get("predictions", [])} for run in runs]
+    rows = sorted(set().union(*by_run)) if by_run else []
+    items = []
+    for row in rows:
+        expected = next(preds[row]["expected"] for preds in by_run if row in preds)
+        cells = []
+        for preds in by_run:
+            p = preds.get(row) or {"predicted": None, "output": ""}
+            css = "missing" if row not in preds else ("right" if p["predicted"] == expected else "wrong")
+            cells.append({"predicted": p["predicted"], "output": p.get("output") or "", "css": css})
+        wrong = any(cell["css"] == "wrong" for cell in cells)
+        disagree = len({cell["predicted"] for cell in cells}) > 1
+        if show == "all" or (show == "errors" and wrong) or (show == "disagreements" and disagree):
+            items.append({"row": row, "text": texts.get(row, ""), "expected": expected, "predictions": cells})
+    return items, len(rows)
+
+
+def results_view(record: dict, show: str = "all") -> dict:
+    runs = _scored_runs(record)
+    labels = list((record.get("split") or {}).get("labels") or [])
+    table = [{"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
+              "accuracy": run["metrics"].get("accuracy"), "macro_f1": run["metrics"].get("macro_f1"),
+              "per_class": run["metrics"].get("per_class") or {}, "invalid": run["metrics"].get("invalid"),
+              "training_seconds": run.get("training_seconds"), "trained_tokens": run.get("trained_tokens"),
+              "cost_estimate_usd": run.get("cost_estimate_usd")} for run in runs]
+    items, n_items = _items(record, runs, show) if runs else ([], 0)
+    return {"table": table, "labels": labels, "entries": items, "n_items": n_items,
+            "best_run": (record.get("summary") or {}).get("best_run"),
+            "version": record.get("updated_at", "") + "-" + str(len(runs))}
+
+
+@bp.get("/results")
+def fragment(exp_id: str):
+    """The results section alone, for the live page to swap in when runs finish."""
+    show = request.args.get("show", "all")
+    record = _record(exp_id)
+    return render_template("experiments/_results.html", exp=record, show=show if show in FILTERS else "all",
+                           results=results_view(record, show))
+
+
+@bp.get("/charts/comparison.svg")
+def comparison_chart(exp_id: str):
+    runs = _scored_runs(_record(exp_id))
+    svg = charts.comparison_svg([f"{run['id']} {run['base_model']}" for run in runs],
+                                {"accuracy": [run["metrics"].get("accuracy") for run in runs],
+                                 "macro-F1": [run["metrics"].get("macro_f1") for run in runs]})
+    return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
+
+
+@bp.get("/charts/confusion/<run_id>.svg")
+def confusion_chart(exp_id: str, run_id: str):
+    run = next((run for run in _scored_runs(_record(exp_id)) if run["id"] == run_id), None)
+    if run is None or not run["metrics"].get("confusion_matrix"):
+        abort(404, description=f"Run {run_id} of {exp_id} has no metrics yet.")
+    matrix = run["metrics"]["confusion_matrix"]
+    svg = charts.confusion_matrix_svg(matrix["labels"], matrix["matrix"], f"{run_id} {run['base_model']}")
+    return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
+
+
+@bp.get("/predictions.csv")
+def predictions_csv_download(exp_id: str):
+    record = _record(exp_id)
+    data = predictions_csv(record, item_texts(get_store().get_items(exp_id)))
+    return Response(data, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{exp_id}-predictions.csv"'})
+
+
+@bp.get("/record.json")
+def record_json(exp_id: str):
+    record = _record(exp_id)
+    body = json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{exp_id}.json"'})

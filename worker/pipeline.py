@@ -1,0 +1,86 @@
+"""Building and enqueuing an experiment's canvas, and cancelling an experiment.
+
+    prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
+                               + [evaluate] per zero-shot run) -> summarize
+
+Only ids travel through the broker; the dataset and every result live in the store.
+"""
+from __future__ import annotations
+
+import logging
+
+import openai
+from celery import chain, chord
+from celery.canvas import Signature
+
+from shared import steps
+from shared.provider import make_client
+from shared.records import ExperimentSpec
+from shared.settings import get_settings
+from shared.store import Store
+from worker import tasks
+from worker.celery_app import app
+
+log = logging.getLogger(__name__)
+
+
+def run_signature(exp_id: str, run: dict) -> Signature:
+    """One run's chain. A fine-tuned run receives the training file id from `upload`; a zero-shot run needs none."""
+    if run["kind"] == "zero-shot":
+        return tasks.evaluate.si(run["base_model"], exp_id, run["id"])
+    return chain(tasks.start_fine_tune.s(exp_id, run["id"]), tasks.poll_fine_tune.s(exp_id, run["id"]),
+                 tasks.evaluate.s(exp_id, run["id"]))
+
+
+def experiment_canvas(record: dict) -> Signature:
+    exp_id = record["id"]
+    runs = chord([run_signature(exp_id, run) for run in record["runs"]], tasks.summarize.si(exp_id))
+    if any(run["kind"] == "fine-tuned" for run in record["runs"]):
+        return chain(tasks.prepare.si(exp_id), tasks.upload.si(exp_id), runs)
+    return chain(tasks.prepare.si(exp_id), runs)
+
+
+def release_results() -> None:
+    """Stop the result backend from listening for this process's canvases now.
+
+    Progress is read from the store, never from Celery results, but the Redis result backend subscribes to the
+    results of what this process sent and unsubscribes only when those objects are garbage-collected, which fails
+    noisily when Redis is gone by then (the end of `demo`, of a test session). Release them while Redis answers.
+    """
+    backend = app.backend
+    for mapping in getattr(backend, "_pending_results", ()):
+        for waiters in list(mapping.values()):
+            for result in list(waiters.values()):
+                backend.remove_pending_result(result)
+
+
+def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
+    """Create the experiment record, enqueue its canvas, and return the experiment id."""
+    exp_id = store.create_experiment(spec, get_settings().openai_base_url)
+    record = store.get_experiment(exp_id, with_predictions=False)
+    experiment_canvas(record).apply_async()
+    release_results()
+    store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
+                                  + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
+    log.info("queued experiment %s", exp_id)
+    return exp_id
+
+
+def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = None) -> None:
+    """Flag the experiment cancelled and cancel its provider jobs; each run's chain records its run as cancelled
+    the next time it looks (polls and evaluations check the flag)."""
+    record = store.get_experiment(exp_id, with_predictions=False)
+    if record is None:
+        raise steps.StepError(f"no experiment {exp_id}")
+    if record["status"] in ("succeeded", "failed", "cancelled"):
+        return
+    store.request_cancel(exp_id)
+    store.update_experiment(exp_id, status="cancelled")
+    store.add_event(exp_id, None, "cancel requested", level="warning")
+    provider = client or make_client(get_settings())
+    for run in record["runs"]:
+        if run.get("job_id") and run["status"] == "fine_tuning":
+            try:
+                provider.fine_tuning.jobs.cancel(run["job_id"])
+            except openai.OpenAIError as exc:
+                log.warning("could not cancel job %s: %s", run["job_id"], steps.provider_error_message(exc))
