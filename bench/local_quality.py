@@ -12,6 +12,7 @@ base model included); throughput is completions per second over the 100 test pro
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -130,8 +131,8 @@ def main() -> None:
             if missing:
                 raise SystemExit(f"not offered by the server: {', '.join(missing)} (it lists {', '.join(listed)})")
             file_id = client.files.create(file=("reference.jsonl", chat_jsonl(examples)), purpose="fine-tune").id
-            print(f"reference split: {len(split.train)} train / {len(split.test)} test rows of {args.data.name}",
-                  flush=True)
+            print(f"reference split: {len(split.train)} train / {len(split.test)} test rows of {args.data.name}; "
+                  f"{os.cpu_count()} CPUs, load average {_load()} at start", flush=True)
             rows = []
             for model in models:
                 answers_untuned = _answers_untuned(client, model)
@@ -141,6 +142,11 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=30)
     print_table(rows)
+    print(f"\nload average {_load()} at the end (timings are wall-clock and shared with whatever else runs)")
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _answers_untuned(client: openai.OpenAI, model: str) -> bool:

@@ -61,12 +61,15 @@ class PromptPreset:
     def edited(self, *, name: str | None = None, system_prompt: str | None = None,
                user_template: str | None = None) -> PromptPreset:
         """A validated copy with a new system prompt and/or user template, named `name` or '<name>-edited'.
-        A preset that evaluates in the training format keeps doing so: both sides get the change."""
+
+        `None` leaves a part unchanged; an empty (or blank) system prompt removes it, so examples carry no system
+        message (it is optional in chat fine-tuning data). A preset that evaluates in the training format keeps
+        doing so: both sides get the change."""
         changes: dict = {"name": name or f"{self.name}-edited"}
         if system_prompt is not None:
-            changes["system_prompt"] = system_prompt
+            changes["system_prompt"] = system_prompt.strip() or None
             if self.evaluates_in_training_format:
-                changes["eval_system_prompt"] = system_prompt
+                changes["eval_system_prompt"] = changes["system_prompt"]
         if user_template is not None:
             changes["user_template"] = user_template
             if self.evaluates_in_training_format:

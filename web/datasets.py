@@ -7,10 +7,10 @@ from pathlib import PurePath
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from shared.dataset import DatasetError, read_table, summarize
+from shared.estimates import Report
 from shared.prompts import PRESETS
-from shared.store import NotFound, dataset_key
+from shared.store import NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
-from web.prelaunch import Report
 from web.provider import available_models
 from web.store import get_store
 
@@ -40,17 +40,6 @@ def load_dataset(sha256: str) -> UploadedDataset:
     return UploadedDataset(sha256=sha256, name=store.dataset_name(sha256) or sha256[:12], data=data)
 
 
-def uploaded_datasets() -> list[dict]:
-    """Every dataset in Redis, by name (to reuse one on the form)."""
-    store = get_store()
-    prefix, suffix = dataset_key(""), ":name"
-    found = []
-    for key in store.client.scan_iter(match=dataset_key("*") + suffix, count=500):
-        sha256 = key.decode("utf-8")[len(prefix):-len(suffix)]
-        found.append({"sha256": sha256, "name": store.dataset_name(sha256) or sha256[:12]})
-    return sorted(found, key=lambda ds: (ds["name"], ds["sha256"]))
-
-
 def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None, report: Report | None = None,
                     errors: dict[str, str] | None = None) -> str:
     """The new-experiment page: upload, then (with a dataset) preview, every setting and the pre-launch check."""
@@ -72,8 +61,8 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
     counts = draft.counts if draft else None
     sampling_labels = sorted(set(counts or {}) | set(values["train_counts"]) | set(values["test_counts"]))
     return render_template(
-        "experiments/new.html", datasets=uploaded_datasets(), dataset=dataset_view, values=values, counts=counts,
-        sampling_labels=sampling_labels, errors={**(draft.errors if draft else {}), **(errors or {})},
+        "experiments/new.html", datasets=get_store().list_datasets(), dataset=dataset_view, values=values,
+        counts=counts, sampling_labels=sampling_labels, errors={**(draft.errors if draft else {}), **(errors or {})},
         report=report, presets={name: preset.to_dict() for name, preset in PRESETS.items()},
         base_models=base_models, available_models=models,
         models_error=models_error)

@@ -155,7 +155,7 @@ def _prompt(fields: MultiDict, values: dict, errors: dict):
     if values["system_prompt"] == (preset.system_prompt or "") and values["user_template"] == preset.user_template:
         return preset
     try:
-        return preset.edited(system_prompt=values["system_prompt"] or None, user_template=values["user_template"])
+        return preset.edited(system_prompt=values["system_prompt"], user_template=values["user_template"])
     except PromptError as exc:
         errors["user_template"] = str(exc)
         return None

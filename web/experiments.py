@@ -5,10 +5,10 @@ import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from shared.estimates import prelaunch_report
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
-from web.prelaunch import prelaunch_report
 from web.results import FILTERS, results_view
 from web.store import get_store
 from worker.pipeline import cancel_experiment, submit_experiment

@@ -88,8 +88,11 @@ def openapi_document() -> dict[str, Any]:
             "/api/experiments/{exp_id}/cancel": {"post": {
                 "summary": "Cancel the experiment", "parameters": [_EXP_ID],
                 "responses": {"202": {"description": "Cancellation requested"}, "404": _ERROR}}},
-            "/healthz": {"get": {"summary": "Health of Redis, the data directory and the provider",
-                                 "responses": {"200": {"description": "Healthy"},
-                                               "503": {"description": "A check failed"}}}},
+            "/healthz": {"get": {
+                "summary": "Health of the data directory, Redis, the workers and the provider",
+                "parameters": [{"name": "strict", "in": "query", "schema": {"type": "string"},
+                                "description": "1 makes a failed workers check a 503 too"}],
+                "responses": {"200": {"description": "The web app can serve; `ok` says whether every check passed"},
+                              "503": {"description": "A check the web app needs failed (any check with strict=1)"}}}},
         },
     }

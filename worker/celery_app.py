@@ -25,29 +25,18 @@ ROUTES = {
 }
 
 
-def visibility_timeout_s(settings: Settings) -> float:
-    """How long Redis keeps a reserved but unacknowledged task before giving it to another worker.
-
-    With the Redis broker this is also how long a task held by a worker that was killed waits before it runs again.
-    It must exceed the longest task: every task here is bounded by the provider request timeout (evaluation works
-    in slices of a quarter of this value, see `evaluation_slice_s`) and poll countdowns never exceed
-    `poll_max_interval_s`, so four times the larger of the two leaves a wide margin.
-    """
-    return max(4 * settings.request_timeout_s, 4 * settings.poll_max_interval_s, 10.0)
-
-
 def evaluation_slice_s(settings: Settings) -> float:
-    """How long one `evaluate` task runs before handing the rest of the test set to a fresh task message."""
-    return visibility_timeout_s(settings) / 4
+    """How long one `evaluate` task runs before handing the rest of the test set to a fresh task message.
 
-
-def poll_countdown_cap_s(settings: Settings) -> float:
-    """The longest wait between two polls: the configured cap, kept well below the visibility timeout."""
-    return min(settings.poll_max_interval_s, visibility_timeout_s(settings) / 4)
+    A quarter of the visibility timeout (how long Redis keeps a reserved but unacknowledged task before giving it to
+    another worker): with the requests still in flight, bounded by `request_timeout_s`, which settings keep below
+    another quarter, the task ends well before Redis would hand it out again.
+    """
+    return settings.visibility_timeout_s / 4
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
-    timeout = visibility_timeout_s(settings)
+    timeout = settings.visibility_timeout_s
     # Sweep for tasks abandoned by a dead worker ten times per timeout, so they run again soon after it expires.
     visibility = {"visibility_timeout": timeout, "unacked_restore_interval": max(1, int(timeout // 10)),
                   "unacked_restore_throttle": 1}

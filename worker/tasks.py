@@ -19,7 +19,7 @@ from shared.dataset import DatasetError
 from shared.provider import make_client
 from shared.settings import get_settings
 from shared.store import Store
-from worker.celery_app import app, evaluation_slice_s, poll_countdown_cap_s
+from worker.celery_app import app, evaluation_slice_s
 
 log = get_task_logger(__name__)
 T = TypeVar("T")
@@ -37,7 +37,7 @@ def client() -> openai.OpenAI:
 
 def transient_countdown(task: Task) -> float:
     settings = get_settings()
-    return steps.backoff_s(task.request.retries, settings.poll_interval_s, poll_countdown_cap_s(settings))
+    return steps.backoff_s(task.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
 
 
 def run_step(task: Task, exp_id: str, run_id: str, step: Callable[[], T], transient_retries: int | None = -1,
@@ -130,7 +130,7 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
         return None
     if not result.finished:
         settings = get_settings()
-        countdown = steps.backoff_s(self.request.retries, settings.poll_interval_s, poll_countdown_cap_s(settings))
+        countdown = steps.backoff_s(self.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
         raise self.retry(countdown=countdown)
     return result.model
 
@@ -142,7 +142,7 @@ def evaluate(self: Task, model: str | None, exp_id: str, run_id: str) -> str | N
         return None
     settings = get_settings()
     policy = steps.RequestPolicy(max_retries=settings.max_retries, first_backoff_s=0.5,
-                                 max_backoff_s=poll_countdown_cap_s(settings))
+                                 max_backoff_s=settings.poll_max_interval_s)
     progress = run_step(self, exp_id, run_id, lambda: steps.evaluate(
         store(), client().with_options(max_retries=0), exp_id, run_id, model, settings.eval_concurrency,
         evaluation_slice_s(settings), policy), transient_retries=0)

@@ -1,5 +1,6 @@
 import pytest
 
+from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.prompts import (
     PRESETS,
     REFERENCE_SYSTEM_PROMPT,
@@ -74,6 +75,18 @@ def test_edited_copy_of_consistent_stays_consistent():
     assert edited.name == "mine"
     assert evaluation_messages(edited, "x") == training_messages(edited, "x", "y")[:2] == [
         {"role": "system", "content": "S"}, {"role": "user", "content": "T: x"}]
+
+
+def test_an_empty_system_prompt_removes_it_and_none_keeps_it():
+    for name in ("reference", "consistent"):
+        cleared = PRESETS[name].edited(system_prompt=" ")
+        assert cleared.system_prompt is None and cleared.eval_system_prompt is None
+        example = training_messages(cleared, "hi", "neutral")
+        assert [message["role"] for message in example] == ["user", "assistant"]
+        assert validate_chat_jsonl(chat_jsonl([example] * 10)).ok, "a system message is optional in training data"
+        assert evaluation_messages(cleared, "hi")[0]["role"] == "user"
+    kept = PRESETS["reference"].edited(user_template="Tweet: {text}")
+    assert kept.system_prompt == REFERENCE_SYSTEM_PROMPT
 
 
 def test_edit_validates_the_template():

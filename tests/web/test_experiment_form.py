@@ -1,4 +1,4 @@
-"""Form and API fields -> ExperimentSpec, with one error per field, and the pre-launch report."""
+"""Form and API fields -> ExperimentSpec, with one error per field."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,6 @@ from werkzeug.datastructures import MultiDict
 from shared.dataset import SamplingSpec
 from shared.prompts import PRESETS
 from web.experiment_form import UploadedDataset, initial_draft, parse_fields
-from web.prelaunch import prelaunch_report
 
 
 @pytest.fixture
@@ -48,6 +47,13 @@ def test_edited_prompt_and_random_sampling(dataset):
     assert sorted(draft.split.labels) == ["negative", "positive"]
 
 
+def test_a_cleared_system_prompt_means_no_system_message(dataset):
+    draft = parse_fields(MultiDict([("models", "local-tfidf"), ("system_prompt", "")]), dataset)
+    assert draft.errors == {}
+    assert draft.spec.prompt.system_prompt is None and draft.spec.prompt.name == "reference-edited"
+    assert draft.values["system_prompt"] == ""
+
+
 def test_counts_typed_for_another_label_column_are_not_applied(dataset):
     fields = MultiDict([("models", "m"), ("counts_for", "airline"), ("train_count:Virgin America", "3")])
     draft = parse_fields(fields, dataset)
@@ -61,17 +67,3 @@ def test_errors_name_their_fields(dataset):
     errors = parse_fields(fields, dataset).errors
     assert set(errors) == {"text_column", "batch_size", "hp_seed", "models", "preset"}
     assert "Available columns" in errors["text_column"]
-
-
-def test_prelaunch_report_counts_tokens_and_prices(dataset):
-    draft = parse_fields(MultiDict([("models", "local-tfidf")]), dataset)
-    split, prompt = draft.split, draft.spec.prompt
-    one_epoch = prelaunch_report(split, prompt, ["gpt-4o-mini-2024-07-18"], ["local-tfidf"], "auto")
-    three = prelaunch_report(split, prompt, ["gpt-4o-mini-2024-07-18"], [], 3)
-    assert one_epoch.ok and one_epoch.n_examples == 100
-    tuned, zero_shot = one_epoch.models
-    assert tuned.training_tokens > 0 and three.models[0].training_tokens == 3 * tuned.training_tokens
-    assert three.models[0].cost_usd > tuned.cost_usd > 0
-    assert zero_shot.training_tokens is None and zero_shot.cost_usd == 0.0
-    unknown = prelaunch_report(split, prompt, ["some-unpriced-model"], [], "auto").models[0]
-    assert unknown.cost_usd is None and "unknown" in unknown.cost

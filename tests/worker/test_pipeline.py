@@ -119,7 +119,8 @@ def test_zero_shot_run_is_evaluated_without_fine_tuning(start_worker, tq_store, 
     chat_model = "smollm2-135m-instruct"
     if chat_model not in {model.id for model in provider.models.list()}:
         pytest.skip(f"local_openai does not list {chat_model} in this checkout")
-    start_worker(TQ_REQUEST_TIMEOUT_S=120)  # the first request waits for the model to load
+    # The first request waits for the model to load; the visibility timeout must stay 4x the request timeout.
+    start_worker(TQ_REQUEST_TIMEOUT_S=120, TQ_VISIBILITY_TIMEOUT_S=480)
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, zero_shot=[chat_model], test_per_class=4))
     record = wait_finished(tq_store, exp_id, timeout_s=300)
     (run,) = record["runs"]

@@ -1,6 +1,6 @@
 """The check shown before launch: is the training file valid, and how many tokens and dollars each run costs.
 
-Pure functions over `shared/` (no Flask), so the form and the API report the same figures.
+The web form and the JSON API both show this report, so they give the same figures.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from shared.dataset import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
-from shared.pricing import PRICES_AS_OF, inference_cost, training_cost
+from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
 from shared.prompts import PromptPreset, evaluation_messages, training_messages
 from shared.tokens import count_examples, count_messages
 
@@ -57,28 +57,31 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
                      n_epochs: int | str) -> Report:
     """Validate the training file the worker will upload and estimate each run's tokens and cost.
 
-    Training tokens count one epoch times `n_epochs` (1 when "auto": the provider picks, so the figure is a floor);
-    evaluation counts the prompts sent for the test set plus `max_tokens` of output per item (an upper bound).
+    Training tokens count one epoch times `n_epochs` ("auto": the epochs OpenAI picks for this many examples);
+    evaluation counts the prompts sent for the test set plus `max_tokens` of output per item (an upper bound),
+    priced at fine-tuned-model rates for a fine-tuned run (or an `ft:` model) and base-model rates otherwise.
     """
     examples = [training_messages(prompt, item.text, item.label) for item in split.train]
     validation = validate_chat_jsonl(chat_jsonl(examples))
     prompt_tokens = sum(count_messages(evaluation_messages(prompt, item.text)) for item in split.test)
     output_tokens = prompt.max_tokens * len(split.test)
-    epochs = n_epochs if isinstance(n_epochs, int) else 1
+    epochs = resolve_epochs(n_epochs, len(split.train))
     report = Report(ok=validation.ok, n_examples=validation.n_examples, n_train=len(split.train),
                     n_test=len(split.test), issues=list(validation.issues))
     for kind, names in (("fine-tuned", models), ("zero-shot", zero_shot)):
         for model in names:
             count = count_examples(examples, model)
             training = count.tokens * epochs if kind == "fine-tuned" else None
-            costs = [inference_cost(model, prompt_tokens, output_tokens)]
+            fine_tuned = kind == "fine-tuned" or model.startswith("ft:")  # zero-shot may ask an ft: model
+            costs = [inference_cost(model, prompt_tokens, output_tokens, fine_tuned=fine_tuned)]
             if training is not None:
                 costs.append(training_cost(model, training))
             cost = None if None in costs else round(sum(costs), 6)
             report.models.append(ModelEstimate(model=model, kind=kind, training_tokens=training,
                                                evaluation_tokens=prompt_tokens + output_tokens,
                                                tokens_exact=count.exact, cost_usd=cost, note=count.note))
-    epochs_note = "" if isinstance(n_epochs, int) else " Epochs are 'auto', so training is counted for one epoch."
+    epochs_note = ("" if n_epochs != "auto" else
+                   f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples.")
     report.price_note = (f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free."
                          + epochs_note)
     return report
