@@ -61,7 +61,6 @@ def run_training(
     learning_rate: float,
     pad_id: int,
     save: Callable[[object, Path], None],
-    lora_layers: int | None = None,
 ) -> TrainResult:
     """Train `model` (a fresh copy of the base) in place; `save(model, directory)` writes a loadable model."""
     if not train:
@@ -71,12 +70,10 @@ def run_training(
     if method == "lora":
         from peft import LoraConfig, get_peft_model
 
-        n_layers = model.config.num_hidden_layers
-        layers = list(range(n_layers - lora_layers, n_layers)) if lora_layers else None
         model = get_peft_model(
             model,
             LoraConfig(r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0, target_modules=LORA_TARGETS,
-                       layers_to_transform=layers, task_type="CAUSAL_LM"),
+                       task_type="CAUSAL_LM"),
         )
         causal_lm = model.get_base_model()
     else:
