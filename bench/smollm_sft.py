@@ -77,13 +77,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train-tokens", type=int, default=512)
     parser.add_argument("--cache-dir", type=Path)
-    parser.add_argument("--lora-layers", type=int, help="LoRA on only this many top decoder layers")
     parser.add_argument("--zero-shot", action="store_true")
     args = parser.parse_args()
 
     train, test = reference_split(args.csv)
-    trainer = SmolLMTrainer(cache_dir=args.cache_dir, method=args.method, max_train_tokens=args.max_train_tokens,
-                            lora_layers=args.lora_layers)
+    trainer = SmolLMTrainer(cache_dir=args.cache_dir, method=args.method, max_train_tokens=args.max_train_tokens)
     started = time.monotonic()
     base = trainer.load(None)
     print(f"load: {time.monotonic() - started:.1f} s")
@@ -98,7 +96,8 @@ def main() -> None:
         losses: list[float] = []
         ctx = TrainingContext(
             output_dir=Path(tmp), hyperparameters=hp, seed=args.seed,
-            report=lambda **m: losses.append(m["train_loss"]), log=print,
+            report=lambda **m: (losses.append(m["train_loss"]), print(f"  step {m['step']}/{m['total_steps']} "
+                                f"loss {m['train_loss']:.3f}", flush=True)), log=print,
         )
         started, cpu_started = time.monotonic(), time.process_time()
         result = trainer.train(examples, ctx)
