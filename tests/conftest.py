@@ -39,7 +39,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Stack"]:
     from shared.settings import get_settings, load_settings
-    from worker.celery_app import app, celery_config
+    from worker.celery_app import reconfigure
     from worker.stack import Stack
 
     saved = dict(os.environ)
@@ -54,7 +54,7 @@ def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Stack"]:
         os.environ.update(stack.env)
         get_settings.cache_clear()
         # The Celery app reads settings on first use; if an earlier test used it, point it here explicitly.
-        app.conf.update(celery_config(load_settings(stack.env)))
+        reconfigure(load_settings(stack.env))
         yield stack
     finally:
         stack.stop()

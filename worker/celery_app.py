@@ -80,3 +80,14 @@ def quiet_http_client(**_kwargs: object) -> None:
 
 
 app = create_app()
+
+
+def reconfigure(settings: Settings) -> None:
+    """Point the process-wide app at other settings (a test stack started after the app was first used).
+
+    Celery reads its configuration once, and its connection and producer pools keep the broker they were created
+    for: without dropping both (as Celery itself does after a fork), tasks would still go to the previous Redis.
+    Progress is read from the store, never from the result backend, so that one can stay."""
+    app.conf.update(celery_config(settings))
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -17,8 +17,7 @@ import redis
 from shared.settings import get_settings, load_settings
 from shared.store import Store
 from web import create_app
-from worker.celery_app import app as celery_app
-from worker.celery_app import celery_config
+from worker.celery_app import reconfigure
 from worker.stack import free_port
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "airline_tweets_sample.csv"
@@ -39,17 +38,10 @@ def settings_environ(web_environ: dict[str, str], monkeypatch: pytest.MonkeyPatc
     for name, value in web_environ.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    point_celery_at(load_settings(web_environ))
+    reconfigure(load_settings(web_environ))
     yield dict(web_environ)
-    point_celery_at(load_settings(before))
+    reconfigure(load_settings(before))
     get_settings.cache_clear()
-
-
-def point_celery_at(settings) -> None:
-    """Make the process-wide Celery app publish to the test Redis, even if an earlier test configured it: its
-    configuration is read once, and its producer pool keeps the broker it was created for, so drop that pool."""
-    celery_app.conf.update(celery_config(settings))
-    celery_app._pool = None
 
 
 @pytest.fixture

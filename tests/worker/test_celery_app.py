@@ -56,3 +56,25 @@ def test_canvas_runs_one_chain_per_fine_tuned_model_and_skips_upload_without_one
     only_zero_shot = {"id": "exp_2", "runs": [record["runs"][1]]}
     assert names(pipeline.experiment_canvas(only_zero_shot)) == [
         "tunequeue.prepare", "tunequeue.evaluate", "tunequeue.summarize"]
+
+
+def test_reconfigure_moves_publishing_to_the_new_redis_even_after_the_old_one_was_used(redis_url, tq_stack):
+    """A process that already published (so holds pooled connections) must follow a reconfiguration."""
+    import redis
+
+    from worker.celery_app import app, reconfigure
+
+    stack_settings = load_settings(tq_stack.env)
+    servers = {"web": redis.Redis.from_url(redis_url), "stack": redis.Redis.from_url(tq_stack.redis_url)}
+    for server in servers.values():
+        server.delete("probe")
+    try:
+        for target, url in (("web", redis_url), ("stack", tq_stack.redis_url)):
+            reconfigure(load_settings({**tq_stack.env, "REDIS_URL": url}))
+            app.send_task("tunequeue.probe", queue="probe")
+            assert {name: server.llen("probe") for name, server in servers.items()} == {
+                "web": 1, "stack": 1 if target == "stack" else 0}
+    finally:
+        reconfigure(stack_settings)
+        for server in servers.values():
+            server.delete("probe")
