@@ -22,6 +22,8 @@ from shared.jsonl import validate_chat_jsonl
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "failed", "cancelled")
+# OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
+TRAINING_STARTED = "Fine-tuning job started"
 METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
 
@@ -132,6 +134,7 @@ class JobRunner:
             if job["status"] != "queued":
                 return
             job = self.storage.update_job(job_id, status="running")
+        self.storage.add_event(job_id, TRAINING_STARTED)
         trainer = get_trainer(job["model"])
         if trainer is None:
             raise RuntimeError(f"base model {job['model']} is no longer available on this server")

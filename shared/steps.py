@@ -285,6 +285,21 @@ class PollResult:
     job_status: str | None = None
 
 
+TRAINING_STARTED_EVENT = "Fine-tuning job started"
+
+
+def training_started_at(client: openai.OpenAI, job_id: str) -> float | None:
+    """When the provider started training, from its "Fine-tuning job started" event (OpenAI's wording, which
+    local_openai uses too), so time queued behind other jobs is not counted; None when the provider has no such event.
+    Polls see the status only every few seconds, so they are the fallback, then the job's creation."""
+    try:
+        events = client.fine_tuning.jobs.list_events(job_id, limit=100)
+    except openai.OpenAIError:
+        return None
+    started = [event.created_at for event in events if event.message == TRAINING_STARTED_EVENT]  # every page
+    return min(started) if started else None
+
+
 def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, job_id: str,
                    clock: Callable[[], float] = time.time) -> PollResult:
     """Look at the job once. Finished with a model id when it succeeded; raises when it failed, was cancelled, or
@@ -305,9 +320,7 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
     if job.status == JOB_SUCCEEDED:
         trained = job.trained_tokens or 0
-        # From when a poll first saw it running (time spent queued behind other jobs is not training), else from
-        # its creation when it finished between two polls.
-        started = run.get("training_started_at") or job.created_at
+        started = training_started_at(client, job_id) or run.get("training_started_at") or job.created_at
         seconds = round(max(0.0, job.finished_at - started), 1) if job.finished_at and started else None
         store.update_run(exp_id, run_id, status="evaluating", job_status=job.status,
                          fine_tuned_model=job.fine_tuned_model, trained_tokens=trained, training_seconds=seconds,

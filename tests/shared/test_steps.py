@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -222,3 +223,19 @@ def test_summarize_keeps_the_failed_runs_in_the_table(store):
     assert [row["status"] for row in result["table"]] == ["failed", "succeeded"]
     assert record["status"] == "failed" and "model 'a' is not available" in record["error"]
     assert record["finished_at"]
+
+
+def test_training_time_starts_at_the_providers_started_event_not_at_job_creation(tq_stack, tq_store):
+    client = openai.OpenAI(base_url=tq_stack.openai_base_url, api_key="unused", max_retries=0, timeout=30)
+    exp_id = prepared_experiment(tq_store, models=("local-tfidf",))
+    file_id = steps.upload(tq_store, client, exp_id)
+    job_id = steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600)
+    while not (result := steps.poll_fine_tune(tq_store, client, exp_id, "run-1", job_id)).finished:
+        time.sleep(0.2)
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    started = steps.training_started_at(client, job_id)
+    assert started is not None and job.created_at <= started <= job.finished_at
+    run = tq_store.get_run(exp_id, "run-1")
+    assert run["fine_tuned_model"] == result.model
+    assert run["training_seconds"] == round(job.finished_at - started, 1)
+    assert steps.training_started_at(client, "ftjob-unknown") is None
