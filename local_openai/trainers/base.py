@@ -26,6 +26,12 @@ class Hyperparameters:
     learning_rate_multiplier: float
 
 
+def requested_or_auto(requested: dict[str, object], name: str, auto: object) -> object:
+    """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto"."""
+    value = requested.get(name, "auto")
+    return auto if value in (None, "auto") else value
+
+
 @dataclass
 class TrainingContext:
     output_dir: Path

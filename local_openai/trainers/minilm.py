@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from local_openai.trainers.base import Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext, TrainResult
+from local_openai.trainers.base import (Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext,
+                                         TrainResult, requested_or_auto)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 
 MAX_LENGTH = 128
@@ -105,16 +106,13 @@ class MiniLMTrainer:
     answers_without_fine_tuning = False
 
     def resolve_hyperparameters(self, requested: dict[str, object], n_examples: int) -> Hyperparameters:
-        def pick(name: str, auto: object) -> object:
-            value = requested.get(name, "auto")
-            return auto if value in (None, "auto") else value
-
-        batch_size = int(pick("batch_size", 16))
+        batch_size = int(requested_or_auto(requested, "batch_size", 16))
         steps_per_epoch = math.ceil(max(n_examples, 1) / batch_size)
         return Hyperparameters(
-            n_epochs=int(pick("n_epochs", max(1, min(10, round(TARGET_STEPS / steps_per_epoch))))),
+            n_epochs=int(requested_or_auto(requested, "n_epochs",
+                                           max(1, min(10, round(TARGET_STEPS / steps_per_epoch))))),
             batch_size=batch_size,
-            learning_rate_multiplier=float(pick("learning_rate_multiplier", 1.0)),
+            learning_rate_multiplier=float(requested_or_auto(requested, "learning_rate_multiplier", 1.0)),
         )
 
     def train(self, examples: Sequence[Sequence[Message]], ctx: TrainingContext) -> TrainResult:

@@ -56,6 +56,7 @@ from local_openai.trainers.base import (
     TrainingCancelled,
     TrainingContext,
     TrainResult,
+    requested_or_auto,
 )
 from local_openai.trainers.smollm_data import Example, encode_conversation, message_text
 
@@ -244,13 +245,10 @@ class SmolLMTrainer:
         self.max_train_tokens = max_train_tokens
 
     def resolve_hyperparameters(self, requested: dict[str, object], n_examples: int) -> Hyperparameters:
-        def pick(name: str, auto):
-            value = requested.get(name, "auto")
-            return auto if value in (None, "auto") else value
-
-        batch_size = int(pick("batch_size", max(1, min(AUTO_BATCH_SIZE, n_examples))))
-        n_epochs = int(pick("n_epochs", max(1, min(10, math.ceil(AUTO_EPOCHS_TOKEN_BUDGET / max(1, n_examples))))))
-        multiplier = float(pick("learning_rate_multiplier", 1.0))
+        batch_size = int(requested_or_auto(requested, "batch_size", max(1, min(AUTO_BATCH_SIZE, n_examples))))
+        auto_epochs = max(1, min(10, math.ceil(AUTO_EPOCHS_TOKEN_BUDGET / max(1, n_examples))))
+        n_epochs = int(requested_or_auto(requested, "n_epochs", auto_epochs))
+        multiplier = float(requested_or_auto(requested, "learning_rate_multiplier", 1.0))
         if batch_size < 1 or n_epochs < 1 or multiplier <= 0:
             raise ValueError("batch_size and n_epochs must be >= 1 and learning_rate_multiplier > 0")
         return Hyperparameters(n_epochs=n_epochs, batch_size=batch_size, learning_rate_multiplier=multiplier)

@@ -9,7 +9,8 @@ import pickle
 from pathlib import Path
 from typing import Sequence
 
-from local_openai.trainers.base import Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext, TrainResult
+from local_openai.trainers.base import (Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext,
+                                         TrainResult, requested_or_auto)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 
 MODEL_FILE = "tfidf.pkl"
@@ -30,14 +31,10 @@ class TfidfTrainer:
     answers_without_fine_tuning = False
 
     def resolve_hyperparameters(self, requested: dict[str, object], n_examples: int) -> Hyperparameters:
-        def pick(name: str, auto: object) -> object:
-            value = requested.get(name, "auto")
-            return auto if value in (None, "auto") else value
-
         return Hyperparameters(
-            n_epochs=int(pick("n_epochs", 1)),
-            batch_size=int(pick("batch_size", n_examples)),
-            learning_rate_multiplier=float(pick("learning_rate_multiplier", 1.0)),
+            n_epochs=int(requested_or_auto(requested, "n_epochs", 1)),
+            batch_size=int(requested_or_auto(requested, "batch_size", n_examples)),
+            learning_rate_multiplier=float(requested_or_auto(requested, "learning_rate_multiplier", 1.0)),
         )
 
     def train(self, examples: Sequence[Sequence[Message]], ctx: TrainingContext) -> TrainResult:

@@ -16,13 +16,9 @@ from typing import Callable, Iterator
 
 import redis
 
+from worker.stack import free_port  # noqa: F401 - the tests import it from here with the other helpers
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
