@@ -15,6 +15,7 @@ from typing import Sequence
 from local_openai.trainers.base import (Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext,
                                          TrainResult, requested_or_auto)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
+from local_openai.trainers.libraries import load
 
 MAX_LENGTH = 128
 BASE_LEARNING_RATE = 5e-5
@@ -36,7 +37,7 @@ class _Classifier:
 
     def __init__(self, encoder_dir: Path, labels: list[str], head_state: dict | None = None):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        AutoModel, AutoTokenizer = load("transformers", "AutoModel", "AutoTokenizer")
 
         self.torch = torch
         # local_files_only: the encoder ships inside site-packages; never let transformers try the network.

@@ -58,6 +58,7 @@ from local_openai.trainers.base import (
     TrainResult,
     requested_or_auto,
 )
+from local_openai.trainers.libraries import load
 from local_openai.trainers.smollm_data import Example, encode_conversation, message_text
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ def _gguf_dir() -> Path:
 def _load_base_model(cache_dir: Path | None):
     """Load the fp32 base model and tokenizer, from the cache when present, else from the GGUF (filling the cache)."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    AutoConfig, AutoModelForCausalLM, AutoTokenizer = load(
+        "transformers", "AutoConfig", "AutoModelForCausalLM", "AutoTokenizer")
 
     if cache_dir is not None and (cache_dir / "model.safetensors").exists():
         from safetensors.torch import load_file
@@ -267,7 +269,7 @@ class SmolLMTrainer:
             model.eval()
             return SmolLMPredictor(shared, None, model)
         with shared.lock:
-            from peft import PeftModel
+            (PeftModel,) = load("peft", "PeftModel")
 
             name = f"adapter{next(_adapter_numbers)}"  # one adapter per predictor, dropped when it is collected
             if isinstance(shared.model, PeftModel):
@@ -333,7 +335,7 @@ def _untied_state(model, dtype=None) -> dict:
 def _build_model(config, state: dict):
     """A plain fp32 causal LM over `state`'s tensors (taken, not copied), without a costly random init."""
     import torch
-    from transformers import AutoModelForCausalLM
+    (AutoModelForCausalLM,) = load("transformers", "AutoModelForCausalLM")
 
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)

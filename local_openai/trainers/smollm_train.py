@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import torch
 
 from local_openai.trainers.base import TrainingCancelled, TrainingContext, TrainResult
+from local_openai.trainers.libraries import load
 from local_openai.trainers.smollm_data import IGNORE, Example
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def run_training(
     hp = ctx.hyperparameters
     torch.manual_seed(ctx.seed)
     if method == "lora":
-        from peft import LoraConfig, get_peft_model
+        LoraConfig, get_peft_model = load("peft", "LoraConfig", "get_peft_model")
 
         model = get_peft_model(
             model,

@@ -1,0 +1,20 @@
+"""First imports of the ML libraries, one thread at a time.
+
+transformers resolves its top-level names lazily (`_LazyModule.__getattr__`), and that is not thread-safe: the job
+runner loading MiniLM while a chat request loads SmolLM2 got "ImportError: cannot import name 'AutoModel' from
+'transformers'" (seen in `make demo` on a fresh clone, where nothing was imported or byte-compiled yet). peft reaches
+into transformers the same way, so every such import goes through this one lock.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+
+_LOCK = threading.Lock()
+
+
+def load(module: str, *names: str) -> tuple:
+    """`from module import names`, serialised with every other call."""
+    with _LOCK:
+        imported = importlib.import_module(module)
+        return tuple(getattr(imported, name) for name in names)
