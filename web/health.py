@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import redis
 from flask import Blueprint, current_app, jsonify, request
 
 from shared.health import Check, TimedCache, check_all, check_backend
@@ -56,6 +57,14 @@ def provider_warnings() -> list[str]:
             f"provider is back; /healthz shows when it answers again."]
 
 
+def _caller_may_see_details() -> bool:
+    """Authenticated; a session cannot be verified while Redis is down, and then counts as a stranger's."""
+    try:
+        return is_authenticated()
+    except redis.RedisError:
+        return False
+
+
 @bp.get("/healthz")
 def healthz():
     settings = current_app.config["SETTINGS"]
@@ -70,6 +79,6 @@ def healthz():
     blocking = failed if strict else failed - ADVISORY_CHECKS
     status = 503 if blocking else 200
     summary = "unavailable" if blocking else "ok"
-    if not is_authenticated():
+    if not _caller_may_see_details():
         return jsonify(status=summary), status
     return jsonify(status=summary, ok=not failed, checks=[asdict(check) for check in checks]), status
