@@ -8,8 +8,10 @@ one that asks the running workers over the broker.
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Generic, Hashable, Iterable, Mapping, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -23,6 +25,8 @@ WorkerProbe = Callable[[], Mapping[str, Iterable[str]]]
 
 REDIS_TIMEOUT_S = 2.0
 BACKEND_TIMEOUT_S = 5.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -154,10 +158,33 @@ def check_backend(settings: Settings, timeout_s: float = BACKEND_TIMEOUT_S) -> C
     return Check("backend", True, f"{base} answers; {len(names)} model(s): {shown}")
 
 
-def check_all(settings: Settings, probe_workers: WorkerProbe | None = None, queues: Iterable[str] = ()) -> list[Check]:
+class TimedCache(Generic[T]):
+    """Results kept for `ttl_s` seconds per key, so a health endpoint polled often does not wait on a slow check
+    (a worker ping, a provider request) every time. Thread-safe; a computation that raises is not kept."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._kept: dict[Hashable, tuple[float, T]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and self._clock() - kept[0] < self.ttl_s:
+                return kept[1]
+        value = compute()
+        with self._lock:
+            self._kept[key] = (self._clock(), value)
+        return value
+
+
+def check_all(settings: Settings, probe_workers: WorkerProbe | None = None, queues: Iterable[str] = (),
+              backend: Callable[[Settings], Check] = check_backend) -> list[Check]:
     """Every check for a loaded configuration; the worker check only when a probe is given.
 
     `queues` (the worker's `QUEUES`) must each have a consumer; without them any answering worker will do.
+    `backend` runs the provider check (the web app passes a cached one).
 
     The worker check is reported as failed without asking when Redis is down (the probe would only hang on it).
     """
@@ -168,6 +195,6 @@ def check_all(settings: Settings, probe_workers: WorkerProbe | None = None, queu
         else:
             checks.append(Check("workers", False, "not checked: Redis is unreachable",
                                 "make the redis check pass first: workers are reached through Redis"))
-    checks.append(check_backend(settings))
+    checks.append(backend(settings))
     return checks
 

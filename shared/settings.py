@@ -7,11 +7,14 @@ leaks a secret.
 
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
 TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
-WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES. An unset or blank variable means the default.
+WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LIFETIME_S, TQ_LOGIN_RATE_LIMIT.
+An unset or blank variable means the default.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +62,10 @@ class Settings:
     web_auth_token: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     max_upload_bytes: int = 50 * 1024 * 1024
+    # web security: Host allow-list, login sessions, login rate limit
+    trusted_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    session_lifetime_s: float = 12 * 3600.0
+    login_rate_limit: str = "10 per minute"
 
     @property
     def uses_local_backend(self) -> bool:
@@ -120,6 +127,44 @@ def _url(environ: Mapping[str, str], name: str, default: str | None, schemes: tu
     return value
 
 
+_HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
+_RATE_LIMIT = re.compile(r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?", re.IGNORECASE)
+
+
+def _host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """TQ_TRUSTED_HOSTS: comma-separated host names or IP addresses, without ports (ports are not compared); a
+    leading dot (`.example.com`) also trusts every subdomain. Blank entries are ignored."""
+    if raw is None:
+        return default
+    names = []
+    for entry in (part.strip().lower() for part in raw.split(",")):
+        if not entry:
+            continue
+        address = entry[1:-1] if entry.startswith("[") and entry.endswith("]") else entry
+        try:
+            names.append(str(ipaddress.ip_address(address)))
+            continue
+        except ValueError:
+            pass
+        if not _HOST_NAME.fullmatch(entry):
+            raise SettingsError(
+                f"TQ_TRUSTED_HOSTS entry {entry!r} is not a host name or IP address; list the names clients use to "
+                f"reach the web app, comma-separated and without ports, e.g. "
+                f"TQ_TRUSTED_HOSTS=tunequeue.example.com,localhost,127.0.0.1,::1")
+        names.append(entry)
+    if not names:
+        raise SettingsError("TQ_TRUSTED_HOSTS lists no host; name at least one (e.g. localhost), or unset it to "
+                            f"trust the loopback names ({','.join(default)})")
+    return tuple(names)
+
+
+def _rate_limit(value: str) -> str:
+    if not _RATE_LIMIT.fullmatch(value):
+        raise SettingsError(f"TQ_LOGIN_RATE_LIMIT={value!r} is not a rate; write it as COUNT per [N] UNIT, e.g. "
+                            f"TQ_LOGIN_RATE_LIMIT=10 per minute or 100/hour (units: second, minute, hour, day)")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `environ` (default `os.environ`)."""
     env = os.environ if environ is None else environ
@@ -144,6 +189,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_auth_token=_text(env, "WEB_AUTH_TOKEN", None),
         secret_key=_text(env, "SECRET_KEY", None),
         max_upload_bytes=_number(env, "TQ_MAX_UPLOAD_BYTES", defaults.max_upload_bytes, int, 1024, " bytes"),
+        # web security
+        trusted_hosts=_host_names(_text(env, "TQ_TRUSTED_HOSTS", None), defaults.trusted_hosts),
+        session_lifetime_s=_number(env, "TQ_SESSION_LIFETIME_S", defaults.session_lifetime_s, float, 60, " s"),
+        login_rate_limit=_rate_limit(_text(env, "TQ_LOGIN_RATE_LIMIT", defaults.login_rate_limit)),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(

@@ -5,6 +5,7 @@ request, call `shared/` (and `worker.pipeline` to enqueue) and render.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Mapping
 
 from flask import Flask
@@ -30,6 +31,12 @@ def config_from_settings(settings: Settings) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": settings.max_upload_bytes,
         "WEB_AUTH_TOKEN": settings.web_auth_token,
         "FLOWER_URL": settings.flower_url,
+        # Hosts this app answers to; web.security.TrustedHostRequest adds the IPv6 literals Werkzeug cannot match.
+        "TRUSTED_HOSTS": list(settings.trusted_hosts),
+        "PERMANENT_SESSION_LIFETIME": timedelta(seconds=settings.session_lifetime_s),
+        # Login attempts are counted in Redis, shared by every web process (`limits` spells a socket redis+unix://).
+        "RATELIMIT_STORAGE_URI": ("redis+" if settings.redis_url.startswith("unix://") else "") + settings.redis_url,
+        "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": "tq:ratelimit"},
     }
 
 

@@ -12,6 +12,7 @@ from shared.records import RecordError
 from web.datasets import load_dataset, store_upload
 from web.api_fields import BodyError, json_to_fields
 from web.experiment_form import UploadedDataset, parse_fields
+from web.health import provider_warnings
 from web.openapi import openapi_document
 from web.store import get_store
 from worker.pipeline import cancel_experiment, submit_experiment
@@ -76,7 +77,8 @@ def create_experiment():
         return _error(400, str(exc))
     log.info("experiment %s submitted through the API", exp_id)
     location = url_for("api.get_experiment", exp_id=exp_id)
-    return jsonify(id=exp_id, url=location, report=report.to_dict()), 202, {"Location": location}
+    return (jsonify(id=exp_id, url=location, report=report.to_dict(), warnings=provider_warnings()), 202,
+            {"Location": location})
 
 
 @bp.get("/experiments")

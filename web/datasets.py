@@ -11,6 +11,7 @@ from shared.estimates import Report
 from shared.prompts import PRESETS
 from shared.store import NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
+from web.health import provider_warnings
 from web.provider import available_models
 from web.store import get_store
 
@@ -65,7 +66,7 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
         counts=counts, sampling_labels=sampling_labels, errors={**(draft.errors if draft else {}), **(errors or {})},
         report=report, presets={name: preset.to_dict() for name, preset in PRESETS.items()},
         base_models=base_models, available_models=models,
-        models_error=models_error)
+        models_error=models_error, provider_warnings=provider_warnings() if dataset is not None else [])
 
 
 @bp.post("")

@@ -9,6 +9,7 @@ from shared.estimates import prelaunch_report
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
+from web.health import provider_warnings
 from web.results import FILTERS, results_view
 from web.store import get_store
 from worker.pipeline import cancel_experiment, submit_experiment
@@ -55,6 +56,8 @@ def new():
         return render_new_form(dataset, draft, report), 400
     log.info("experiment %s submitted from the form (%s)", exp_id, ", ".join(spec.models + spec.zero_shot))
     flash(f"Experiment {exp_id} queued.")
+    for warning in provider_warnings():
+        flash(warning)
     return redirect(url_for("experiments.show", exp_id=exp_id))
 
 

@@ -4,30 +4,81 @@ The body's `ok` is true only when every check passed, workers included. The stat
 process needs to serve pages fails (data dir, Redis, backend); a missing worker alone keeps it 200, so a container
 probe does not restart the web app while workers restart. `?strict=1` makes any failed check a 503 (for a check of
 the whole system).
+
+The checks name the Redis URL, the provider URL, data paths and model ids, so with `WEB_AUTH_TOKEN` set only an
+authenticated caller gets them; anyone else gets the status code and `{"status": "ok"}` (or `"unavailable"`).
+
+The worker ping and the provider check are slow (the ping waits `WORKER_PING_TIMEOUT_S` for replies), so each
+web process keeps their results for `CHECK_CACHE_S` seconds: a probe polling every second pings the workers at most
+once per interval. The same cached provider check tells a submission that the provider is unreachable.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 
+import redis
 from flask import Blueprint, current_app, jsonify, request
 
-from shared.health import check_all
+from shared.health import Check, TimedCache, check_all, check_backend
+from shared.settings import Settings
+from web.security import is_authenticated
 from worker.celery_app import QUEUES
 from worker.doctor import worker_probe
 
 bp = Blueprint("health", __name__)
 
 WORKER_PING_TIMEOUT_S = 1.0
-"""How long `/healthz` waits for workers to answer (every call waits this long: replies are gathered until then)."""
+"""How long a worker ping waits for workers to answer (replies are gathered until then)."""
+CHECK_CACHE_S = 5.0
+"""How long a web process reuses a worker ping and a provider check."""
 ADVISORY_CHECKS = frozenset({"workers"})
 """Checks reported in the body that fail the status only with `?strict=1`."""
+EXTENSION = "tunequeue.health"
+
+
+def _caches() -> dict[str, TimedCache]:
+    """This app's caches (one per app, so apps built with other settings never share results)."""
+    return current_app.extensions.setdefault(
+        EXTENSION, {"workers": TimedCache(CHECK_CACHE_S), "backend": TimedCache(CHECK_CACHE_S)})
+
+
+def backend_check(settings: Settings) -> Check:
+    """The provider check of `/healthz`, cached for `CHECK_CACHE_S`."""
+    return _caches()["backend"].get(settings.openai_base_url, lambda: check_backend(settings))
+
+
+def provider_warnings() -> list[str]:
+    """What a submission should be told about the provider: nothing when it answers."""
+    settings: Settings = current_app.config["SETTINGS"]
+    check = backend_check(settings)
+    if check.ok:
+        return []
+    return [f"The model provider is unreachable ({check.detail}). The experiment is queued and will run when the "
+            f"provider is back; /healthz shows when it answers again."]
+
+
+def _caller_may_see_details() -> bool:
+    """Authenticated; a session cannot be verified while Redis is down, and then counts as a stranger's."""
+    try:
+        return is_authenticated()
+    except redis.RedisError:
+        return False
 
 
 @bp.get("/healthz")
 def healthz():
     settings = current_app.config["SETTINGS"]
-    checks = check_all(settings, worker_probe(settings, WORKER_PING_TIMEOUT_S), QUEUES)
+    ping = worker_probe(settings, WORKER_PING_TIMEOUT_S)
+
+    def cached_ping():
+        return _caches()["workers"].get(settings.redis_url, ping)
+
+    checks = check_all(settings, cached_ping, QUEUES, backend=backend_check)
     strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
     failed = {check.name for check in checks if not check.ok}
     blocking = failed if strict else failed - ADVISORY_CHECKS
-    return jsonify(ok=not failed, checks=[asdict(check) for check in checks]), (503 if blocking else 200)
+    status = 503 if blocking else 200
+    summary = "unavailable" if blocking else "ok"
+    if not _caller_may_see_details():
+        return jsonify(status=summary), status
+    return jsonify(status=summary, ok=not failed, checks=[asdict(check) for check in checks]), status

@@ -1,10 +1,17 @@
-"""Who may use the app and how requests are checked: the optional `WEB_AUTH_TOKEN`, CSRF, response headers.
+"""Who may use the app and how requests are checked: trusted hosts, the optional `WEB_AUTH_TOKEN`, login sessions,
+CSRF, the login rate limit, response headers.
+
+Only the host names in `TQ_TRUSTED_HOSTS` are served (Flask's `TRUSTED_HOSTS`); any other `Host` gets a 400 before
+anything else runs, which is what stops a DNS-rebinding page (its `Host` is its own name) from using the loopback
+CSRF exemption below.
 
 With `WEB_AUTH_TOKEN` set, every page and API call needs either `Authorization: Bearer <token>` or a session made
-by the login form. Forms always carry a CSRF token (Flask-WTF). The JSON API skips the CSRF token only when the
-caller cannot be a cross-site browser request: it authenticated with the bearer token, or no token is configured
-and the request comes straight from this machine (a local-only bind: loopback peer, not forwarded by a proxy) without
-a foreign `Origin`.
+by the login form; `shared.sessions` makes those sessions end on logout, on a token change and after
+`TQ_SESSION_LIFETIME_S`. Login attempts are limited per client address (`TQ_LOGIN_RATE_LIMIT`, counted in Redis so
+every web process shares the count). Forms always carry a CSRF token (Flask-WTF). The JSON API skips the CSRF token
+only when the caller cannot be a cross-site browser request: it authenticated with the bearer token, or no token is
+configured and the request comes straight from this machine (a local-only bind: loopback peer, not forwarded by a
+proxy) without a foreign `Origin`.
 """
 from __future__ import annotations
 
@@ -13,15 +20,23 @@ import ipaddress
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, Request, current_app, flash, jsonify, redirect, render_template, request,
+                   session, url_for)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+
+from shared.sessions import end_all_sessions, new_session, session_is_valid
+from web.redirects import safe_redirect_target
+from web.store import get_redis
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, headers_enabled=True)
 bp = Blueprint("auth", __name__)
 
 OPEN_ENDPOINTS = {"auth.login", "static", "health.healthz"}
@@ -55,10 +70,19 @@ def bearer_token_ok() -> bool:
     return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
 
 
+def session_ok() -> bool:
+    """A login session made with the current token, not ended by a logout since, and younger than its lifetime."""
+    if "authenticated" not in session:
+        return False
+    return session_is_valid(session, get_redis(), current_app.config["WEB_AUTH_TOKEN"],
+                            current_app.config["SECRET_KEY"],
+                            current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds(), time.time())
+
+
 def is_authenticated() -> bool:
     if not current_app.config.get("WEB_AUTH_TOKEN"):
         return True
-    return bearer_token_ok() or session.get("authenticated") is True
+    return bearer_token_ok() or session_ok()
 
 
 def _from_this_machine() -> bool:
@@ -83,11 +107,18 @@ def api_may_skip_csrf() -> bool:
 
 
 def wants_json() -> bool:
-    return request.blueprint == "api" or request.path.startswith("/api/")
+    """JSON for the API and for `/healthz` (probes and scripts read them), HTML for pages."""
+    return request.blueprint in ("api", "health") or request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def check_request():
-    """Runs before every view: authentication first, then CSRF on state-changing requests."""
+    """Runs before every view: authentication first, then CSRF on state-changing requests.
+
+    A request that matched no route (404, 405, or a `Host` not trusted) changes nothing, so its error is raised
+    straight away, with its own status and headers, rather than as a login redirect or a CSRF failure.
+    """
+    if request.routing_exception is not None:
+        raise request.routing_exception
     if request.endpoint in OPEN_ENDPOINTS:
         if request.method in UNSAFE_METHODS:
             csrf.protect()
@@ -110,19 +141,29 @@ def security_headers(response):
     return response
 
 
+def login_rate_limit() -> str:
+    return current_app.config["SETTINGS"].login_rate_limit
+
+
+def too_many_logins() -> str:
+    return (f"Too many login attempts from this address (the limit is {login_rate_limit()}). Wait until the time "
+            f"in the Retry-After header has passed, then try again with the value of WEB_AUTH_TOKEN.")
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"], error_message=too_many_logins)
 def login():
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("index")
-    if not current_app.config.get("WEB_AUTH_TOKEN"):
+    target = safe_redirect_target(request.args.get("next"), url_for("index"))
+    token = current_app.config.get("WEB_AUTH_TOKEN")
+    if not token:
         return redirect(target)
     error = None
     if request.method == "POST":
         given = request.form.get("token", "").encode()
-        if hmac.compare_digest(given, current_app.config["WEB_AUTH_TOKEN"].encode()):
+        if hmac.compare_digest(given, token.encode()):
             session.clear()
-            session["authenticated"] = True
+            session.update(new_session(get_redis(), token, current_app.config["SECRET_KEY"], time.time()))
+            session.permanent = True
             return redirect(target)
         error = "That token is not right. Use the value of WEB_AUTH_TOKEN the server was started with."
     return render_template("login.html", error=error), (401 if error else 200)
@@ -130,16 +171,43 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends every login session (they all share the one token), including copies of this session's cookie."""
+    end_all_sessions(get_redis())
     session.clear()
-    flash("Logged out.")
+    flash("Logged out. Every login session has ended; log in again with WEB_AUTH_TOKEN.")
     return redirect(url_for("auth.login"))
+
+
+class TrustedHostRequest(Request):
+    """Werkzeug (3.1) compares `TRUSTED_HOSTS` entries up to their first `:`, so it can never match a bracketed
+    IPv6 host such as `[::1]:5000`. A request whose `Host` is an IPv6 address listed in `TRUSTED_HOSTS` is let
+    through here (Werkzeug still validates its syntax and port); every other host is left to Werkzeug's check."""
+
+    _trusted: list[str] | None = None
+
+    @property
+    def trusted_hosts(self) -> list[str] | None:
+        host = self.headers.get("Host", "")
+        if self._trusted and host.startswith("[") and "]" in host:
+            try:
+                if str(ipaddress.ip_address(host[1:host.index("]")])) in self._trusted:
+                    return None
+            except ValueError:
+                pass
+        return self._trusted
+
+    @trusted_hosts.setter
+    def trusted_hosts(self, value: list[str] | None) -> None:
+        self._trusted = value
 
 
 def init_app(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key_file(app)
+    app.request_class = TrustedHostRequest
     csrf.init_app(app)
     app.before_request(check_request)
+    limiter.init_app(app)
     app.after_request(security_headers)
     app.register_blueprint(bp)
     app.jinja_env.globals["auth_required"] = lambda: bool(app.config.get("WEB_AUTH_TOKEN"))

@@ -196,3 +196,16 @@ def test_env_example_documents_every_variable():
     used |= set(re.findall(r'_(?:text|number|url)\(env, "([A-Z][A-Z0-9_]*)"', settings_source))
     assert "REDIS_URL" in used and "TQ_DATA_DIR" in used  # the patterns above still find the settings
     assert used - documented == set()
+
+
+@needs_compose
+@pytest.mark.parametrize("extra, expected", [("", ("localhost", "127.0.0.1", "::1")),
+                                             ("tq.example.com", ("localhost", "127.0.0.1", "::1", "tq.example.com"))])
+def test_web_trusts_its_healthcheck_host_and_the_configured_names(tmp_path, extra, expected):
+    from shared.settings import load_settings
+
+    result = compose_config(tmp_path, **REQUIRED, TQ_TRUSTED_HOSTS=extra)
+    assert result.returncode == 0, result.stderr
+    web = yaml.safe_load(result.stdout)["services"]["web"]
+    assert load_settings(web["environment"]).trusted_hosts == expected
+    assert "127.0.0.1:5000/healthz" in " ".join(web["healthcheck"]["test"])

@@ -44,10 +44,27 @@ def test_with_a_worker_every_check_passes(make_app, tq_stack, start_worker):
     assert "health-worker-0@" in checks_by_name(response)["workers"]["detail"]
 
 
-def test_healthz_needs_no_login(make_app):
+def test_healthz_needs_no_login_but_tells_strangers_only_the_status(make_app, settings_environ):
     locked = make_app(WEB_AUTH_TOKEN="t0ken").test_client()
     response = locked.get("/healthz")
-    assert response.status_code == 503 and response.get_json()["checks"]
+    assert response.status_code == 503 and response.get_json() == {"status": "unavailable"}
+    body = response.get_data(as_text=True)
+    for detail in (settings_environ["REDIS_URL"], settings_environ["OPENAI_BASE_URL"], settings_environ["TQ_DATA_DIR"]):
+        assert detail not in body
+
+
+def test_strangers_get_only_ok_when_healthy(make_app, tq_stack):
+    locked = make_app(WEB_AUTH_TOKEN="t0ken", REDIS_URL=tq_stack.redis_url,
+                      OPENAI_BASE_URL=tq_stack.openai_base_url).test_client()
+    response = locked.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_authenticated_callers_get_the_details(make_app):
+    locked = make_app(WEB_AUTH_TOKEN="t0ken").test_client()
+    response = locked.get("/healthz", headers={"Authorization": "Bearer t0ken"})
+    assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
+    assert {"redis", "backend", "workers"} <= set(checks_by_name(response))
 
 
 def test_pages_and_api_say_when_redis_is_down(make_app):
