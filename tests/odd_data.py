@@ -18,8 +18,8 @@ from markupsafe import escape
 LABELS = ("<b>pos</b>", "<script>neg</script>", "$a^^b$")
 ODD_PIECES = (
     "line\u2028separator", "paragraph\u2029separator", "next\u0085line", "carriage\rreturn", "tab\tin\tthe middle",
-    "zero\u200bwidth", "bidi \u202eoverride\u202c here", "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645",
-    "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd", "crlf\r\ninside", "vt\x0bff\x0cfs\x1cgs\x1drs\x1e",
+    "zero\u200bwidth", "bidi \u202eoverride\u202c here", "مرحبا بالعالم (Arabic)", "שלום עולם (Hebrew)",
+    "crlf\r\ninside", "vt\x0bff\x0cfs\x1cgs\x1drs\x1e",
 )
 # One word per label, so a classifier can learn them and every confusion-matrix cell has a chance to fill.
 MARKERS = {"<b>pos</b>": "wonderful", "<script>neg</script>": "terrible", "$a^^b$": "scheduled"}

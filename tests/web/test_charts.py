@@ -28,8 +28,8 @@ def test_comparison_chart_handles_missing_scores():
     assert b"n/a" not in comparison_svg(["run-1 a"], {"accuracy": [0.8], "macro-F1": [0.75]})
 
 
-HOSTILE_TEXTS = ["$a^^b$", r"$\frac{$", "$", "50$ and $x", "<b>pos</b>", "\u202eevil\u202c", "\u200b", "שלום", "نعم",
-                 "a\u2028b", "tab\there", "cr\rlf\nnl", "\x00nul\x1b\x85", "\ud800\uffff", "", "%s {0} {text}",
+HOSTILE_TEXTS = ["$a^^b$", r"$\frac{$", "$", "50$ and $x", "<b>pos</b>", "\u202eevil\u202c", "\u200b", "שלום",
+                 "نعم", "a\u2028b", "tab\there", "cr\rlf\nnl", "\x00nul\x1b\x85", "\ud800\uffff", "", "%s {0} {text}",
                  "--><script>alert(1)</script><!--"]
 
 
