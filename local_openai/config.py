@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from shared.jsonl import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_MESSAGES, JsonlLimits
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -23,6 +25,12 @@ class ServerConfig:
     max_batch_size: int = 64
     threads: int = 48
     concurrent_jobs: int = 1
+    # Training-file validation (shared.jsonl): what one example may hold, so validation runs in bounded memory.
+    max_training_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_training_messages: int = DEFAULT_MAX_MESSAGES
+
+    def jsonl_limits(self) -> JsonlLimits:
+        return JsonlLimits(max_line_bytes=self.max_training_line_bytes, max_messages=self.max_training_messages)
 
 
 HELP = {
@@ -35,6 +43,9 @@ HELP = {
     "max_batch_size": "largest batch of chat requests answered in one model call",
     "threads": "HTTP worker threads",
     "concurrent_jobs": "fine-tuning jobs trained at the same time",
+    "max_training_line_bytes": "largest line (one example) of a training or validation file, in bytes; a longer "
+                               "line fails the job's validation without being read into memory",
+    "max_training_messages": "most messages in one training example; more fail the job's validation",
 }
 
 
@@ -66,7 +77,8 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
 def validate(config: ServerConfig) -> ServerConfig:
     if not 0 <= config.port <= 65535:
         raise SystemExit(f"port {config.port} is out of range 0-65535")
-    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs"):
+    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs", "max_training_line_bytes",
+                 "max_training_messages"):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
     if config.batch_window_ms < 0:

@@ -17,7 +17,6 @@ from pathlib import Path
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
 from local_openai.trainers.base import TrainingCancelled, TrainingContext
-from shared.jsonl import validate_chat_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class JobRunner:
                 self._fail(job_id, "file_not_found", f"{param} {file_id} was deleted before validation; upload it again",
                            param=param)
                 return
-            report = validate_chat_jsonl(self.storage.file_content(file_id), min_examples=10 if param == "training_file" else 1)
+            report = self.storage.validate_training_file(file_id, min_examples=10 if param == "training_file" else 1)
             if not report.ok:
                 with self._lock:
                     if self.storage.jobs[job_id]["status"] != "validating_files":
@@ -138,8 +137,8 @@ class JobRunner:
         trainer = get_trainer(job["model"])
         if trainer is None:
             raise RuntimeError(f"base model {job['model']} is no longer available on this server")
-        examples = validate_chat_jsonl(self.storage.file_content(job["training_file"])).examples
-        validation = validate_chat_jsonl(self.storage.file_content(job["validation_file"]), 1).examples if job.get("validation_file") else []
+        examples = self.storage.training_examples(job["training_file"])
+        validation = self.storage.training_examples(job["validation_file"]) if job.get("validation_file") else []
         hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))
         job = self.storage.update_job(job_id, hyperparameters={"n_epochs": hp.n_epochs, "batch_size": hp.batch_size,
                                                                "learning_rate_multiplier": hp.learning_rate_multiplier})

@@ -48,7 +48,7 @@ def get_services() -> Services:
 
 
 def create_services(config: ServerConfig) -> Services:
-    storage = Storage(config.data_dir)
+    storage = Storage(config.data_dir, config.jsonl_limits())
     return Services(
         config=config,
         storage=storage,

@@ -13,8 +13,12 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
+
+from shared.jsonl import JsonlLimits, Message, ValidationReport, iter_lines, read_chat_examples, validate_chat_jsonl
 
 log = logging.getLogger(__name__)
+COPY_CHUNK_BYTES = 1024 * 1024
 
 
 def new_id(prefix: str) -> str:
@@ -40,17 +44,19 @@ def _write_json(path: Path, value: object) -> None:
 def _read_events(path: Path) -> list[dict]:
     """Events are appended line by line; a crash mid-append leaves a torn last line, which is skipped."""
     events = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s line %d is not a complete event (torn write?); skipped", path, number)
+    with open(path, "rb") as handle:
+        for line in iter_lines(handle):
+            try:
+                events.append(json.loads(line.data))
+            except ValueError:  # a torn line is not JSON, or not UTF-8 when cut inside a character
+                log.warning("%s line %d is not a complete event (torn write?); skipped", path, line.number)
     return events
 
 
 class Storage:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, jsonl_limits: JsonlLimits = JsonlLimits()):
         self.root = Path(data_dir)
+        self.jsonl_limits = jsonl_limits
         for sub in ("files", "jobs", "models"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -80,11 +86,23 @@ class Storage:
             self.models = json.loads(index.read_text())
 
     # -- files -----------------------------------------------------------------------------------------------
-    def add_file(self, filename: str, purpose: str, content: bytes) -> dict:
+    def add_file(self, filename: str, purpose: str, content: bytes | BinaryIO) -> dict:
+        """Store bytes, or copy a binary stream (an upload) to disk in chunks without holding it in memory."""
+        file_id = new_id("file")
+        path = self.root / "files" / f"{file_id}.bin"
+        try:
+            with open(path, "wb") as handle:
+                if isinstance(content, bytes):
+                    handle.write(content)
+                else:
+                    shutil.copyfileobj(content, handle, COPY_CHUNK_BYTES)
+        except BaseException:  # e.g. the client went away mid-upload: leave no orphan behind
+            path.unlink(missing_ok=True)
+            raise
         record = {
-            "id": new_id("file"),
+            "id": file_id,
             "object": "file",
-            "bytes": len(content),
+            "bytes": path.stat().st_size,
             "created_at": int(time.time()),
             "filename": filename,
             "purpose": purpose,
@@ -94,13 +112,25 @@ class Storage:
             "_created_ns": time.time_ns(),  # orders objects created within the same second
         }
         with self._lock:
-            (self.root / "files" / f"{record['id']}.bin").write_bytes(content)
-            _write_json(self.root / "files" / f"{record['id']}.json", record)
-            self.files[record["id"]] = record
+            _write_json(self.root / "files" / f"{file_id}.json", record)
+            self.files[file_id] = record
         return record
 
     def file_content(self, file_id: str) -> bytes:
         return (self.root / "files" / f"{file_id}.bin").read_bytes()
+
+    def open_file(self, file_id: str) -> BinaryIO:
+        return open(self.root / "files" / f"{file_id}.bin", "rb")
+
+    def validate_training_file(self, file_id: str, min_examples: int) -> ValidationReport:
+        """Validate a stored JSONL file streaming from disk, in memory bounded by `jsonl_limits`."""
+        with self.open_file(file_id) as handle:
+            return validate_chat_jsonl(handle, min_examples, self.jsonl_limits)
+
+    def training_examples(self, file_id: str) -> list[list[Message]]:
+        """The valid examples of a stored JSONL file (validated before training, with the same limits)."""
+        with self.open_file(file_id) as handle:
+            return read_chat_examples(handle, limits=self.jsonl_limits)[0]
 
     def delete_file(self, file_id: str) -> None:
         with self._lock:

@@ -1,7 +1,9 @@
 """Exports of an experiment: predictions as CSV, and a JSON manifest that says how to reproduce it.
 
-CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) get a
-leading apostrophe (OWASP "CSV injection"), since tweets and model outputs are untrusted text.
+CSV cells that a spreadsheet would run as a formula (starting with = + - @, a tab, a carriage return or a NUL) get
+a leading apostrophe, as OWASP's "CSV Injection" page and ASVS 5.0 requirement 1.2.10 prescribe, since tweets,
+labels and model outputs are untrusted text; every other cell is written byte for byte (quoted per RFC 4180 by
+the csv module). The JSON export is not a spreadsheet format and keeps every string as it is.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import csv
 import io
 from typing import Any, Iterable, Mapping
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 PREDICTION_COLUMNS = ("run", "base_model", "model", "row", "text", "expected", "output", "predicted", "correct")
 MANIFEST_VERSION = 1
 

@@ -30,10 +30,12 @@ def upload():
     if upload is None:
         raise InvalidRequest("Missing 'file': send the file as multipart form field 'file'", param="file",
                              code="missing_required_parameter")
-    content = upload.read()
-    if not content:
+    storage = get_services().storage
+    record = storage.add_file(upload.filename or "upload.jsonl", purpose, upload.stream)
+    if not record["bytes"]:
+        storage.delete_file(record["id"])
         raise InvalidRequest("The uploaded file is empty", param="file", code="invalid_value")
-    return jsonify(public(get_services().storage.add_file(upload.filename or "upload.jsonl", purpose, content)))
+    return jsonify(public(record))
 
 
 @bp.get("")

@@ -1,7 +1,11 @@
 """Persistence under the data directory: what one Storage writes, the next one reads back."""
 from __future__ import annotations
 
+import io
+import json
+
 from local_openai.storage import Storage
+from shared.jsonl import JsonlLimits
 
 
 def test_round_trip_of_files_jobs_events_checkpoints_models(tmp_path):
@@ -41,3 +45,26 @@ def test_shared_directory_survives_deleting_one_of_its_models(tmp_path):
     assert (tmp_path / "models/ftjob-3/final").is_dir()
     storage.delete_model("ft:m:local::3:ckpt-step-9")
     assert not (tmp_path / "models/ftjob-3/final").exists()
+
+
+def test_an_event_holding_a_unicode_line_separator_is_read_whole(tmp_path):
+    storage = Storage(tmp_path)
+    storage.save_job({"id": "ftjob-4", "created_at": 1, "status": "running"})
+    with open(tmp_path / "jobs" / "ftjob-4.events.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": "ftevent-1", "message": "a\u2028b\u0085c"}, ensure_ascii=False) + "\n")
+    assert [e["message"] for e in Storage(tmp_path).events["ftjob-4"]] == ["a\u2028b\u0085c"]
+
+
+def test_a_stream_is_stored_without_reading_it_whole(tmp_path):
+    storage = Storage(tmp_path)
+    data = b'{"messages": []}\n' * 200_000
+    record = storage.add_file("big.jsonl", "fine-tune", io.BytesIO(data))
+    assert record["bytes"] == len(data) and storage.file_content(record["id"]) == data
+
+
+def test_stored_training_files_are_validated_with_the_storage_limits(tmp_path):
+    storage = Storage(tmp_path, JsonlLimits(max_line_bytes=10))
+    record = storage.add_file("t.jsonl", "fine-tune", b'{"messages": [{"role": "user", "content": "hi"}]}\n')
+    report = storage.validate_training_file(record["id"], min_examples=1)
+    assert report.issues == [(1, "is 49 bytes, over the limit of 10 bytes per example; "
+                                 "shorten the example or split it into several")]

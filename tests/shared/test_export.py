@@ -23,6 +23,7 @@ from shared.dataset import reference_sampling
     ("@SUM(A1)", "'@SUM(A1)"),
     ("\tcmd", "'\tcmd"),
     ("\rcmd", "'\rcmd"),
+    ("\x00=cmd", "'\x00=cmd"),
     ("@united thanks", "'@united thanks"),
     ("plain text", "plain text"),
     ("a=b", "a=b"),
