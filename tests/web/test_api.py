@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from shared.store import Store
 
 
@@ -85,3 +87,11 @@ def test_openapi_document_lists_every_api_route(client, app):
     api_rules = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
                  if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"}
     assert api_rules <= set(document["paths"])
+
+
+@pytest.mark.parametrize("template", ["{text:d}", "{text:x}", "{text:,}", "{text:>1000000}", "{text!r}"])
+def test_a_format_spec_in_the_template_is_a_400_naming_the_field(client, sample_csv, store: Store, template):
+    response = submit_multipart(client, sample_csv, user_template=template)
+    assert response.status_code == 400
+    assert "only a bare {text}" in response.get_json()["fields"]["user_template"]
+    assert store.list_experiments() == []
