@@ -5,6 +5,7 @@ holds only the base URL.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,10 +41,17 @@ def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximu
     if value == "auto" or value is None:
         return "auto"
     try:
+        as_float = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
+    if not math.isfinite(as_float):
+        raise RecordError(f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
+                          f"{1 if kind is int else 0.5}")
+    try:
         number = kind(value)
     except (TypeError, ValueError):
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
-    if kind is int and number != float(value):
+    if kind is int and number != as_float:
         raise RecordError(f"hyperparameter {name}={value!r} must be a whole number or 'auto'")
     if number < minimum or (maximum is not None and number > maximum):
         limit = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"

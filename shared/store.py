@@ -50,7 +50,9 @@ def dataset_key(sha256: str) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Strict JSON: NaN and infinities raise ValueError instead of being written as bare `NaN`, which strict
+    parsers (browsers' JSON.parse, jq) refuse."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class Store:

@@ -76,6 +76,14 @@ def test_spec_defaults_to_the_reference_prompt():
     ({"suffix": "has space"}, "suffix"),
     ({"suffix": "x" * 65}, "suffix"),
     ({"epochs": 3}, "unknown hyperparameter.*epochs"),
+    ({"learning_rate_multiplier": "nan"}, "learning_rate_multiplier='nan' is not a finite number"),
+    ({"learning_rate_multiplier": float("nan")}, "not a finite number"),
+    ({"learning_rate_multiplier": "inf"}, "not a finite number"),
+    ({"learning_rate_multiplier": "-inf"}, "not a finite number"),
+    ({"n_epochs": "nan"}, "n_epochs"),
+    ({"n_epochs": float("inf")}, "n_epochs"),
+    ({"batch_size": "inf"}, "batch_size"),
+    ({"seed": "nan"}, "seed"),
 ])
 def test_bad_hyperparameters(values, match):
     with pytest.raises(RecordError, match=match):

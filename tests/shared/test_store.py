@@ -151,3 +151,17 @@ def test_concurrent_updates_to_one_run_lose_nothing(redis_url, store):
         thread.join()
     messages = {event["message"] for event in store.get_run(exp_id, "run-1")["events"]}
     assert messages == {f"{w}-{i}" for w in range(writers) for i in range(per_writer)}
+
+
+def test_no_record_can_hold_nan(store):
+    """Strict JSON parsers refuse a bare NaN, so the store refuses to write one rather than store an unreadable
+    record."""
+    exp_id = store.create_experiment(make_spec(), BASE_URL)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError, match="Out of range float"):
+            store.update_run(exp_id, "run-1", metrics={"accuracy": bad})
+        with pytest.raises(ValueError):
+            store.update_experiment(exp_id, error={"x": [bad]})
+    raw = [store.client.get(run_key(exp_id, "run-1")), store.client.get(experiment_key(exp_id))]
+    assert all(b"NaN" not in value and b"Infinity" not in value for value in raw)
+    json.loads(raw[0], parse_constant=lambda name: pytest.fail(f"stored {name}"))

@@ -95,3 +95,18 @@ def test_a_format_spec_in_the_template_is_a_400_naming_the_field(client, sample_
     assert response.status_code == 400
     assert "only a bare {text}" in response.get_json()["fields"]["user_template"]
     assert store.list_experiments() == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_non_finite_numbers_are_a_400_naming_the_field(client, sample_csv, store: Store, value):
+    response = submit_multipart(client, sample_csv, learning_rate_multiplier=value)
+    assert response.status_code == 400
+    assert "finite" in response.get_json()["fields"]["learning_rate_multiplier"]
+    sha256 = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
+                         content_type="multipart/form-data").get_json()["sha256"]
+    json_body = client.post("/api/experiments", data='{"dataset": "%s", "models": ["m"], '
+                            '"hyperparameters": {"learning_rate_multiplier": %s}}'
+                            % (sha256, "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")),
+                            content_type="application/json")
+    assert json_body.status_code == 400 and "finite" in json_body.get_json()["fields"]["learning_rate_multiplier"]
+    assert store.list_experiments() == []
