@@ -6,6 +6,7 @@ holds only the base URL.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,8 +34,35 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+EXPERIMENT_ID = re.compile(r"exp_[0-9a-f]{12}")
+DATASET_HASH = re.compile(r"[0-9a-f]{64}")
+EXPERIMENT_ID_EXAMPLE = "exp_0123456789ab"
+
+
 def new_experiment_id() -> str:
+    """`exp_` and 12 lowercase hex digits: the only shape `is_experiment_id` accepts."""
     return f"exp_{secrets.token_hex(6)}"
+
+
+def is_experiment_id(value: object) -> bool:
+    """The one check of an experiment id from outside (URL, CLI argument, store call) before it names a Redis key."""
+    return isinstance(value, str) and EXPERIMENT_ID.fullmatch(value) is not None
+
+
+def is_dataset_hash(value: object) -> bool:
+    """A dataset is named by the lowercase hex sha256 of its bytes."""
+    return isinstance(value, str) and DATASET_HASH.fullmatch(value) is not None
+
+
+def not_an_experiment_id(value: object) -> str:
+    """The message for a malformed experiment id (web 404, CLI error, store NotFound)."""
+    return f"{value!r} is not an experiment id; ids look like {EXPERIMENT_ID_EXAMPLE} (exp_ and 12 hex digits)"
+
+
+def not_a_dataset_hash(value: object) -> str:
+    shown = value if not isinstance(value, str) or len(value) <= 80 else value[:80] + "..."
+    return (f"{shown!r} is not a dataset hash; datasets are named by the 64 lowercase hex digits of their sha256, "
+            f"as returned by POST /api/datasets")
 
 
 def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximum: float | None = None):

@@ -14,39 +14,49 @@ from typing import Any, Callable
 
 import redis
 
-from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec, new_experiment_record, now_iso
+from shared.records import (FINISHED_RUN_STATUSES, ExperimentSpec, is_dataset_hash, is_experiment_id,
+                            new_experiment_record, not_a_dataset_hash, not_an_experiment_id, now_iso)
 
 PREFIX = "tq:"
 EXPERIMENTS_KEY = PREFIX + "experiments"
+DATASET_PREFIX = PREFIX + "dataset:"
 MAX_EVENTS_PER_RUN = 500
 
 
 class NotFound(LookupError):
-    """A dataset, experiment or run is not in Redis."""
+    """A dataset, experiment or run is not in Redis (or its id is malformed, so it cannot be)."""
+
+
+def _checked(exp_id: str) -> str:
+    if not is_experiment_id(exp_id):
+        raise NotFound(not_an_experiment_id(exp_id))
+    return exp_id
 
 
 def experiment_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}"
+    return f"{PREFIX}exp:{_checked(exp_id)}"
 
 
 def runs_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:runs"
+    return f"{experiment_key(exp_id)}:runs"
 
 
 def run_key(exp_id: str, run_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:run:{run_id}"
+    return f"{experiment_key(exp_id)}:run:{run_id}"
 
 
 def predictions_key(exp_id: str, run_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:run:{run_id}:pred"
+    return f"{run_key(exp_id, run_id)}:pred"
 
 
 def items_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:items"
+    return f"{experiment_key(exp_id)}:items"
 
 
 def dataset_key(sha256: str) -> str:
-    return f"{PREFIX}dataset:{sha256}"
+    if not is_dataset_hash(sha256):
+        raise NotFound(not_a_dataset_hash(sha256))
+    return f"{DATASET_PREFIX}{sha256}"
 
 
 def _dumps(value: Any) -> str:
@@ -85,13 +95,15 @@ class Store:
         return data
 
     def dataset_name(self, sha256: str) -> str | None:
+        if not is_dataset_hash(sha256):
+            return None
         name = self.client.get(dataset_key(sha256) + ":name")
         return name.decode("utf-8") if name is not None else None
 
     def list_datasets(self) -> list[dict[str, str]]:
         """Every uploaded dataset as {"sha256", "name"}, sorted by name, then hash."""
-        prefix, suffix = dataset_key(""), ":name"
-        keys = list(self.client.scan_iter(match=dataset_key("*") + suffix, count=500))
+        prefix, suffix = DATASET_PREFIX, ":name"
+        keys = list(self.client.scan_iter(match=f"{prefix}*{suffix}", count=500))
         names = self.client.mget(keys) if keys else []
         found = [{"sha256": key.decode("utf-8")[len(prefix):-len(suffix)], "name": name.decode("utf-8")}
                  for key, name in zip(keys, names) if name is not None]
@@ -115,9 +127,12 @@ class Store:
         return exp_id
 
     def exists(self, exp_id: str) -> bool:
-        return bool(self.client.exists(experiment_key(exp_id)))
+        """False for an unknown or malformed id."""
+        return is_experiment_id(exp_id) and bool(self.client.exists(experiment_key(exp_id)))
 
     def _experiment_only(self, exp_id: str) -> dict | None:
+        if not is_experiment_id(exp_id):
+            return None
         raw = self.client.get(experiment_key(exp_id))
         return json.loads(raw) if raw is not None else None
 
@@ -125,7 +140,7 @@ class Store:
         return [run_id.decode("utf-8") for run_id in self.client.lrange(runs_key(exp_id), 0, -1)]
 
     def get_experiment(self, exp_id: str, with_predictions: bool = True) -> dict | None:
-        """The full record (runs and, by default, predictions sorted by row), or None when unknown."""
+        """The full record (runs and, by default, predictions sorted by row), or None when unknown or malformed."""
         record = self._experiment_only(exp_id)
         if record is None:
             return None

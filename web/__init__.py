@@ -45,9 +45,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_from_settings(overrides.get("SETTINGS") or get_settings()))
     app.config.from_mapping(overrides)
 
-    from web import api, datasets, errors, experiments, filters, health, results, security, store
+    from web import api, datasets, errors, experiments, filters, health, ids, results, security, store
 
     security.init_app(app)
+    ids.init_app(app)
     store.init_app(app)
     errors.init_app(app)
     filters.init_app(app)

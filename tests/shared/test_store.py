@@ -165,3 +165,20 @@ def test_no_record_can_hold_nan(store):
     raw = [store.client.get(run_key(exp_id, "run-1")), store.client.get(experiment_key(exp_id))]
     assert all(b"NaN" not in value and b"Infinity" not in value for value in raw)
     json.loads(raw[0], parse_constant=lambda name: pytest.fail(f"stored {name}"))
+
+
+def test_a_malformed_id_never_reaches_a_redis_key(store, redis_client):
+    """`exp_…:items` would otherwise read (and update) the items key as if it were an experiment."""
+    exp_id = store.create_experiment(make_spec(), BASE_URL)
+    store.save_items(exp_id, {"train": [], "test": []})
+    sneaky = f"{exp_id}:items"
+    assert store.get_experiment(sneaky) is None
+    assert store.exists(sneaky) is False and store.cancel_requested(sneaky) is False
+    for write in (lambda: store.update_experiment(sneaky, status="failed"), lambda: store.request_cancel(sneaky),
+                  lambda: store.save_items("exp_*", {}), lambda: store.get_run(sneaky, "run-1")):
+        with pytest.raises(NotFound, match="not an experiment id.*exp_0123456789ab"):
+            write()
+    assert json.loads(redis_client.get(f"tq:exp:{exp_id}:items")) == {"train": [], "test": []}
+    with pytest.raises(NotFound, match="not a dataset hash"):
+        store.get_dataset("*")
+    assert store.dataset_name("*") is None
