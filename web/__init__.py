@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from shared.settings import Settings, get_settings
+from web import json_body
 
 DEFAULTS: dict[str, Any] = {
     # Flask-WTF checks CSRF in `web.security.check_request`, which knows when the JSON API may skip it.
@@ -39,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     `test_config` may carry a whole `SETTINGS` object (from `load_settings({...})`) and any Flask key to override.
     """
     app = Flask(__name__)
+    json_body.init_app(app)
     app.json.sort_keys = False
     app.config.from_mapping(DEFAULTS)
     overrides = dict(test_config or {})

@@ -30,7 +30,7 @@ def _error(status: int, message: str, fields: dict[str, str] | None = None):
 def _request_fields() -> tuple[MultiDict, UploadedDataset]:
     """(fields, dataset): multipart with a `file`, or JSON naming an uploaded dataset by its sha256."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        body = request.get_json()
         if not isinstance(body, dict):
             abort(400, description="The body is not a JSON object; send {\"dataset\": \"<sha256>\", ...}.")
         if not body.get("dataset"):
