@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
 from shared.dataset import SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
+from shared.settings import Settings, get_settings
 
 SCHEMA_VERSION = 1
 EXPERIMENT_STATUSES = ("queued", "preparing", "running", "succeeded", "failed", "cancelled")
@@ -27,7 +28,12 @@ MAX_EPOCHS = 50
 
 
 class RecordError(ValueError):
-    """An experiment request is invalid; the message says how to fix it."""
+    """An experiment request is invalid; the message says how to fix it, `field` names the form/API field at fault
+    (None when no single field is)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def now_iso() -> str:
@@ -110,6 +116,53 @@ def normalize_hyperparameters(values: Mapping[str, object] | None) -> dict:
     return merged
 
 
+def check_models(models: Sequence[str], zero_shot: Sequence[str], settings: Settings) -> None:
+    """At most TQ_MAX_MODELS runs: each is a fine-tuning job and/or a full evaluation on the workers."""
+    total = len(models) + len(zero_shot)
+    if total > settings.max_models:
+        raise RecordError(f"{total} models named ({len(models)} to fine-tune, {len(zero_shot)} zero-shot); an "
+                          f"experiment runs at most {settings.max_models} (TQ_MAX_MODELS). Name fewer models, or "
+                          f"split them over several experiments.", "models")
+
+
+def check_classes(labels: Iterable[str], settings: Settings) -> None:
+    n_labels = len(set(labels))
+    if n_labels > settings.max_classes:
+        raise RecordError(f"The label column has {n_labels} classes; an experiment takes at most "
+                          f"{settings.max_classes} (TQ_MAX_CLASSES). Choose the column that holds the label, or "
+                          f"merge rare labels before uploading.", "label_column")
+
+
+def check_prompt(prompt: PromptPreset, settings: Settings) -> None:
+    """Every prompt part at most TQ_MAX_PROMPT_CHARS: each is sent with every example and every test item."""
+    parts = (("system_prompt", "system prompt", prompt.system_prompt),
+             ("system_prompt", "evaluation system prompt", prompt.eval_system_prompt),
+             ("user_template", "user template", prompt.user_template),
+             ("user_template", "training template", prompt.training_template))
+    for field_name, what, text in parts:
+        if text is not None and len(text) > settings.max_prompt_chars:
+            raise RecordError(f"The {what} has {len(text)} characters; at most {settings.max_prompt_chars} are "
+                              f"accepted (TQ_MAX_PROMPT_CHARS), since it is sent with every training example and "
+                              f"every test item. Shorten it.", field_name)
+
+
+def check_columns(header: Sequence[str], settings: Settings) -> None:
+    """An uploaded table has at most TQ_MAX_COLUMNS columns (the form previews and offers each one)."""
+    if len(header) > settings.max_columns:
+        raise RecordError(f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
+                          f"(TQ_MAX_COLUMNS). Keep only the text and label columns (and a few others), then upload "
+                          f"it again.", "file")
+
+
+def check_caps(spec: ExperimentSpec, settings: Settings | None = None) -> None:
+    """Raise RecordError (naming the field) when `spec` asks for more than the TQ_MAX_* settings allow."""
+    settings = settings or get_settings()
+    check_models(spec.models, spec.zero_shot, settings)
+    check_classes([*spec.sampling.train_counts, *spec.sampling.test_counts], settings)
+    if spec.prompt is not None:
+        check_prompt(spec.prompt, settings)
+
+
 @dataclass
 class ExperimentSpec:
     """Everything needed to run an experiment; `models` are fine-tuned, `zero_shot` models are only evaluated."""
@@ -124,8 +177,10 @@ class ExperimentSpec:
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     prompt: PromptPreset | None = None
     hyperparameters: dict = field(default_factory=dict)
+    settings: InitVar[Settings | None] = None
+    """Whose caps apply (default: the process settings); not stored."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, settings: Settings | None) -> None:
         if not self.models and not self.zero_shot:
             raise RecordError("no model given: name at least one base model to fine-tune or evaluate zero-shot")
         blank = [m for m in [*self.models, *self.zero_shot] if not str(m).strip()]
@@ -134,6 +189,7 @@ class ExperimentSpec:
         if self.prompt is None:
             self.prompt = PRESETS["reference"]
         self.hyperparameters = normalize_hyperparameters(self.hyperparameters)
+        check_caps(self, settings)
 
 
 def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
@@ -149,7 +205,10 @@ def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
 
 
 def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | None = None) -> dict:
-    """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model."""
+    """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model.
+
+    The caps are checked again here: a script may change a spec after building it."""
+    check_caps(spec)
     created = now_iso()
     runs = [new_run_record(f"run-{i}", model, "fine-tuned") for i, model in enumerate(spec.models, start=1)]
     runs += [new_run_record(f"run-{i}", model, "zero-shot")

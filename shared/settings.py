@@ -7,7 +7,8 @@ leaks a secret.
 
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
 TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
-WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES. An unset or blank variable means the default.
+WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS,
+TQ_DATASET_QUOTA_BYTES. An unset or blank variable means the default.
 """
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ class Settings:
     web_auth_token: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     max_upload_bytes: int = 50 * 1024 * 1024
+    # input caps and dataset quota: what one request may ask for, and how much uploaded data Redis keeps
+    max_models: int = 20
+    max_classes: int = 50
+    max_prompt_chars: int = 20_000
+    max_columns: int = 200
+    dataset_quota_bytes: int = 1024 * 1024 * 1024
 
     @property
     def uses_local_backend(self) -> bool:
@@ -144,6 +151,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_auth_token=_text(env, "WEB_AUTH_TOKEN", None),
         secret_key=_text(env, "SECRET_KEY", None),
         max_upload_bytes=_number(env, "TQ_MAX_UPLOAD_BYTES", defaults.max_upload_bytes, int, 1024, " bytes"),
+        # input caps and dataset quota
+        max_models=_number(env, "TQ_MAX_MODELS", defaults.max_models, int, 1),
+        max_classes=_number(env, "TQ_MAX_CLASSES", defaults.max_classes, int, 2),
+        max_prompt_chars=_number(env, "TQ_MAX_PROMPT_CHARS", defaults.max_prompt_chars, int, 10, " characters"),
+        max_columns=_number(env, "TQ_MAX_COLUMNS", defaults.max_columns, int, 2),
+        dataset_quota_bytes=_number(env, "TQ_DATASET_QUOTA_BYTES", defaults.dataset_quota_bytes, int, 1024,
+                                    " bytes"),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from shared.dataset import DatasetError
@@ -63,7 +63,7 @@ def create_experiment():
         fields, dataset = _request_fields()
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
-    draft = parse_fields(fields, dataset)
+    draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
     if draft.spec is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
     spec = draft.spec

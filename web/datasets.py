@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 from pathlib import PurePath
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from shared.dataset import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
+from shared.records import RecordError, check_columns
 from shared.store import NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
 from web.provider import available_models
@@ -23,7 +24,11 @@ def store_upload(upload) -> UploadedDataset:
     if upload is None or not upload.filename:
         raise DatasetError("No file was chosen. Choose a CSV file with a header line, then upload it.")
     data = upload.read()
-    read_table(data)
+    header, _ = read_table(data)
+    try:
+        check_columns(header, current_app.config["SETTINGS"])
+    except RecordError as exc:
+        raise DatasetError(str(exc)) from None
     name = PurePath(upload.filename.replace("\\", "/")).name
     sha256 = get_store().put_dataset(data, name)
     log.info("dataset %s uploaded (%s, %d bytes)", sha256[:12], name, len(data))
@@ -51,7 +56,7 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
             errors = {**(errors or {}), "file": str(exc)}
             dataset = None
     if dataset is not None and draft is None:
-        draft = initial_draft(dataset)
+        draft = initial_draft(dataset, current_app.config["SETTINGS"])
     models, models_error = available_models()
     base_models = [model for model in models if not model.startswith("ft:")]
     values = dict(draft.values if draft else default_values())
