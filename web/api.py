@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 from shared.dataset import DatasetError
 from shared.estimates import prelaunch_report
 from shared.records import RecordError
+from shared.store import DatasetQuotaExceeded
 from web.datasets import load_dataset, store_upload
 from web.api_fields import BodyError, json_to_fields
 from web.experiment_form import UploadedDataset, parse_fields
@@ -54,7 +55,25 @@ def upload_dataset():
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
+    except DatasetQuotaExceeded as exc:
+        return _error(507, str(exc))
     return jsonify(sha256=dataset.sha256, name=dataset.name), 201
+
+
+@bp.delete("/datasets/<sha256>")
+def delete_dataset(sha256: str):
+    """Free the space of a dataset no unfinished experiment needs (finished ones keep their items and results)."""
+    store = get_store()
+    if not store.has_dataset(sha256):
+        return _error(404, f"There is no dataset {sha256}.")
+    needing = store.experiments_needing(sha256)
+    if needing:
+        return jsonify(error=f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; "
+                             f"wait for them to finish, or cancel them (POST /api/experiments/<id>/cancel), then "
+                             f"delete it.", experiments=needing), 409
+    store.delete_dataset(sha256)
+    log.info("dataset %s deleted through the API", sha256[:12])
+    return "", 204
 
 
 @bp.post("/experiments")
@@ -63,6 +82,8 @@ def create_experiment():
         fields, dataset = _request_fields()
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
+    except DatasetQuotaExceeded as exc:
+        return _error(507, str(exc))
     draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
     if draft.spec is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)

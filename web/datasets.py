@@ -10,7 +10,7 @@ from shared.dataset import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
 from shared.records import RecordError, check_columns
-from shared.store import NotFound
+from shared.store import DatasetQuotaExceeded, NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
 from web.provider import available_models
 from web.store import get_store
@@ -20,7 +20,8 @@ bp = Blueprint("datasets", __name__, url_prefix="/datasets")
 
 
 def store_upload(upload) -> UploadedDataset:
-    """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise."""
+    """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise, and
+    DatasetQuotaExceeded when storing it would pass TQ_DATASET_QUOTA_BYTES."""
     if upload is None or not upload.filename:
         raise DatasetError("No file was chosen. Choose a CSV file with a header line, then upload it.")
     data = upload.read()
@@ -30,7 +31,7 @@ def store_upload(upload) -> UploadedDataset:
     except RecordError as exc:
         raise DatasetError(str(exc)) from None
     name = PurePath(upload.filename.replace("\\", "/")).name
-    sha256 = get_store().put_dataset(data, name)
+    sha256 = get_store().put_dataset(data, name, quota_bytes=current_app.config["SETTINGS"].dataset_quota_bytes)
     log.info("dataset %s uploaded (%s, %d bytes)", sha256[:12], name, len(data))
     return UploadedDataset(sha256=sha256, name=name, data=data)
 
@@ -79,6 +80,8 @@ def upload():
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
         return render_new_form(None, errors={"file": str(exc)}), 400
+    except DatasetQuotaExceeded as exc:
+        return render_new_form(None, errors={"file": str(exc)}), 507
     flash(f"Uploaded {dataset.name}.")
     return redirect(url_for("experiments.new", dataset=dataset.sha256))
 
