@@ -12,7 +12,7 @@ from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
-from shared.dataset import SamplingSpec
+from shared.dataset import DatasetError, SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
 from shared.settings import Settings, get_settings
 
@@ -147,11 +147,12 @@ def check_prompt(prompt: PromptPreset, settings: Settings) -> None:
 
 
 def check_columns(header: Sequence[str], settings: Settings) -> None:
-    """An uploaded table has at most TQ_MAX_COLUMNS columns (the form previews and offers each one)."""
+    """An uploaded table has at most TQ_MAX_COLUMNS columns (the form previews and offers each one); raises
+    DatasetError."""
     if len(header) > settings.max_columns:
-        raise RecordError(f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
+        raise DatasetError(f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
                           f"(TQ_MAX_COLUMNS). Keep only the text and label columns (and a few others), then upload "
-                          f"it again.", "file")
+                          f"it again.")
 
 
 def check_caps(spec: ExperimentSpec, settings: Settings | None = None) -> None:

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from shared.dataset import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
-from shared.records import RecordError, check_columns
+from shared.records import check_columns
 from shared.store import DatasetQuotaExceeded, NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
 from web.provider import available_models
@@ -26,10 +26,7 @@ def store_upload(upload) -> UploadedDataset:
         raise DatasetError("No file was chosen. Choose a CSV file with a header line, then upload it.")
     data = upload.read()
     header, _ = read_table(data)
-    try:
-        check_columns(header, current_app.config["SETTINGS"])
-    except RecordError as exc:
-        raise DatasetError(str(exc)) from None
+    check_columns(header, current_app.config["SETTINGS"])
     name = PurePath(upload.filename.replace("\\", "/")).name
     sha256 = get_store().put_dataset(data, name, quota_bytes=current_app.config["SETTINGS"].dataset_quota_bytes)
     log.info("dataset %s uploaded (%s, %d bytes)", sha256[:12], name, len(data))

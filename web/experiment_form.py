@@ -201,7 +201,7 @@ def parse_fields(fields: MultiDict, dataset: UploadedDataset, settings: Settings
     try:
         header, rows = read_table(dataset.data)
         check_columns(header, settings)
-    except (DatasetError, RecordError) as exc:
+    except DatasetError as exc:
         errors["file"] = str(exc)
         return draft
     items = _columns(fields, header, rows, values, errors)

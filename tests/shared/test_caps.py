@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dataset import SamplingSpec, reference_sampling
+from shared.dataset import DatasetError, SamplingSpec, reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec, RecordError, check_columns, new_experiment_record
 from shared.settings import SettingsError, load_settings
@@ -75,5 +75,5 @@ def test_the_record_rechecks_a_spec_changed_after_it_was_built(redis_url):
 def test_too_many_columns():
     settings = load_settings(CAPS)
     check_columns(["a"] * 5, settings)
-    with pytest.raises(RecordError, match=r"6 columns.*at most 5.*TQ_MAX_COLUMNS"):
+    with pytest.raises(DatasetError, match=r"6 columns.*at most 5.*TQ_MAX_COLUMNS"):
         check_columns(["a"] * 6, settings)
