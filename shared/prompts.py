@@ -5,7 +5,8 @@ the user message, but evaluation sends one user message built from `user_templat
 `consistent` evaluates in the training format (system prompt + the text as the user message), so the fine-tuned
 model sees at test time what it saw in training.
 
-User templates contain `{text}` and no other field; literal braces are written `{{` and `}}`.
+User templates contain a bare `{text}` (no conversion or format spec) and no other field; literal braces are
+written `{{` and `}}`.
 """
 from __future__ import annotations
 
@@ -90,24 +91,44 @@ class PromptPreset:
         return cls(name=data.get("preset", data.get("name", "custom")), **values)
 
 
-def validate_template(template: str, what: str = "user template") -> None:
-    """Raise PromptError unless `template` has a `{text}` field and no other field."""
+def _pieces(template: str, what: str) -> list[str | None]:
+    """The template as literal strings and `None` where the text goes; raises PromptError for anything but a bare
+    `{text}` field, so no conversion or format spec (`{text:>900000000}` would allocate 900 MB) ever reaches
+    `str.format`."""
     try:
-        fields = [name for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+        parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise PromptError(f"The {what} is not a valid template ({exc}); write literal braces as {{{{ and }}}}.") \
             from None
-    others = sorted({name or "{}" for name in fields if name != "text"})
+    others = sorted({name or "{}" for _, name, _, _ in parsed if name is not None and name != "text"})
     if others:
         raise PromptError(f"The {what} uses unknown field(s) {', '.join(others)}; only {{text}} is filled in. "
                           f"Remove them, or write literal braces as {{{{ and }}}}.")
-    if "text" not in fields:
+    formatted = next((("!" + conversion if conversion else "") + (":" + spec if spec else "")
+                      for _, name, spec, conversion in parsed if name is not None and (spec or conversion)), None)
+    if formatted is not None:
+        shown = formatted if len(formatted) <= 40 else formatted[:40] + "..."
+        raise PromptError(f"The {what} formats its field as {{text{shown}}}; only a bare {{text}} is filled in, "
+                          f"without conversions or format specs. Write {{text}} and put any other wording around "
+                          f"it as plain text.")
+    pieces: list[str | None] = []
+    for literal, name, _, _ in parsed:
+        pieces.append(literal)
+        if name is not None:
+            pieces.append(None)
+    return pieces
+
+
+def validate_template(template: str, what: str = "user template") -> None:
+    """Raise PromptError unless `template` has a bare `{text}` field and no other field."""
+    if None not in _pieces(template, what):
         raise PromptError(f"The {what} has no {{text}} field, so the example's text would never be sent. Add "
                           f"{{text}} where the text belongs.")
 
 
 def render(template: str, text: str) -> str:
-    return template.format(text=text)
+    """`template` with each `{text}` replaced by `text`, filled in by hand rather than by `str.format`."""
+    return "".join(text if piece is None else piece for piece in _pieces(template, "template"))
 
 
 def _messages(system_prompt: str | None, user_content: str) -> list[dict]:

@@ -5,13 +5,16 @@ holds only the base URL.
 """
 from __future__ import annotations
 
+import math
+import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
-from shared.dataset import SamplingSpec
+from shared.dataset import DatasetError, SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
+from shared.settings import Settings, get_settings
 
 SCHEMA_VERSION = 1
 EXPERIMENT_STATUSES = ("queued", "preparing", "running", "succeeded", "failed", "cancelled")
@@ -25,25 +28,64 @@ MAX_EPOCHS = 50
 
 
 class RecordError(ValueError):
-    """An experiment request is invalid; the message says how to fix it."""
+    """An experiment request is invalid; the message says how to fix it, `field` names the form/API field at fault
+    (None when no single field is)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+EXPERIMENT_ID = re.compile(r"exp_[0-9a-f]{12}")
+DATASET_HASH = re.compile(r"[0-9a-f]{64}")
+EXPERIMENT_ID_EXAMPLE = "exp_0123456789ab"
+
+
 def new_experiment_id() -> str:
+    """`exp_` and 12 lowercase hex digits: the only shape `is_experiment_id` accepts."""
     return f"exp_{secrets.token_hex(6)}"
+
+
+def is_experiment_id(value: object) -> bool:
+    """The one check of an experiment id from outside (URL, CLI argument, store call) before it names a Redis key."""
+    return isinstance(value, str) and EXPERIMENT_ID.fullmatch(value) is not None
+
+
+def is_dataset_hash(value: object) -> bool:
+    """A dataset is named by the lowercase hex sha256 of its bytes."""
+    return isinstance(value, str) and DATASET_HASH.fullmatch(value) is not None
+
+
+def not_an_experiment_id(value: object) -> str:
+    """The message for a malformed experiment id (web 404, CLI error, store NotFound)."""
+    return f"{value!r} is not an experiment id; ids look like {EXPERIMENT_ID_EXAMPLE} (exp_ and 12 hex digits)"
+
+
+def not_a_dataset_hash(value: object) -> str:
+    shown = value if not isinstance(value, str) or len(value) <= 80 else value[:80] + "..."
+    return (f"{shown!r} is not a dataset hash; datasets are named by the 64 lowercase hex digits of their sha256, "
+            f"as returned by POST /api/datasets")
 
 
 def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximum: float | None = None):
     if value == "auto" or value is None:
         return "auto"
     try:
+        as_float = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
+    if not math.isfinite(as_float):
+        raise RecordError(f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
+                          f"{1 if kind is int else 0.5}")
+    try:
         number = kind(value)
     except (TypeError, ValueError):
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
-    if kind is int and number != float(value):
+    if kind is int and number != as_float:
         raise RecordError(f"hyperparameter {name}={value!r} must be a whole number or 'auto'")
     if number < minimum or (maximum is not None and number > maximum):
         limit = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
@@ -74,6 +116,54 @@ def normalize_hyperparameters(values: Mapping[str, object] | None) -> dict:
     return merged
 
 
+def check_models(models: Sequence[str], zero_shot: Sequence[str], settings: Settings) -> None:
+    """At most TQ_MAX_MODELS runs: each is a fine-tuning job and/or a full evaluation on the workers."""
+    total = len(models) + len(zero_shot)
+    if total > settings.max_models:
+        raise RecordError(f"{total} models named ({len(models)} to fine-tune, {len(zero_shot)} zero-shot); an "
+                          f"experiment runs at most {settings.max_models} (TQ_MAX_MODELS). Name fewer models, or "
+                          f"split them over several experiments.", "models")
+
+
+def check_classes(labels: Iterable[str], settings: Settings) -> None:
+    n_labels = len(set(labels))
+    if n_labels > settings.max_classes:
+        raise RecordError(f"The label column has {n_labels} classes; an experiment takes at most "
+                          f"{settings.max_classes} (TQ_MAX_CLASSES). Choose the column that holds the label, or "
+                          f"merge rare labels before uploading.", "label_column")
+
+
+def check_prompt(prompt: PromptPreset, settings: Settings) -> None:
+    """Every prompt part at most TQ_MAX_PROMPT_CHARS: each is sent with every example and every test item."""
+    parts = (("system_prompt", "system prompt", prompt.system_prompt),
+             ("system_prompt", "evaluation system prompt", prompt.eval_system_prompt),
+             ("user_template", "user template", prompt.user_template),
+             ("user_template", "training template", prompt.training_template))
+    for field_name, what, text in parts:
+        if text is not None and len(text) > settings.max_prompt_chars:
+            raise RecordError(f"The {what} has {len(text)} characters; at most {settings.max_prompt_chars} are "
+                              f"accepted (TQ_MAX_PROMPT_CHARS), since it is sent with every training example and "
+                              f"every test item. Shorten it.", field_name)
+
+
+def check_columns(header: Sequence[str], settings: Settings) -> None:
+    """An uploaded table has at most TQ_MAX_COLUMNS columns (the form previews and offers each one); raises
+    DatasetError."""
+    if len(header) > settings.max_columns:
+        raise DatasetError(f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
+                          f"(TQ_MAX_COLUMNS). Keep only the text and label columns (and a few others), then upload "
+                          f"it again.")
+
+
+def check_caps(spec: ExperimentSpec, settings: Settings | None = None) -> None:
+    """Raise RecordError (naming the field) when `spec` asks for more than the TQ_MAX_* settings allow."""
+    settings = settings or get_settings()
+    check_models(spec.models, spec.zero_shot, settings)
+    check_classes([*spec.sampling.train_counts, *spec.sampling.test_counts], settings)
+    if spec.prompt is not None:
+        check_prompt(spec.prompt, settings)
+
+
 @dataclass
 class ExperimentSpec:
     """Everything needed to run an experiment; `models` are fine-tuned, `zero_shot` models are only evaluated."""
@@ -88,8 +178,10 @@ class ExperimentSpec:
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     prompt: PromptPreset | None = None
     hyperparameters: dict = field(default_factory=dict)
+    settings: InitVar[Settings | None] = None
+    """Whose caps apply (default: the process settings); not stored."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, settings: Settings | None) -> None:
         if not self.models and not self.zero_shot:
             raise RecordError("no model given: name at least one base model to fine-tune or evaluate zero-shot")
         blank = [m for m in [*self.models, *self.zero_shot] if not str(m).strip()]
@@ -98,6 +190,7 @@ class ExperimentSpec:
         if self.prompt is None:
             self.prompt = PRESETS["reference"]
         self.hyperparameters = normalize_hyperparameters(self.hyperparameters)
+        check_caps(self, settings)
 
 
 def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
@@ -113,7 +206,10 @@ def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
 
 
 def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | None = None) -> dict:
-    """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model."""
+    """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model.
+
+    The caps are checked again here: a script may change a spec after building it."""
+    check_caps(spec)
     created = now_iso()
     runs = [new_run_record(f"run-{i}", model, "fine-tuned") for i, model in enumerate(spec.models, start=1)]
     runs += [new_run_record(f"run-{i}", model, "zero-shot")

@@ -7,8 +7,9 @@ leaks a secret.
 
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
 TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
-WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LIFETIME_S, TQ_LOGIN_RATE_LIMIT.
-An unset or blank variable means the default.
+WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LIFETIME_S, TQ_LOGIN_RATE_LIMIT,
+TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES. An unset or blank
+variable means the default.
 """
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ class Settings:
     trusted_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     session_lifetime_s: float = 12 * 3600.0
     login_rate_limit: str = "10 per minute"
+    # input caps and dataset quota: what one request may ask for, and how much uploaded data Redis keeps
+    max_models: int = 20
+    max_classes: int = 50
+    max_prompt_chars: int = 20_000
+    max_columns: int = 200
+    dataset_quota_bytes: int = 1024 * 1024 * 1024
 
     @property
     def uses_local_backend(self) -> bool:
@@ -193,6 +200,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_hosts=_host_names(_text(env, "TQ_TRUSTED_HOSTS", None), defaults.trusted_hosts),
         session_lifetime_s=_number(env, "TQ_SESSION_LIFETIME_S", defaults.session_lifetime_s, float, 60, " s"),
         login_rate_limit=_rate_limit(_text(env, "TQ_LOGIN_RATE_LIMIT", defaults.login_rate_limit)),
+        # input caps and dataset quota
+        max_models=_number(env, "TQ_MAX_MODELS", defaults.max_models, int, 1),
+        max_classes=_number(env, "TQ_MAX_CLASSES", defaults.max_classes, int, 2),
+        max_prompt_chars=_number(env, "TQ_MAX_PROMPT_CHARS", defaults.max_prompt_chars, int, 10, " characters"),
+        max_columns=_number(env, "TQ_MAX_COLUMNS", defaults.max_columns, int, 2),
+        dataset_quota_bytes=_number(env, "TQ_DATASET_QUOTA_BYTES", defaults.dataset_quota_bytes, int, 1024,
+                                    " bytes"),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(

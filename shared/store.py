@@ -14,43 +14,69 @@ from typing import Any, Callable
 
 import redis
 
-from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec, new_experiment_record, now_iso
+from shared.records import (FINISHED_RUN_STATUSES, ExperimentSpec, is_dataset_hash, is_experiment_id,
+                            new_experiment_record, not_a_dataset_hash, not_an_experiment_id, now_iso)
 
 PREFIX = "tq:"
 EXPERIMENTS_KEY = PREFIX + "experiments"
+DATASET_PREFIX = PREFIX + "dataset:"
 MAX_EVENTS_PER_RUN = 500
+ACTIVE_STATUSES = ("queued", "preparing", "running")
 
 
 class NotFound(LookupError):
-    """A dataset, experiment or run is not in Redis."""
+    """A dataset, experiment or run is not in Redis (or its id is malformed, so it cannot be)."""
+
+
+class DatasetQuotaExceeded(Exception):
+    """Storing a dataset would take the stored datasets past TQ_DATASET_QUOTA_BYTES; the message says how to free
+    space."""
+
+    def __init__(self, used: int, needed: int, quota: int) -> None:
+        super().__init__(
+            f"Stored datasets already use {used} of {quota} bytes (TQ_DATASET_QUOTA_BYTES) and this upload needs "
+            f"{needed} more. Free space by deleting datasets that no running experiment needs (DELETE "
+            f"/api/datasets/<sha256>; finished experiments keep their results), or ask the operator to raise "
+            f"TQ_DATASET_QUOTA_BYTES.")
+        self.used, self.needed, self.quota = used, needed, quota
+
+
+def _checked(exp_id: str) -> str:
+    if not is_experiment_id(exp_id):
+        raise NotFound(not_an_experiment_id(exp_id))
+    return exp_id
 
 
 def experiment_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}"
+    return f"{PREFIX}exp:{_checked(exp_id)}"
 
 
 def runs_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:runs"
+    return f"{experiment_key(exp_id)}:runs"
 
 
 def run_key(exp_id: str, run_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:run:{run_id}"
+    return f"{experiment_key(exp_id)}:run:{run_id}"
 
 
 def predictions_key(exp_id: str, run_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:run:{run_id}:pred"
+    return f"{run_key(exp_id, run_id)}:pred"
 
 
 def items_key(exp_id: str) -> str:
-    return f"{PREFIX}exp:{exp_id}:items"
+    return f"{experiment_key(exp_id)}:items"
 
 
 def dataset_key(sha256: str) -> str:
-    return f"{PREFIX}dataset:{sha256}"
+    if not is_dataset_hash(sha256):
+        raise NotFound(not_a_dataset_hash(sha256))
+    return f"{DATASET_PREFIX}{sha256}"
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Strict JSON: NaN and infinities raise ValueError instead of being written as bare `NaN`, which strict
+    parsers (browsers' JSON.parse, jq) refuse."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class Store:
@@ -67,9 +93,16 @@ class Store:
 
     # datasets
 
-    def put_dataset(self, data: bytes, name: str) -> str:
-        """Store uploaded CSV bytes under their sha256 (idempotent) and return the hash."""
+    def put_dataset(self, data: bytes, name: str, quota_bytes: int | None = None) -> str:
+        """Store uploaded CSV bytes under their sha256 (idempotent) and return the hash.
+
+        With `quota_bytes`, a new dataset that would take the stored total past it raises DatasetQuotaExceeded.
+        (Two uploads at the same moment may both pass the check: the quota bounds growth, it is not a ledger.)"""
         sha256 = hashlib.sha256(data).hexdigest()
+        if quota_bytes is not None and not self.has_dataset(sha256):
+            used = self.dataset_bytes()
+            if used + len(data) > quota_bytes:
+                raise DatasetQuotaExceeded(used, len(data), quota_bytes)
         with self.client.pipeline(transaction=True) as pipe:
             pipe.set(dataset_key(sha256), data)
             pipe.set(dataset_key(sha256) + ":name", name.encode("utf-8"))
@@ -83,13 +116,44 @@ class Store:
         return data
 
     def dataset_name(self, sha256: str) -> str | None:
+        if not is_dataset_hash(sha256):
+            return None
         name = self.client.get(dataset_key(sha256) + ":name")
         return name.decode("utf-8") if name is not None else None
 
+    def has_dataset(self, sha256: str) -> bool:
+        return is_dataset_hash(sha256) and bool(self.client.exists(dataset_key(sha256)))
+
+    def dataset_bytes(self) -> int:
+        """Total size of the stored datasets, in bytes."""
+        keys = [key for key in self.client.scan_iter(match=f"{DATASET_PREFIX}*", count=500)
+                if is_dataset_hash(key.decode("utf-8")[len(DATASET_PREFIX):])]
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.strlen(key)
+            return sum(pipe.execute()) if keys else 0
+
+    def delete_dataset(self, sha256: str) -> bool:
+        """Remove a stored dataset and its name; False when there was none."""
+        key = dataset_key(sha256)
+        return bool(self.client.delete(key, key + ":name"))
+
+    def experiments_needing(self, sha256: str) -> list[str]:
+        """Ids of the experiments not yet finished that use the dataset (their prepare step reads it)."""
+        needing = []
+        ids = [raw.decode("utf-8") for raw in self.client.zrange(EXPERIMENTS_KEY, 0, -1)]
+        for start in range(0, len(ids), 200):
+            chunk = ids[start:start + 200]
+            for exp_id, raw in zip(chunk, self.client.mget([experiment_key(exp_id) for exp_id in chunk])):
+                record = json.loads(raw) if raw is not None else {}
+                if record.get("dataset", {}).get("sha256") == sha256 and record.get("status") in ACTIVE_STATUSES:
+                    needing.append(exp_id)
+        return needing
+
     def list_datasets(self) -> list[dict[str, str]]:
         """Every uploaded dataset as {"sha256", "name"}, sorted by name, then hash."""
-        prefix, suffix = dataset_key(""), ":name"
-        keys = list(self.client.scan_iter(match=dataset_key("*") + suffix, count=500))
+        prefix, suffix = DATASET_PREFIX, ":name"
+        keys = list(self.client.scan_iter(match=f"{prefix}*{suffix}", count=500))
         names = self.client.mget(keys) if keys else []
         found = [{"sha256": key.decode("utf-8")[len(prefix):-len(suffix)], "name": name.decode("utf-8")}
                  for key, name in zip(keys, names) if name is not None]
@@ -113,9 +177,12 @@ class Store:
         return exp_id
 
     def exists(self, exp_id: str) -> bool:
-        return bool(self.client.exists(experiment_key(exp_id)))
+        """False for an unknown or malformed id."""
+        return is_experiment_id(exp_id) and bool(self.client.exists(experiment_key(exp_id)))
 
     def _experiment_only(self, exp_id: str) -> dict | None:
+        if not is_experiment_id(exp_id):
+            return None
         raw = self.client.get(experiment_key(exp_id))
         return json.loads(raw) if raw is not None else None
 
@@ -123,7 +190,7 @@ class Store:
         return [run_id.decode("utf-8") for run_id in self.client.lrange(runs_key(exp_id), 0, -1)]
 
     def get_experiment(self, exp_id: str, with_predictions: bool = True) -> dict | None:
-        """The full record (runs and, by default, predictions sorted by row), or None when unknown."""
+        """The full record (runs and, by default, predictions sorted by row), or None when unknown or malformed."""
         record = self._experiment_only(exp_id)
         if record is None:
             return None

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from shared.settings import Settings, get_settings
+from web import json_body
 
 DEFAULTS: dict[str, Any] = {
     # Flask-WTF checks CSRF in `web.security.check_request`, which knows when the JSON API may skip it.
@@ -46,15 +47,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     `test_config` may carry a whole `SETTINGS` object (from `load_settings({...})`) and any Flask key to override.
     """
     app = Flask(__name__)
+    json_body.init_app(app)
     app.json.sort_keys = False
     app.config.from_mapping(DEFAULTS)
     overrides = dict(test_config or {})
     app.config.from_mapping(config_from_settings(overrides.get("SETTINGS") or get_settings()))
     app.config.from_mapping(overrides)
 
-    from web import api, datasets, errors, experiments, filters, health, results, security, store
+    from web import api, datasets, errors, experiments, filters, health, ids, results, security, store
 
     security.init_app(app)
+    ids.init_app(app)
     store.init_app(app)
     errors.init_app(app)
     filters.init_app(app)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from shared.dataset import DatasetError
 from shared.estimates import prelaunch_report
 from shared.records import RecordError
+from shared.store import DatasetQuotaExceeded
 from web.datasets import load_dataset, store_upload
 from web.api_fields import BodyError, json_to_fields
 from web.experiment_form import UploadedDataset, parse_fields
@@ -31,7 +32,7 @@ def _error(status: int, message: str, fields: dict[str, str] | None = None):
 def _request_fields() -> tuple[MultiDict, UploadedDataset]:
     """(fields, dataset): multipart with a `file`, or JSON naming an uploaded dataset by its sha256."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        body = request.get_json()
         if not isinstance(body, dict):
             abort(400, description="The body is not a JSON object; send {\"dataset\": \"<sha256>\", ...}.")
         if not body.get("dataset"):
@@ -55,7 +56,25 @@ def upload_dataset():
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
+    except DatasetQuotaExceeded as exc:
+        return _error(507, str(exc))
     return jsonify(sha256=dataset.sha256, name=dataset.name), 201
+
+
+@bp.delete("/datasets/<sha256>")
+def delete_dataset(sha256: str):
+    """Free the space of a dataset no unfinished experiment needs (finished ones keep their items and results)."""
+    store = get_store()
+    if not store.has_dataset(sha256):
+        return _error(404, f"There is no dataset {sha256}.")
+    needing = store.experiments_needing(sha256)
+    if needing:
+        return jsonify(error=f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; "
+                             f"wait for them to finish, or cancel them (POST /api/experiments/<id>/cancel), then "
+                             f"delete it.", experiments=needing), 409
+    store.delete_dataset(sha256)
+    log.info("dataset %s deleted through the API", sha256[:12])
+    return "", 204
 
 
 @bp.post("/experiments")
@@ -64,7 +83,9 @@ def create_experiment():
         fields, dataset = _request_fields()
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
-    draft = parse_fields(fields, dataset)
+    except DatasetQuotaExceeded as exc:
+        return _error(507, str(exc))
+    draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
     if draft.spec is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
     spec = draft.spec

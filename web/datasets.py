@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from pathlib import PurePath
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from shared.dataset import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
-from shared.store import NotFound
+from shared.records import check_columns
+from shared.store import DatasetQuotaExceeded, NotFound
 from web.experiment_form import Draft, UploadedDataset, default_values, initial_draft, preview
 from web.health import provider_warnings
 from web.provider import available_models
@@ -20,13 +21,15 @@ bp = Blueprint("datasets", __name__, url_prefix="/datasets")
 
 
 def store_upload(upload) -> UploadedDataset:
-    """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise."""
+    """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise, and
+    DatasetQuotaExceeded when storing it would pass TQ_DATASET_QUOTA_BYTES."""
     if upload is None or not upload.filename:
         raise DatasetError("No file was chosen. Choose a CSV file with a header line, then upload it.")
     data = upload.read()
-    read_table(data)
+    header, _ = read_table(data)
+    check_columns(header, current_app.config["SETTINGS"])
     name = PurePath(upload.filename.replace("\\", "/")).name
-    sha256 = get_store().put_dataset(data, name)
+    sha256 = get_store().put_dataset(data, name, quota_bytes=current_app.config["SETTINGS"].dataset_quota_bytes)
     log.info("dataset %s uploaded (%s, %d bytes)", sha256[:12], name, len(data))
     return UploadedDataset(sha256=sha256, name=name, data=data)
 
@@ -52,7 +55,7 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
             errors = {**(errors or {}), "file": str(exc)}
             dataset = None
     if dataset is not None and draft is None:
-        draft = initial_draft(dataset)
+        draft = initial_draft(dataset, current_app.config["SETTINGS"])
     models, models_error = available_models()
     base_models = [model for model in models if not model.startswith("ft:")]
     values = dict(draft.values if draft else default_values())
@@ -75,6 +78,8 @@ def upload():
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
         return render_new_form(None, errors={"file": str(exc)}), 400
+    except DatasetQuotaExceeded as exc:
+        return render_new_form(None, errors={"file": str(exc)}), 507
     flash(f"Uploaded {dataset.name}.")
     return redirect(url_for("experiments.new", dataset=dataset.sha256))
 

@@ -20,7 +20,9 @@ from werkzeug.datastructures import MultiDict
 from shared.dataset import (DatasetError, Item, SamplingSpec, Split, class_counts, column_index, detect_columns,
                             items_from_rows, read_table, reference_sampling, split_items)
 from shared.prompts import PRESETS, PromptError, get_preset
-from shared.records import DEFAULT_HYPERPARAMETERS, ExperimentSpec, RecordError, normalize_hyperparameters
+from shared.records import (DEFAULT_HYPERPARAMETERS, ExperimentSpec, RecordError, check_classes, check_columns,
+                            normalize_hyperparameters)
+from shared.settings import Settings, get_settings
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 PREVIEW_ROWS = 5
@@ -190,12 +192,15 @@ def _hyperparameters(fields: MultiDict, values: dict, errors: dict) -> dict[str,
     return chosen
 
 
-def parse_fields(fields: MultiDict, dataset: UploadedDataset) -> Draft:
-    """Validate every field; `Draft.spec` is set only when there is no error."""
+def parse_fields(fields: MultiDict, dataset: UploadedDataset, settings: Settings | None = None) -> Draft:
+    """Validate every field against the caps of `settings` (default: the process settings); `Draft.spec` is set
+    only when there is no error."""
+    settings = settings or get_settings()
     draft = Draft(values=default_values())
     values, errors = draft.values, draft.errors
     try:
         header, rows = read_table(dataset.data)
+        check_columns(header, settings)
     except DatasetError as exc:
         errors["file"] = str(exc)
         return draft
@@ -203,6 +208,13 @@ def parse_fields(fields: MultiDict, dataset: UploadedDataset) -> Draft:
     sampling = None
     if items is not None:
         draft.counts = class_counts(items)
+        try:
+            check_classes(draft.counts, settings)
+        except RecordError as exc:
+            errors["label_column"] = str(exc)
+            draft.counts = None
+            items = None
+    if items is not None:
         sampling = _sampling(fields, sorted(draft.counts), values, errors)
         if sampling is not None:
             try:
@@ -217,15 +229,16 @@ def parse_fields(fields: MultiDict, dataset: UploadedDataset) -> Draft:
             draft.spec = ExperimentSpec(
                 dataset_sha256=dataset.sha256, dataset_name=dataset.name, dataset_path=None,
                 text_column=values["text_column"], label_column=values["label_column"], models=models,
-                zero_shot=zero_shot, sampling=sampling, prompt=prompt, hyperparameters=hyperparameters)
+                zero_shot=zero_shot, sampling=sampling, prompt=prompt, hyperparameters=hyperparameters,
+                settings=settings)
         except RecordError as exc:
-            errors["models"] = str(exc)
+            errors[exc.field or "models"] = str(exc)
     return draft
 
 
-def initial_draft(dataset: UploadedDataset) -> Draft:
+def initial_draft(dataset: UploadedDataset, settings: Settings | None = None) -> Draft:
     """The form as first shown for a dataset: detected columns, their class counts, reference sampling."""
-    draft = parse_fields(MultiDict(), dataset)
+    draft = parse_fields(MultiDict(), dataset, settings)
     draft.errors.clear()
     draft.spec = None
     return draft

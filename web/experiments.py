@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from shared.estimates import prelaunch_report
 from shared.records import RecordError
@@ -41,7 +41,7 @@ def new():
     if not sha256:
         return render_new_form(None, errors={"file": "Upload a CSV or pick an uploaded dataset first."}), 400
     dataset = load_dataset(sha256)
-    draft = parse_fields(request.form, dataset)
+    draft = parse_fields(request.form, dataset, current_app.config["SETTINGS"])
     if draft.spec is None:
         return render_new_form(dataset, draft), 400
     spec = draft.spec

@@ -7,7 +7,8 @@ _ERROR = {"description": "What is wrong and how to fix it",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _RECORD = {"description": "The experiment record (schema_version 1, docs/ARCHITECTURE.md)",
            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Experiment"}}}}
-_EXP_ID = {"name": "exp_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^exp_[0-9a-f]+$"}}
+_EXP_ID = {"name": "exp_id", "in": "path", "required": True,
+           "schema": {"type": "string", "pattern": "^exp_[0-9a-f]{12}$"}}
 
 _SUBMIT_FIELDS = {
     "text_column": {"type": "string", "description": "Column holding the text (auto-detected when omitted)"},
@@ -69,14 +70,21 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"201": {"description": "Stored", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"sha256": {"type": "string"}, "name": {"type": "string"}}}}}},
-                    "400": _ERROR, "413": _ERROR}}},
+                    "400": _ERROR, "413": _ERROR, "507": _ERROR}}},
+            "/api/datasets/{sha256}": {"delete": {
+                "summary": "Delete a stored dataset no unfinished experiment needs (frees TQ_DATASET_QUOTA_BYTES)",
+                "parameters": [{"name": "sha256", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+                "responses": {"204": {"description": "Deleted"}, "404": _ERROR,
+                              "409": {**_ERROR, "description": "Unfinished experiments still need it; "
+                                                                "`experiments` lists them"}}}},
             "/api/experiments": {
                 "post": {"summary": "Submit an experiment",
                          "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": multipart},
                                                                        "application/json": {"schema": as_json}}},
                          "responses": {"202": {"description": "Queued; Location points at the record",
                                                "headers": {"Location": {"schema": {"type": "string"}}}},
-                                       "400": _ERROR, "404": _ERROR, "413": _ERROR}},
+                                       "400": _ERROR, "404": _ERROR, "413": _ERROR, "507": _ERROR}},
                 "get": {"summary": "List experiments, newest first (without predictions)",
                         "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
                         "responses": {"200": {"description": "{'experiments': [record, ...]}"}}}},

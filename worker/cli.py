@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 from shared.dataset import DatasetError, load_items, reference_sampling, split_items
 from shared.health import redact_url
 from shared.prompts import PRESETS, PromptError, get_preset
-from shared.records import ExperimentSpec, RecordError
+from shared.records import ExperimentSpec, RecordError, is_experiment_id, not_an_experiment_id
 from shared.settings import SettingsError, get_settings
 from shared.store import Store
 
@@ -229,6 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if not is_experiment_id(args.id):
+        raise CliError(not_an_experiment_id(args.id))
     store = connect_store()
     record = store.get_experiment(args.id)
     if record is None:

@@ -8,6 +8,7 @@ from shared.prompts import (
     PromptPreset,
     evaluation_messages,
     get_preset,
+    render,
     training_messages,
     validate_template,
 )
@@ -110,3 +111,17 @@ def test_round_trip_through_the_record_dict():
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(PromptError, match="reference, consistent"):
         get_preset("nope")
+
+
+@pytest.mark.parametrize("template", ["{text:d}", "{text:x}", "{text:,}", "{text:>900000000}", "{text:>1000000}",
+                                      "a {text!r}", "{text!s:10}", "{text:{text}}", "{text} {text!a}"])
+def test_conversions_and_format_specs_are_refused(template):
+    with pytest.raises(PromptError, match=r"only a bare \{text\}"):
+        validate_template(template)
+
+
+def test_rendering_never_applies_a_format_spec():
+    """`render` fills the bare field by hand: a template that slipped past validation still cannot run a spec."""
+    assert render("{{a}} {text}: {text}", "x{y}") == "{a} x{y}: x{y}"
+    with pytest.raises(PromptError):
+        render("{text:>900000000}", "x")

@@ -10,6 +10,9 @@ from shared.records import (
     ExperimentSpec,
     RecordError,
     final_status,
+    is_dataset_hash,
+    is_experiment_id,
+    new_experiment_id,
     new_experiment_record,
     new_run_record,
     normalize_hyperparameters,
@@ -76,6 +79,14 @@ def test_spec_defaults_to_the_reference_prompt():
     ({"suffix": "has space"}, "suffix"),
     ({"suffix": "x" * 65}, "suffix"),
     ({"epochs": 3}, "unknown hyperparameter.*epochs"),
+    ({"learning_rate_multiplier": "nan"}, "learning_rate_multiplier='nan' is not a finite number"),
+    ({"learning_rate_multiplier": float("nan")}, "not a finite number"),
+    ({"learning_rate_multiplier": "inf"}, "not a finite number"),
+    ({"learning_rate_multiplier": "-inf"}, "not a finite number"),
+    ({"n_epochs": "nan"}, "n_epochs"),
+    ({"n_epochs": float("inf")}, "n_epochs"),
+    ({"batch_size": "inf"}, "batch_size"),
+    ({"seed": "nan"}, "seed"),
 ])
 def test_bad_hyperparameters(values, match):
     with pytest.raises(RecordError, match=match):
@@ -112,3 +123,20 @@ def test_summary_picks_the_best_succeeded_run():
 ])
 def test_final_status(statuses, expected):
     assert final_status(statuses) == expected
+
+
+def test_generated_ids_pass_the_one_id_check():
+    assert all(is_experiment_id(new_experiment_id()) for _ in range(200))
+    assert is_experiment_id(new_experiment_record(make_spec(), "http://x/v1")["id"])
+
+
+@pytest.mark.parametrize("value", ["exp_0123456789a", "exp_0123456789abc", "exp_0123456789AB", "exp_0123456789ab\n",
+                                   "exp_0123456789ab:items", "exp_*", "../exp_0123456789ab", "", None, 12])
+def test_malformed_experiment_ids_are_refused(value):
+    assert not is_experiment_id(value)
+
+
+@pytest.mark.parametrize("value", ["ab" * 31, "AB" * 32, "ab" * 32 + "\n", "ab" * 32 + ":name", "*", None])
+def test_malformed_dataset_hashes_are_refused(value):
+    assert not is_dataset_hash(value)
+    assert is_dataset_hash("ab" * 32)

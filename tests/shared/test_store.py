@@ -9,7 +9,7 @@ import redis
 from shared.dataset import reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec
-from shared.store import NotFound, Store, experiment_key, predictions_key, run_key
+from shared.store import DatasetQuotaExceeded, NotFound, Store, experiment_key, predictions_key, run_key
 
 BASE_URL = "http://127.0.0.1:8100/v1"
 
@@ -151,3 +151,61 @@ def test_concurrent_updates_to_one_run_lose_nothing(redis_url, store):
         thread.join()
     messages = {event["message"] for event in store.get_run(exp_id, "run-1")["events"]}
     assert messages == {f"{w}-{i}" for w in range(writers) for i in range(per_writer)}
+
+
+def test_no_record_can_hold_nan(store):
+    """Strict JSON parsers refuse a bare NaN, so the store refuses to write one rather than store an unreadable
+    record."""
+    exp_id = store.create_experiment(make_spec(), BASE_URL)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError, match="Out of range float"):
+            store.update_run(exp_id, "run-1", metrics={"accuracy": bad})
+        with pytest.raises(ValueError):
+            store.update_experiment(exp_id, error={"x": [bad]})
+    raw = [store.client.get(run_key(exp_id, "run-1")), store.client.get(experiment_key(exp_id))]
+    assert all(b"NaN" not in value and b"Infinity" not in value for value in raw)
+    json.loads(raw[0], parse_constant=lambda name: pytest.fail(f"stored {name}"))
+
+
+def test_a_malformed_id_never_reaches_a_redis_key(store, redis_client):
+    """`exp_…:items` would otherwise read (and update) the items key as if it were an experiment."""
+    exp_id = store.create_experiment(make_spec(), BASE_URL)
+    store.save_items(exp_id, {"train": [], "test": []})
+    sneaky = f"{exp_id}:items"
+    assert store.get_experiment(sneaky) is None
+    assert store.exists(sneaky) is False and store.cancel_requested(sneaky) is False
+    for write in (lambda: store.update_experiment(sneaky, status="failed"), lambda: store.request_cancel(sneaky),
+                  lambda: store.save_items("exp_*", {}), lambda: store.get_run(sneaky, "run-1")):
+        with pytest.raises(NotFound, match="not an experiment id.*exp_0123456789ab"):
+            write()
+    assert json.loads(redis_client.get(f"tq:exp:{exp_id}:items")) == {"train": [], "test": []}
+    with pytest.raises(NotFound, match="not a dataset hash"):
+        store.get_dataset("*")
+    assert store.dataset_name("*") is None
+
+
+def test_dataset_quota_counts_stored_bytes_and_says_how_to_free_space(store):
+    first = store.put_dataset(b"a" * 600, "a.csv", quota_bytes=1000)
+    assert store.dataset_bytes() == 600
+    assert store.put_dataset(b"a" * 600, "again.csv", quota_bytes=1000) == first, "the same bytes take no more"
+    with pytest.raises(DatasetQuotaExceeded, match=r"600 of 1000 bytes.*500 more.*DELETE /api/datasets/") as raised:
+        store.put_dataset(b"b" * 500, "b.csv", quota_bytes=1000)
+    assert raised.value.used == 600 and raised.value.needed == 500
+    assert [d["sha256"] for d in store.list_datasets()] == [first]
+    assert store.delete_dataset(first) is True
+    assert store.dataset_bytes() == 0 and store.dataset_name(first) is None
+    assert store.delete_dataset(first) is False
+    store.put_dataset(b"b" * 500, "b.csv", quota_bytes=1000)
+
+
+def test_experiments_needing_a_dataset_are_the_unfinished_ones(store):
+    sha = store.put_dataset(b"text,label\n", "t.csv")
+    spec = make_spec()
+    spec.dataset_sha256 = sha
+    queued, running, done = (store.create_experiment(spec, BASE_URL) for _ in range(3))
+    store.update_experiment(running, status="running")
+    store.update_experiment(done, status="succeeded")
+    store.create_experiment(make_spec(), BASE_URL)  # another dataset
+    assert sorted(store.experiments_needing(sha)) == sorted([queued, running])
+    store.update_experiment(queued, status="cancelled")
+    assert store.experiments_needing(sha) == [running]

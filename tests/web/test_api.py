@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from shared.store import Store
 
 
@@ -85,3 +87,62 @@ def test_openapi_document_lists_every_api_route(client, app):
     api_rules = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
                  if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"}
     assert api_rules <= set(document["paths"])
+
+
+@pytest.mark.parametrize("template", ["{text:d}", "{text:x}", "{text:,}", "{text:>1000000}", "{text!r}"])
+def test_a_format_spec_in_the_template_is_a_400_naming_the_field(client, sample_csv, store: Store, template):
+    response = submit_multipart(client, sample_csv, user_template=template)
+    assert response.status_code == 400
+    assert "only a bare {text}" in response.get_json()["fields"]["user_template"]
+    assert store.list_experiments() == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_non_finite_numbers_are_a_400_naming_the_field(client, sample_csv, store: Store, value):
+    response = submit_multipart(client, sample_csv, learning_rate_multiplier=value)
+    assert response.status_code == 400
+    assert "finite" in response.get_json()["fields"]["learning_rate_multiplier"]
+    sha256 = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
+                         content_type="multipart/form-data").get_json()["sha256"]
+    json_body = client.post("/api/experiments", data='{"dataset": "%s", "models": ["m"], '
+                            '"hyperparameters": {"learning_rate_multiplier": %s}}'
+                            % (sha256, "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")),
+                            content_type="application/json")
+    assert json_body.status_code == 400 and "finite" in json_body.get_json()["fields"]["learning_rate_multiplier"]
+    assert store.list_experiments() == []
+
+
+def test_five_thousand_model_names_are_a_cheap_400(client, sample_csv, store: Store):
+    names = [f"model-{i}" for i in range(5_000)]
+    response = submit_multipart(client, sample_csv, models=names[:900])  # Werkzeug allows 1,000 form parts
+    assert response.status_code == 400
+    assert "900 models" in response.get_json()["fields"]["models"]
+    assert "TQ_MAX_MODELS" in response.get_json()["fields"]["models"]
+    response = submit_multipart(client, sample_csv, models_other=", ".join(names))
+    assert response.status_code == 400 and "5002 models" in response.get_json()["fields"]["models"]
+    json_response = client.post("/api/experiments", json={"dataset": store.list_datasets()[0]["sha256"],
+                                                          "zero_shot": names})
+    assert json_response.status_code == 400 and "TQ_MAX_MODELS" in json_response.get_json()["fields"]["models"]
+    assert store.list_experiments() == []
+
+
+def test_prompts_over_the_cap_are_a_400_naming_the_field(client, sample_csv, store: Store):
+    long_prompt = "Classify. " * 3_000
+    response = submit_multipart(client, sample_csv, system_prompt=long_prompt)
+    assert response.status_code == 400 and "TQ_MAX_PROMPT_CHARS" in response.get_json()["fields"]["system_prompt"]
+    response = submit_multipart(client, sample_csv, user_template=long_prompt + "{text}")
+    assert response.status_code == 400 and "TQ_MAX_PROMPT_CHARS" in response.get_json()["fields"]["user_template"]
+    assert store.list_experiments() == []
+
+
+def test_too_many_classes_or_columns_are_a_400(make_app, store: Store):
+    client = make_app(TQ_MAX_CLASSES="5", TQ_MAX_COLUMNS="3").test_client()
+    many_labels = "text,label\n" + "".join(f"tweet {i},label{i % 6}\n" for i in range(240))
+    response = submit_multipart(client, many_labels.encode(), label_column="label", models="local-tfidf")
+    assert response.status_code == 400
+    assert "6 classes" in response.get_json()["fields"]["label_column"]
+    wide = "text,label,a,b\n" + "".join(f"tweet {i},x,1,2\n" for i in range(10))
+    response = client.post("/api/datasets", data={"file": (io.BytesIO(wide.encode()), "wide.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "TQ_MAX_COLUMNS" in response.get_json()["fields"]["file"]
+    assert store.list_experiments() == [] and len(store.list_datasets()) == 1

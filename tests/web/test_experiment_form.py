@@ -6,6 +6,7 @@ from werkzeug.datastructures import MultiDict
 
 from shared.dataset import SamplingSpec
 from shared.prompts import PRESETS
+from shared.settings import load_settings
 from web.experiment_form import UploadedDataset, initial_draft, parse_fields
 
 
@@ -67,3 +68,14 @@ def test_errors_name_their_fields(dataset):
     errors = parse_fields(fields, dataset).errors
     assert set(errors) == {"text_column", "batch_size", "hp_seed", "models", "preset"}
     assert "Available columns" in errors["text_column"]
+
+
+def test_caps_land_on_their_fields(dataset):
+    caps = load_settings({"TQ_MAX_MODELS": "2", "TQ_MAX_PROMPT_CHARS": "300", "TQ_MAX_CLASSES": "2"})
+    errors = parse_fields(MultiDict([("models", "local-tfidf")]), dataset, caps).errors
+    assert errors.keys() == {"label_column"} and "3 classes" in errors["label_column"]
+    caps = load_settings({"TQ_MAX_MODELS": "2", "TQ_MAX_PROMPT_CHARS": "300"})
+    errors = parse_fields(MultiDict([("models_other", "a, b, c")]), dataset, caps).errors
+    assert errors.keys() == {"models"} and "3 models" in errors["models"]
+    errors = parse_fields(MultiDict([("models", "a"), ("system_prompt", "x" * 301)]), dataset, caps).errors
+    assert errors.keys() == {"system_prompt"} and "TQ_MAX_PROMPT_CHARS" in errors["system_prompt"]

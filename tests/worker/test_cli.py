@@ -106,3 +106,14 @@ def test_progress_line_counts_training_and_evaluation():
         {"base_model": "b", "kind": "zero-shot", "status": "succeeded", "progress": {"done": 10, "total": 10}}]}
     line = cli.progress_line(record, width=8)
     assert line.startswith("[#######.]  88% running | a evaluating 50/100 | b succeeded")
+
+
+@pytest.mark.parametrize("exp_id", ["exp_0123456789ab:items", "exp_*", "../x"])
+def test_show_refuses_a_malformed_id_before_connecting(capsys, monkeypatch, exp_id):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens: the id is refused first
+    cli.get_settings.cache_clear()
+    try:
+        status, _, err = run_cli(capsys, "show", exp_id)
+    finally:
+        cli.get_settings.cache_clear()
+    assert status == 2 and "is not an experiment id" in err and "exp_0123456789ab" in err
