@@ -18,7 +18,7 @@ from shared.health import redact_url
 from shared.prompts import PRESETS, PromptError, get_preset
 from shared.records import ExperimentSpec, RecordError, is_experiment_id, not_an_experiment_id
 from shared.settings import SettingsError, get_settings
-from shared.store import Store
+from shared.store import DatasetQuotaExceeded, Store
 
 FINISHED = ("succeeded", "failed", "cancelled")
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +62,10 @@ def build_spec(store: Store, data_path: Path, text_column: str, label_column: st
                               zero_shot=list(zero_shot), sampling=sampling, prompt=get_preset(preset))
     except (DatasetError, PromptError, RecordError) as exc:
         raise CliError(f"{data_path}: {exc}") from None
-    spec.dataset_sha256 = store.put_dataset(data, data_path.name)
+    try:
+        spec.dataset_sha256 = store.put_dataset(data, data_path.name, quota_bytes=get_settings().dataset_quota_bytes)
+    except DatasetQuotaExceeded as exc:
+        raise CliError(str(exc)) from None
     return spec
 
 

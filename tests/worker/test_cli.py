@@ -1,6 +1,7 @@
 """`python -m worker run/show` through `worker.cli.main`, against a real Redis, local_openai and worker process."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -77,6 +78,22 @@ def test_run_refuses_a_bad_column_before_queueing_anything(capsys, tq_stack, tq_
 def test_run_names_a_missing_file(capsys, tq_stack, tmp_path):
     status, _, err = run_cli(capsys, "run", "--data", str(tmp_path / "missing.csv"), "--model", "local-tfidf")
     assert status == 2 and "missing.csv" in err and "--data" in err
+
+
+def test_run_respects_the_dataset_quota(capsys, tq_stack, tq_store, monkeypatch, tmp_path):
+    from shared.settings import get_settings
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(SAMPLE_CSV.read_bytes() + b"\n" * 2048)
+    monkeypatch.setenv("TQ_DATASET_QUOTA_BYTES", "1024")
+    get_settings.cache_clear()
+    try:
+        status, _, err = run_cli(capsys, "run", "--data", str(big), "--model", "local-tfidf")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert status == 2 and "TQ_DATASET_QUOTA_BYTES" in err
+    assert not tq_store.has_dataset(hashlib.sha256(big.read_bytes()).hexdigest())
 
 
 def test_show_unknown_experiment_says_what_ids_look_like(capsys, tq_stack):
