@@ -5,6 +5,7 @@ Precedence: defaults, then environment, then command-line flags (or a test's ove
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8100
     data_dir: Path = Path("var/local_openai")
-    # When set, every /v1 request must carry `Authorization: Bearer <api_key>`. Never logged.
+    # When set, every /v1 request must carry `Authorization: Bearer <api_key>`. Never logged. Required off loopback.
     api_key: str | None = None
     max_loaded_models: int = 4
     batch_window_ms: float = 5.0
@@ -29,7 +30,8 @@ HELP = {
     "host": "interface to bind",
     "port": "TCP port (0 picks a free one; the bound URL is printed on stdout)",
     "data_dir": "where files, jobs, events and trained models are kept",
-    "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication",
+    "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication, allowed "
+               "only on a loopback --host",
     "max_loaded_models": "how many models stay loaded in memory (least recently used is unloaded first)",
     "batch_window_ms": "how long a model's batcher waits to gather concurrent chat requests into one batch",
     "max_batch_size": "largest batch of chat requests answered in one model call",
@@ -71,7 +73,23 @@ def validate(config: ServerConfig) -> ServerConfig:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
     if config.batch_window_ms < 0:
         raise SystemExit("batch_window_ms must not be negative")
+    if not config.api_key and not is_loopback(config.host):
+        raise SystemExit(
+            f"refusing to listen on {config.host} without an API key: anyone who can reach that address could use "
+            "and delete every file, job and model. Set LOCAL_OPENAI_API_KEY to a long random string (clients send it "
+            "as 'Authorization: Bearer <key>'), or bind a loopback address such as --host 127.0.0.1"
+        )
     return config
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address or `localhost`; any other name may resolve to a reachable interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> ServerConfig:
