@@ -24,6 +24,9 @@ class ServerConfig:
     max_batch_size: int = 64
     threads: int = 48
     concurrent_jobs: int = 1
+    max_request_bytes: int = 1024 * 1024
+    max_messages: int = 1024
+    max_message_chars: int = 100_000
 
 
 HELP = {
@@ -37,6 +40,9 @@ HELP = {
     "max_batch_size": "largest batch of chat requests answered in one model call",
     "threads": "HTTP worker threads",
     "concurrent_jobs": "fine-tuning jobs trained at the same time",
+    "max_request_bytes": "largest request body of the JSON endpoints (413 above it; file uploads have their own limit)",
+    "max_messages": "most messages one chat completion request may carry",
+    "max_message_chars": "most characters of text in one chat message",
 }
 
 
@@ -68,7 +74,8 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
 def validate(config: ServerConfig) -> ServerConfig:
     if not 0 <= config.port <= 65535:
         raise SystemExit(f"port {config.port} is out of range 0-65535")
-    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs"):
+    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs", "max_request_bytes",
+                 "max_messages", "max_message_chars"):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
     if config.batch_window_ms < 0:

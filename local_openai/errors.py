@@ -1,8 +1,8 @@
 """OpenAI's error body `{"error": {"message", "type", "param", "code"}}` and the exceptions that produce it."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 class APIError(Exception):
@@ -48,6 +48,13 @@ def init_app(app: Flask) -> None:
         # Unknown routes, wrong methods and malformed bodies also answer in OpenAI's shape.
         error = APIError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"))
         error.status = exc.code or 500
+        return _respond(error)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        error = APIError(f"The request body is larger than this endpoint accepts ({request.max_content_length} "
+                         "bytes); send a smaller request", code="request_too_large")
+        error.status = 413
         return _respond(error)
 
     @app.errorhandler(Exception)

@@ -7,6 +7,7 @@ import time
 
 from flask import Blueprint, jsonify, request
 
+from local_openai.api.json_body import json_object
 from local_openai.api.pagination import cursor_page
 from local_openai.errors import InvalidRequest, NotFound
 from local_openai.hyperparameters import checked_hyperparameters, checked_seed
@@ -25,13 +26,6 @@ def get_job(job_id: str) -> dict:
     if job is None:
         raise NotFound(f"Could not find fine-tuning job {job_id}", param="fine_tuning_job_id", code="job_not_found")
     return job
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
-    return body
 
 
 def _requested_hyperparameters(body: dict) -> dict:
@@ -76,7 +70,7 @@ def _file_param(body: dict, param: str, required: bool) -> str | None:
 
 @bp.post("")
 def create():
-    body = _json_body()
+    body = json_object()
     model = body.get("model")
     if not isinstance(model, str) or model not in available_base_models():
         raise InvalidRequest(f"Model {model!r} is not available for fine-tuning; use one of "
