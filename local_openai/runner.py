@@ -16,7 +16,7 @@ from pathlib import Path
 
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
-from local_openai.trainers.base import TrainingCancelled, TrainingContext
+from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext
 from shared.jsonl import validate_chat_jsonl
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 FINISHED = ("succeeded", "failed", "cancelled")
 # OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
 TRAINING_STARTED = "Fine-tuning job started"
+# What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
+INTERNAL_ERROR = "The job failed because of an internal error of the server (details are in the server log). Create a new job to retry."
 METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
 
@@ -81,9 +83,9 @@ class JobRunner:
             job_id = self._validation.get()
             try:
                 self._validate(job_id)
-            except Exception as exc:  # a bug must fail the job, not kill the thread
+            except Exception:  # a bug must fail the job, not kill the thread
                 log.exception("validation of %s crashed", job_id)
-                self._fail(job_id, "internal_error", f"Validation crashed: {type(exc).__name__}: {exc}")
+                self._fail(job_id, "internal_error", INTERNAL_ERROR)
 
     def _validate(self, job_id: str) -> None:
         with self._lock:
@@ -122,9 +124,11 @@ class JobRunner:
             except TrainingCancelled:
                 self.storage.add_event(job_id, "Job cancelled")
                 self._finish(job_id, "cancelled")
-            except Exception as exc:
+            except ClientError as exc:
+                self._fail(job_id, exc.code, f"Training failed: {exc}", param=exc.param)
+            except Exception:
                 log.exception("training job %s failed", job_id)
-                self._fail(job_id, "training_failed", f"Training failed: {type(exc).__name__}: {exc}")
+                self._fail(job_id, "internal_error", INTERNAL_ERROR)
             finally:
                 self._cancel.discard(job_id)
 
@@ -137,7 +141,8 @@ class JobRunner:
         self.storage.add_event(job_id, TRAINING_STARTED)
         trainer = get_trainer(job["model"])
         if trainer is None:
-            raise RuntimeError(f"base model {job['model']} is no longer available on this server")
+            raise ClientError(f"base model {job['model']} is no longer available on this server",
+                              code="model_not_available", param="model")
         examples = validate_chat_jsonl(self.storage.file_content(job["training_file"])).examples
         validation = validate_chat_jsonl(self.storage.file_content(job["validation_file"]), 1).examples if job.get("validation_file") else []
         hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))

@@ -13,6 +13,19 @@ from typing import Callable, Protocol, Sequence
 Message = dict[str, object]
 
 
+class ClientError(ValueError):
+    """A problem the client can fix: its training data, its request, a model it must train again.
+
+    The server shows the message as is (a chat request gets a 400 naming `param`; a job fails with it as its error).
+    Any other exception is a fault of the server: logged with its traceback, reported to the client generically.
+    """
+
+    def __init__(self, message: str, code: str = "invalid_value", param: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.param = param
+
+
 class TrainingCancelled(Exception):
     """Raised by a trainer when `TrainingContext.should_stop()` turned true."""
 
