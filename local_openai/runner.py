@@ -199,15 +199,15 @@ class JobRunner:
             directory = target
         name = f"{model_name(job)}:ckpt-step-{step}"
         last = metrics[-1] if metrics else {}
+        measured = {"step": step, "train_loss": last.get("train_loss"), "train_mean_token_accuracy": last.get("train_accuracy"),
+                    "valid_loss": last.get("valid_loss"), "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
         self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
                                 "base_model": job["model"], "job_id": job["id"], "path": str(directory.relative_to(self.storage.root))})
         self.storage.add_checkpoint(job["id"], {
             "id": f"ftckpt-{job['id'].split('-', 1)[1][:8]}{step:06d}", "object": "fine_tuning.job.checkpoint",
             "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
-            "step_number": step, "metrics": {"step": step, "train_loss": last.get("train_loss"),
-                                             "train_mean_token_accuracy": last.get("train_accuracy"),
-                                             "valid_loss": last.get("valid_loss"),
-                                             "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")},
+            # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
+            "step_number": step, "metrics": {name: value for name, value in measured.items() if value is not None},
         })
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
 

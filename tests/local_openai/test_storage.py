@@ -1,6 +1,8 @@
 """Persistence under the data directory: what one Storage writes, the next one reads back."""
 from __future__ import annotations
 
+import json
+
 from local_openai.storage import Storage
 
 
@@ -41,3 +43,16 @@ def test_shared_directory_survives_deleting_one_of_its_models(tmp_path):
     assert (tmp_path / "models/ftjob-3/final").is_dir()
     storage.delete_model("ft:m:local::3:ckpt-step-9")
     assert not (tmp_path / "models/ftjob-3/final").exists()
+
+
+def test_records_written_with_nulls_by_older_versions_load_without_them(tmp_path):
+    Storage(tmp_path)
+    old_file = {"id": "file-1", "object": "file", "bytes": 3, "created_at": 1, "filename": "t.jsonl",
+                "purpose": "fine-tune", "status": "processed", "status_details": None, "expires_at": None}
+    (tmp_path / "files" / "file-1.json").write_text(json.dumps(old_file))
+    (tmp_path / "jobs" / "ftjob-4.json").write_text(json.dumps({"id": "ftjob-4", "created_at": 1, "status": "succeeded"}))
+    (tmp_path / "jobs" / "ftjob-4.checkpoints.json").write_text(json.dumps(
+        [{"id": "ftckpt-4", "metrics": {"step": 1, "train_loss": 0.5, "valid_loss": None}}]))
+    loaded = Storage(tmp_path)
+    assert "expires_at" not in loaded.files["file-1"] and "status_details" not in loaded.files["file-1"]
+    assert loaded.checkpoints["ftjob-4"][0]["metrics"] == {"step": 1, "train_loss": 0.5}
