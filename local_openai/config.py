@@ -27,6 +27,7 @@ class ServerConfig:
     max_request_bytes: int = 1024 * 1024
     max_messages: int = 1024
     max_message_chars: int = 100_000
+    keep_checkpoints: int = 3
 
 
 HELP = {
@@ -43,6 +44,7 @@ HELP = {
     "max_request_bytes": "largest request body of the JSON endpoints (413 above it; file uploads have their own limit)",
     "max_messages": "most messages one chat completion request may carry",
     "max_message_chars": "most characters of text in one chat message",
+    "keep_checkpoints": "checkpoints kept per job, the newest ones (OpenAI keeps 3); older ones' files are deleted",
 }
 
 
@@ -75,7 +77,7 @@ def validate(config: ServerConfig) -> ServerConfig:
     if not 0 <= config.port <= 65535:
         raise SystemExit(f"port {config.port} is out of range 0-65535")
     for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs", "max_request_bytes",
-                 "max_messages", "max_message_chars"):
+                 "max_messages", "max_message_chars", "keep_checkpoints"):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
     if config.batch_window_ms < 0:

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
@@ -35,8 +36,12 @@ def model_name(job: dict) -> str:
 
 
 class JobRunner:
-    def __init__(self, storage: Storage, concurrent_jobs: int = 1):
+    def __init__(self, storage: Storage, concurrent_jobs: int = 1, keep_checkpoints: int = 3,
+                 on_model_deleted: Callable[[str], None] = lambda _model_id: None):
+        """Only the newest `keep_checkpoints` checkpoints of a job are kept; `on_model_deleted` unloads the others."""
         self.storage = storage
+        self.keep_checkpoints = keep_checkpoints
+        self._on_model_deleted = on_model_deleted
         self._validation: queue.Queue[str] = queue.Queue()
         self._training: queue.Queue[str] = queue.Queue()
         self._cancel: set[str] = set()
@@ -195,7 +200,7 @@ class JobRunner:
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
         target = self.storage.model_dir(job["id"], f"ckpt-step-{step}")
         if directory.resolve() != self.storage.model_dir(job["id"], "final").resolve() and directory.resolve() != target.resolve():
-            shutil.copytree(directory, target, dirs_exist_ok=True)
+            shutil.move(directory, target)  # taken over, not copied: a trainer's scratch copy would never be pruned
             directory = target
         name = f"{model_name(job)}:ckpt-step-{step}"
         last = metrics[-1] if metrics else {}
@@ -210,6 +215,10 @@ class JobRunner:
             "step_number": step, "metrics": {name: value for name, value in measured.items() if value is not None},
         })
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
+        for removed in self.storage.prune_checkpoints(job["id"], self.keep_checkpoints):
+            self._on_model_deleted(removed["fine_tuned_model_checkpoint"])
+            self.storage.add_event(job["id"], f"Checkpoint {removed['fine_tuned_model_checkpoint']} removed: only the "
+                                              f"last {self.keep_checkpoints} checkpoints are kept")
 
     # -- endings ---------------------------------------------------------------------------------------------
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:

@@ -151,6 +151,20 @@ class Storage:
             self.checkpoints.setdefault(job_id, []).append(checkpoint)
             _write_json(self.root / "jobs" / f"{job_id}.checkpoints.json", self.checkpoints[job_id])
 
+    def prune_checkpoints(self, job_id: str, keep: int) -> list[dict]:
+        """Drop all but the newest `keep` checkpoints of a job, with their model records and files; the removed."""
+        with self._lock:
+            checkpoints = self.checkpoints.get(job_id, [])
+            removed, kept = checkpoints[:-keep], checkpoints[-keep:]
+            if not removed:
+                return []
+            self.checkpoints[job_id] = kept
+            _write_json(self.root / "jobs" / f"{job_id}.checkpoints.json", kept)
+            for checkpoint in removed:
+                if checkpoint["fine_tuned_model_checkpoint"] in self.models:
+                    self.delete_model(checkpoint["fine_tuned_model_checkpoint"])
+            return removed
+
     # -- models ----------------------------------------------------------------------------------------------
     def model_dir(self, job_id: str, name: str) -> Path:
         return self.root / "models" / job_id / name

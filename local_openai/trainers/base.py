@@ -55,7 +55,8 @@ class TrainingContext:
     report: Callable[..., None] = lambda **_: None
     # log(message) -> None; becomes an info event.
     log: Callable[[str], None] = lambda _message: None
-    # checkpoint(epoch, step, directory_written) -> None; registers a usable checkpoint model.
+    # checkpoint(epoch, step, directory_written) -> None; registers a usable checkpoint model. The runner takes the
+    # directory over (moves it unless it is the final output directory) and keeps only the newest few checkpoints.
     checkpoint: Callable[[int, int, Path], None] = lambda *_: None
     should_stop: Callable[[], bool] = lambda: False
 

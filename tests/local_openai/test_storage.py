@@ -56,3 +56,27 @@ def test_records_written_with_nulls_by_older_versions_load_without_them(tmp_path
     loaded = Storage(tmp_path)
     assert "expires_at" not in loaded.files["file-1"] and "status_details" not in loaded.files["file-1"]
     assert loaded.checkpoints["ftjob-4"][0]["metrics"] == {"step": 1, "train_loss": 0.5}
+
+
+def test_pruning_keeps_the_last_checkpoints_and_deletes_the_others_files(tmp_path):
+    storage = Storage(tmp_path)
+    storage.save_job({"id": "ftjob-5", "created_at": 1, "status": "running"})
+    for step in range(1, 6):
+        directory = tmp_path / "models/ftjob-5" / ("final" if step == 5 else f"ckpt-step-{step}")
+        directory.mkdir(parents=True)
+        (directory / "weights").write_bytes(b"w")
+        name = f"ft:m:local::5:ckpt-step-{step}"
+        storage.add_model({"id": name, "created": 1, "owned_by": "user", "base_model": "m", "job_id": "ftjob-5",
+                           "path": str(directory.relative_to(tmp_path))})
+        storage.add_checkpoint("ftjob-5", {"id": f"ftckpt-{step}", "step_number": step,
+                                           "fine_tuned_model_checkpoint": name})
+    storage.add_model({"id": "ft:m:local::5", "created": 1, "owned_by": "user", "base_model": "m",
+                       "job_id": "ftjob-5", "path": "models/ftjob-5/final"})
+
+    removed = storage.prune_checkpoints("ftjob-5", keep=3)
+
+    assert [c["step_number"] for c in removed] == [1, 2]
+    assert [c["step_number"] for c in Storage(tmp_path).checkpoints["ftjob-5"]] == [3, 4, 5]
+    assert sorted(p.name for p in (tmp_path / "models/ftjob-5").iterdir()) == ["ckpt-step-3", "ckpt-step-4", "final"]
+    assert "ft:m:local::5:ckpt-step-1" not in Storage(tmp_path).models and "ft:m:local::5" in storage.models
+    assert storage.prune_checkpoints("ftjob-5", keep=3) == []
