@@ -28,6 +28,7 @@ class ServerConfig:
     max_messages: int = 1024
     max_message_chars: int = 100_000
     keep_checkpoints: int = 3
+    generation_time_limit_s: float = 60.0
 
 
 HELP = {
@@ -45,6 +46,8 @@ HELP = {
     "max_messages": "most messages one chat completion request may carry",
     "max_message_chars": "most characters of text in one chat message",
     "keep_checkpoints": "checkpoints kept per job, the newest ones (OpenAI keeps 3); older ones' files are deleted",
+    "generation_time_limit_s": "longest one batched text generation may run; answers cut short end with "
+                               "finish_reason 'length'",
 }
 
 
@@ -80,6 +83,8 @@ def validate(config: ServerConfig) -> ServerConfig:
                  "max_messages", "max_message_chars", "keep_checkpoints"):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.generation_time_limit_s <= 0:
+        raise SystemExit("generation_time_limit_s must be above 0")
     if config.batch_window_ms < 0:
         raise SystemExit("batch_window_ms must not be negative")
     if not config.api_key and not is_loopback(config.host):

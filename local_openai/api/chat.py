@@ -86,6 +86,7 @@ def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
         stop=tuple(stop),
         seed=seed,
+        time_limit_s=config.generation_time_limit_s,
     )
 
 

@@ -26,6 +26,18 @@ class ClientError(ValueError):
         self.param = param
 
 
+class ContextLengthExceeded(ClientError):
+    """The prompt plus the completion asked for do not fit the model's context window (OpenAI answers a 400)."""
+
+    def __init__(self, context_window: int, prompt_tokens: int, completion_tokens: int):
+        super().__init__(
+            f"This model's maximum context length is {context_window} tokens. However, you requested "
+            f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in the messages, {completion_tokens} in the "
+            "completion). Please reduce the length of the messages or completion.",
+            code="context_length_exceeded", param="messages",
+        )
+
+
 class TrainingCancelled(Exception):
     """Raised by a trainer when `TrainingContext.should_stop()` turned true."""
 
@@ -75,6 +87,9 @@ class ChatRequest:
     top_p: float = 1.0
     stop: Sequence[str] = ()
     seed: int | None = None
+    # The longest a batched generation holding this request may run (None: no limit); what is cut short ends with
+    # finish_reason "length". Bounds how long one request with a large max_tokens holds a model for everyone.
+    time_limit_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +101,11 @@ class ChatResult:
 
 
 class Predictor(Protocol):
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        """Answer a batch of requests; the server batches concurrent HTTP requests into one call."""
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
+        """Answer a batch of requests; the server batches concurrent HTTP requests into one call.
+
+        A request the model refuses on its own (e.g. ContextLengthExceeded) gets the exception in its place, so the
+        rest of the batch is still answered."""
 
 
 class Trainer(Protocol):
