@@ -26,7 +26,8 @@ FINISHED = ("succeeded", "failed", "cancelled")
 # OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
 TRAINING_STARTED = "Fine-tuning job started"
 # What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
-INTERNAL_ERROR = "The job failed because of an internal error of the server (details are in the server log). Create a new job to retry."
+INTERNAL_ERROR = ("The job failed because of an internal error of the server (details are in the server log). "
+                  "Create a new job to retry.")
 METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
 
@@ -204,8 +205,9 @@ class JobRunner:
             directory = target
         name = f"{model_name(job)}:ckpt-step-{step}"
         last = metrics[-1] if metrics else {}
-        measured = {"step": step, "train_loss": last.get("train_loss"), "train_mean_token_accuracy": last.get("train_accuracy"),
-                    "valid_loss": last.get("valid_loss"), "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
+        measured = {"step": step, "train_loss": last.get("train_loss"),
+                    "train_mean_token_accuracy": last.get("train_accuracy"), "valid_loss": last.get("valid_loss"),
+                    "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
         self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
                                 "base_model": job["model"], "job_id": job["id"], "path": str(directory.relative_to(self.storage.root))})
         self.storage.add_checkpoint(job["id"], {

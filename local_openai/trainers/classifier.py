@@ -52,7 +52,8 @@ def training_pairs(examples: Sequence[Sequence[Message]]) -> tuple[list[str], li
     texts, labels = [t for t, _ in pairs], [label for _, label in pairs]
     if len(set(labels)) < 2:
         raise ClientError(
-            f"a classifier needs at least two different assistant answers to learn from; the file has only {set(labels)}",
+            "a classifier needs at least two different assistant answers to learn from; "
+            f"the file has only {set(labels)}",
             code="invalid_training_file", param="training_file",
         )
     return texts, labels

@@ -50,7 +50,8 @@ def test_records_written_with_nulls_by_older_versions_load_without_them(tmp_path
     old_file = {"id": "file-1", "object": "file", "bytes": 3, "created_at": 1, "filename": "t.jsonl",
                 "purpose": "fine-tune", "status": "processed", "status_details": None, "expires_at": None}
     (tmp_path / "files" / "file-1.json").write_text(json.dumps(old_file))
-    (tmp_path / "jobs" / "ftjob-4.json").write_text(json.dumps({"id": "ftjob-4", "created_at": 1, "status": "succeeded"}))
+    job = {"id": "ftjob-4", "created_at": 1, "status": "succeeded"}
+    (tmp_path / "jobs" / "ftjob-4.json").write_text(json.dumps(job))
     (tmp_path / "jobs" / "ftjob-4.checkpoints.json").write_text(json.dumps(
         [{"id": "ftckpt-4", "metrics": {"step": 1, "train_loss": 0.5, "valid_loss": None}}]))
     loaded = Storage(tmp_path)
