@@ -27,6 +27,12 @@ def _check_api_key() -> None:
         raise errors.Unauthorized(message, code="invalid_api_key")
 
 
+def _limit_body() -> None:
+    """JSON endpoints get a small body limit; the file upload keeps the app-wide MAX_CONTENT_LENGTH."""
+    if not (request.method == "POST" and request.path == "/v1/files"):
+        request.max_content_length = get_services().config.max_request_bytes
+
+
 def create_app(config: ServerConfig | None = None, start_runner: bool = True) -> Flask:
     config = config or config_from_env()
     app = Flask(__name__)
@@ -35,6 +41,7 @@ def create_app(config: ServerConfig | None = None, start_runner: bool = True) ->
     app.extensions["local_openai"] = services
     errors.init_app(app)
     app.before_request(_check_api_key)
+    app.before_request(_limit_body)
     for blueprint in (files.bp, fine_tuning.bp, chat.bp, models.bp):
         app.register_blueprint(blueprint)
 

@@ -5,6 +5,7 @@ Precedence: defaults, then environment, then command-line flags (or a test's ove
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -18,13 +19,19 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8100
     data_dir: Path = Path("var/local_openai")
-    # When set, every /v1 request must carry `Authorization: Bearer <api_key>`. Never logged.
+    # When set, every /v1 request must carry `Authorization: Bearer <api_key>`. Never logged. Required off loopback.
     api_key: str | None = None
     max_loaded_models: int = 4
     batch_window_ms: float = 5.0
     max_batch_size: int = 64
     threads: int = 48
     concurrent_jobs: int = 1
+    max_request_bytes: int = 1024 * 1024
+    max_messages: int = 1024
+    max_message_chars: int = 100_000
+    keep_checkpoints: int = 3
+    generation_time_limit_s: float = 60.0
+
     # Training-file validation (shared.jsonl): what one example may hold, so validation runs in bounded memory.
     max_training_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     max_training_messages: int = DEFAULT_MAX_MESSAGES
@@ -37,7 +44,8 @@ HELP = {
     "host": "interface to bind",
     "port": "TCP port (0 picks a free one; the bound URL is printed on stdout)",
     "data_dir": "where files, jobs, events and trained models are kept",
-    "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication",
+    "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication, allowed "
+               "only on a loopback --host",
     "max_loaded_models": "how many models stay loaded in memory (least recently used is unloaded first)",
     "batch_window_ms": "how long a model's batcher waits to gather concurrent chat requests into one batch",
     "max_batch_size": "largest batch of chat requests answered in one model call",
@@ -46,6 +54,12 @@ HELP = {
     "max_training_line_bytes": "largest line (one example) of a training or validation file, in bytes; a longer "
                                "line fails the job's validation without being read into memory",
     "max_training_messages": "most messages in one training example; more fail the job's validation",
+    "max_request_bytes": "largest request body of the JSON endpoints (413 above it; file uploads have their own limit)",
+    "max_messages": "most messages one chat completion request may carry",
+    "max_message_chars": "most characters of text in one chat message",
+    "keep_checkpoints": "checkpoints kept per job, the newest ones (OpenAI keeps 3); older ones' files are deleted",
+    "generation_time_limit_s": "longest one batched text generation may run; answers cut short end with "
+                               "finish_reason 'length'",
 }
 
 
@@ -78,12 +92,31 @@ def validate(config: ServerConfig) -> ServerConfig:
     if not 0 <= config.port <= 65535:
         raise SystemExit(f"port {config.port} is out of range 0-65535")
     for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs", "max_training_line_bytes",
-                 "max_training_messages"):
+                 "max_training_messages", "max_request_bytes", "max_messages", "max_message_chars",
+                 "keep_checkpoints"):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.generation_time_limit_s <= 0:
+        raise SystemExit("generation_time_limit_s must be above 0")
     if config.batch_window_ms < 0:
         raise SystemExit("batch_window_ms must not be negative")
+    if not config.api_key and not is_loopback(config.host):
+        raise SystemExit(
+            f"refusing to listen on {config.host} without an API key: anyone who can reach that address could use "
+            "and delete every file, job and model. Set LOCAL_OPENAI_API_KEY to a long random string (clients send it "
+            "as 'Authorization: Bearer <key>'), or bind a loopback address such as --host 127.0.0.1"
+        )
     return config
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address or `localhost`; any other name may resolve to a reachable interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> ServerConfig:

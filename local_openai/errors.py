@@ -1,8 +1,12 @@
 """OpenAI's error body `{"error": {"message", "type", "param", "code"}}` and the exceptions that produce it."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+import secrets
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from local_openai.trainers.base import ClientError
 
 
 class APIError(Exception):
@@ -42,6 +46,8 @@ def _respond(error: APIError):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(APIError, _respond)
+    app.register_error_handler(ClientError, lambda exc: _respond(InvalidRequest(str(exc), param=exc.param,
+                                                                                code=exc.code)))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -50,7 +56,17 @@ def init_app(app: Flask) -> None:
         error.status = exc.code or 500
         return _respond(error)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        error = APIError(f"The request body is larger than this endpoint accepts ({request.max_content_length} "
+                         "bytes); send a smaller request", code="request_too_large")
+        error.status = 413
+        return _respond(error)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        app.logger.exception("unhandled error")
-        return _respond(ServerError(f"The server had an error processing your request: {type(exc).__name__}: {exc}"))
+        # The exception's text can hold paths, model internals or request data: it goes to the log, not the client.
+        error_id = secrets.token_hex(6)
+        app.logger.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        return _respond(ServerError(f"The server had an error while processing your request (error id {error_id}; "
+                                    "the server log has the details). Retry, or report the error id."))

@@ -13,16 +13,20 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
-from local_openai.trainers.base import TrainingCancelled, TrainingContext
+from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext
 
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "failed", "cancelled")
 # OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
 TRAINING_STARTED = "Fine-tuning job started"
+# What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
+INTERNAL_ERROR = ("The job failed because of an internal error of the server (details are in the server log). "
+                  "Create a new job to retry.")
 METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
 
 
@@ -32,8 +36,12 @@ def model_name(job: dict) -> str:
 
 
 class JobRunner:
-    def __init__(self, storage: Storage, concurrent_jobs: int = 1):
+    def __init__(self, storage: Storage, concurrent_jobs: int = 1, keep_checkpoints: int = 3,
+                 on_model_deleted: Callable[[str], None] = lambda _model_id: None):
+        """Only the newest `keep_checkpoints` checkpoints of a job are kept; `on_model_deleted` unloads the others."""
         self.storage = storage
+        self.keep_checkpoints = keep_checkpoints
+        self._on_model_deleted = on_model_deleted
         self._validation: queue.Queue[str] = queue.Queue()
         self._training: queue.Queue[str] = queue.Queue()
         self._cancel: set[str] = set()
@@ -80,9 +88,9 @@ class JobRunner:
             job_id = self._validation.get()
             try:
                 self._validate(job_id)
-            except Exception as exc:  # a bug must fail the job, not kill the thread
+            except Exception:  # a bug must fail the job, not kill the thread
                 log.exception("validation of %s crashed", job_id)
-                self._fail(job_id, "internal_error", f"Validation crashed: {type(exc).__name__}: {exc}")
+                self._fail(job_id, "internal_error", INTERNAL_ERROR)
 
     def _validate(self, job_id: str) -> None:
         with self._lock:
@@ -121,9 +129,11 @@ class JobRunner:
             except TrainingCancelled:
                 self.storage.add_event(job_id, "Job cancelled")
                 self._finish(job_id, "cancelled")
-            except Exception as exc:
+            except ClientError as exc:
+                self._fail(job_id, exc.code, f"Training failed: {exc}", param=exc.param)
+            except Exception:
                 log.exception("training job %s failed", job_id)
-                self._fail(job_id, "training_failed", f"Training failed: {type(exc).__name__}: {exc}")
+                self._fail(job_id, "internal_error", INTERNAL_ERROR)
             finally:
                 self._cancel.discard(job_id)
 
@@ -136,7 +146,8 @@ class JobRunner:
         self.storage.add_event(job_id, TRAINING_STARTED)
         trainer = get_trainer(job["model"])
         if trainer is None:
-            raise RuntimeError(f"base model {job['model']} is no longer available on this server")
+            raise ClientError(f"base model {job['model']} is no longer available on this server",
+                              code="model_not_available", param="model")
         examples = self.storage.training_examples(job["training_file"])
         validation = self.storage.training_examples(job["validation_file"]) if job.get("validation_file") else []
         hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))
@@ -189,21 +200,26 @@ class JobRunner:
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
         target = self.storage.model_dir(job["id"], f"ckpt-step-{step}")
         if directory.resolve() != self.storage.model_dir(job["id"], "final").resolve() and directory.resolve() != target.resolve():
-            shutil.copytree(directory, target, dirs_exist_ok=True)
+            shutil.move(directory, target)  # taken over, not copied: a trainer's scratch copy would never be pruned
             directory = target
         name = f"{model_name(job)}:ckpt-step-{step}"
         last = metrics[-1] if metrics else {}
+        measured = {"step": step, "train_loss": last.get("train_loss"),
+                    "train_mean_token_accuracy": last.get("train_accuracy"), "valid_loss": last.get("valid_loss"),
+                    "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
         self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
                                 "base_model": job["model"], "job_id": job["id"], "path": str(directory.relative_to(self.storage.root))})
         self.storage.add_checkpoint(job["id"], {
             "id": f"ftckpt-{job['id'].split('-', 1)[1][:8]}{step:06d}", "object": "fine_tuning.job.checkpoint",
             "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
-            "step_number": step, "metrics": {"step": step, "train_loss": last.get("train_loss"),
-                                             "train_mean_token_accuracy": last.get("train_accuracy"),
-                                             "valid_loss": last.get("valid_loss"),
-                                             "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")},
+            # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
+            "step_number": step, "metrics": {name: value for name, value in measured.items() if value is not None},
         })
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
+        for removed in self.storage.prune_checkpoints(job["id"], self.keep_checkpoints):
+            self._on_model_deleted(removed["fine_tuned_model_checkpoint"])
+            self.storage.add_event(job["id"], f"Checkpoint {removed['fine_tuned_model_checkpoint']} removed: only the "
+                                              f"last {self.keep_checkpoints} checkpoints are kept")
 
     # -- endings ---------------------------------------------------------------------------------------------
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:

@@ -49,9 +49,11 @@ def get_services() -> Services:
 
 def create_services(config: ServerConfig) -> Services:
     storage = Storage(config.data_dir, config.jsonl_limits())
+    models = ModelCache(config.max_loaded_models, config.batch_window_ms / 1000.0, config.max_batch_size)
     return Services(
         config=config,
         storage=storage,
-        runner=JobRunner(storage, config.concurrent_jobs),
-        models=ModelCache(config.max_loaded_models, config.batch_window_ms / 1000.0, config.max_batch_size),
+        runner=JobRunner(storage, config.concurrent_jobs, keep_checkpoints=config.keep_checkpoints,
+                         on_model_deleted=models.unload),
+        models=models,
     )

@@ -81,7 +81,10 @@ class Batcher:
                 future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results):
-            future.set_result(result)
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 class ModelCache:

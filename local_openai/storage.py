@@ -41,6 +41,11 @@ def _write_json(path: Path, value: object) -> None:
     os.replace(tmp, path)
 
 
+def _without_nulls(record: dict, names: tuple[str, ...]) -> dict:
+    """`record` without the keys in `names` whose value is None: OpenAI's schema omits them rather than null them."""
+    return {key: value for key, value in record.items() if not (key in names and value is None)}
+
+
 def _read_events(path: Path) -> list[dict]:
     """Events are appended line by line; a crash mid-append leaves a torn last line, which is skipped."""
     events = []
@@ -70,7 +75,8 @@ class Storage:
     # -- loading ---------------------------------------------------------------------------------------------
     def _load(self) -> None:
         for path in (self.root / "files").glob("*.json"):
-            record = json.loads(path.read_text())
+            # Older versions wrote null expires_at/status_details; OpenAI's schema types them integer and string.
+            record = _without_nulls(json.loads(path.read_text()), ("expires_at", "status_details"))
             self.files[record["id"]] = record
         for path in (self.root / "jobs").glob("*.json"):
             if path.name.endswith(".checkpoints.json"):
@@ -80,7 +86,11 @@ class Storage:
             events_path = self.root / "jobs" / f"{job['id']}.events.jsonl"
             self.events[job["id"]] = _read_events(events_path) if events_path.exists() else []
             ckpt_path = self.root / "jobs" / f"{job['id']}.checkpoints.json"
-            self.checkpoints[job["id"]] = json.loads(ckpt_path.read_text()) if ckpt_path.exists() else []
+            checkpoints = json.loads(ckpt_path.read_text()) if ckpt_path.exists() else []
+            for checkpoint in checkpoints:  # older versions wrote unmeasured metrics as null
+                if "metrics" in checkpoint:
+                    checkpoint["metrics"] = {k: v for k, v in checkpoint["metrics"].items() if v is not None}
+            self.checkpoints[job["id"]] = checkpoints
         index = self.root / "models" / "index.json"
         if index.exists():
             self.models = json.loads(index.read_text())
@@ -107,8 +117,6 @@ class Storage:
             "filename": filename,
             "purpose": purpose,
             "status": "processed",
-            "status_details": None,
-            "expires_at": None,
             "_created_ns": time.time_ns(),  # orders objects created within the same second
         }
         with self._lock:
@@ -172,6 +180,20 @@ class Storage:
         with self._lock:
             self.checkpoints.setdefault(job_id, []).append(checkpoint)
             _write_json(self.root / "jobs" / f"{job_id}.checkpoints.json", self.checkpoints[job_id])
+
+    def prune_checkpoints(self, job_id: str, keep: int) -> list[dict]:
+        """Drop all but the newest `keep` checkpoints of a job, with their model records and files; the removed."""
+        with self._lock:
+            checkpoints = self.checkpoints.get(job_id, [])
+            removed, kept = checkpoints[:-keep], checkpoints[-keep:]
+            if not removed:
+                return []
+            self.checkpoints[job_id] = kept
+            _write_json(self.root / "jobs" / f"{job_id}.checkpoints.json", kept)
+            for checkpoint in removed:
+                if checkpoint["fine_tuned_model_checkpoint"] in self.models:
+                    self.delete_model(checkpoint["fine_tuned_model_checkpoint"])
+            return removed
 
     # -- models ----------------------------------------------------------------------------------------------
     def model_dir(self, job_id: str, name: str) -> Path:

@@ -318,6 +318,8 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         raise
     if job.status != run.get("job_status"):
         store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
+    if job.status in (JOB_FAILED, JOB_CANCELLED):
+        store.update_run(exp_id, run_id, job_status=job.status)  # recorded before raising ends the run
     if job.status == JOB_SUCCEEDED:
         trained = job.trained_tokens or 0
         started = training_started_at(client, job_id) or run.get("training_started_at") or job.created_at

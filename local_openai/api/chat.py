@@ -4,8 +4,10 @@ from __future__ import annotations
 import secrets
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from local_openai.api.json_body import json_object
+from local_openai.config import ServerConfig
 from local_openai.errors import InvalidRequest
 from local_openai.services import get_services
 from local_openai.trainers.base import ChatRequest
@@ -25,15 +27,41 @@ def _number(body: dict, name: str, default: float, lowest: float, highest: float
     return float(value)
 
 
-def parse_chat_request(body: dict) -> ChatRequest:
-    messages = body.get("messages")
+def _content_chars(content: object, param: str) -> int:
+    """How many characters of text a message's content holds: a string, null, or a list of content parts."""
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list) and all(isinstance(part, dict) and isinstance(part.get("text", ""), str)
+                                         for part in content):
+        return sum(len(part.get("text", "")) for part in content)
+    raise InvalidRequest(f"Invalid '{param}': expected a string or a list of content parts with string 'text'",
+                         param=param, code="invalid_type")
+
+
+def _check_messages(messages: object, config: ServerConfig) -> list:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty list of {role, content} objects", param="messages",
                              code="invalid_value")
+    if len(messages) > config.max_messages:
+        raise InvalidRequest(f"Invalid 'messages': {len(messages)} messages; this server accepts at most "
+                             f"{config.max_messages} (LOCAL_OPENAI_MAX_MESSAGES)", param="messages",
+                             code="array_above_max_length")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise InvalidRequest(f"Invalid 'messages[{i}]': each message needs a role in {', '.join(ROLES)}",
                                  param=f"messages[{i}].role", code="invalid_value")
+        chars = _content_chars(message.get("content"), f"messages[{i}].content")
+        if chars > config.max_message_chars:
+            raise InvalidRequest(f"Invalid 'messages[{i}].content': {chars} characters; this server accepts at most "
+                                 f"{config.max_message_chars} per message (LOCAL_OPENAI_MAX_MESSAGE_CHARS)",
+                                 param=f"messages[{i}].content", code="string_above_max_length")
+    return messages
+
+
+def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
+    messages = _check_messages(body.get("messages"), config)
     if body.get("n", 1) != 1:
         raise InvalidRequest("Only n=1 is supported", param="n", code="invalid_value")
     if body.get("stream"):
@@ -58,19 +86,18 @@ def parse_chat_request(body: dict) -> ChatRequest:
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
         stop=tuple(stop),
         seed=seed,
+        time_limit_s=config.generation_time_limit_s,
     )
 
 
 @bp.post("/completions")
 def completions():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
+    body = json_object()
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("Missing required parameter: 'model'", param="model", code="missing_required_parameter")
-    chat_request = parse_chat_request(body)
     services = get_services()
+    chat_request = parse_chat_request(body, services.config)
     result = services.models.complete(model, services.loader(model), chat_request)
     return jsonify({
         "id": f"chatcmpl-{secrets.token_hex(12)}",

@@ -7,8 +7,10 @@ import time
 
 from flask import Blueprint, jsonify, request
 
+from local_openai.api.json_body import json_object
 from local_openai.api.pagination import cursor_page
 from local_openai.errors import InvalidRequest, NotFound
+from local_openai.hyperparameters import checked_hyperparameters, checked_seed
 from local_openai.runner import FINISHED
 from local_openai.services import get_services
 from local_openai.storage import creation_order, new_id, public
@@ -16,7 +18,6 @@ from local_openai.trainers import available_base_models
 
 bp = Blueprint("fine_tuning", __name__, url_prefix="/v1/fine_tuning/jobs")
 
-HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 _METADATA_ARG = re.compile(r"^metadata\[(.+)\]$")
 
 
@@ -27,38 +28,20 @@ def get_job(job_id: str) -> dict:
     return job
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
-    return body
-
-
 def _requested_hyperparameters(body: dict) -> dict:
+    """The job's hyperparameters, from `method.supervised.hyperparameters` when given, else `hyperparameters`."""
     method = body.get("method")
-    hyperparameters = body.get("hyperparameters") or {}
-    if method is not None:
-        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
-            raise InvalidRequest("Only method.type 'supervised' is supported by this server", param="method.type",
-                                 code="invalid_value")
-        supervised = method.get("supervised") or {}
-        if not isinstance(supervised, dict):
-            raise InvalidRequest("'method.supervised' must be an object", param="method.supervised", code="invalid_type")
-        hyperparameters = supervised.get("hyperparameters") or hyperparameters
-    if not isinstance(hyperparameters, dict):
-        raise InvalidRequest("'hyperparameters' must be an object", param="hyperparameters", code="invalid_type")
-    for name, value in hyperparameters.items():
-        if name not in HYPERPARAMETERS:
-            raise InvalidRequest(f"Unknown hyperparameter {name!r}; use {', '.join(HYPERPARAMETERS)}",
-                                 param=f"hyperparameters.{name}", code="invalid_value")
-        if value in ("auto", None):
-            continue
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        if not is_number or (name != "learning_rate_multiplier" and not float(value).is_integer()):
-            kind = "number" if name == "learning_rate_multiplier" else "integer"
-            raise InvalidRequest(f"Invalid hyperparameters.{name}: {value!r}; use 'auto' or a positive {kind}",
-                                 param=f"hyperparameters.{name}", code="invalid_value")
-    return {name: hyperparameters.get(name) or "auto" for name in HYPERPARAMETERS}
+    if method is None:
+        return checked_hyperparameters(body.get("hyperparameters"), "hyperparameters")
+    if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
+        raise InvalidRequest("Only method.type 'supervised' is supported by this server", param="method.type",
+                             code="invalid_value")
+    supervised = method.get("supervised") or {}
+    if not isinstance(supervised, dict):
+        raise InvalidRequest("'method.supervised' must be an object", param="method.supervised", code="invalid_type")
+    if supervised.get("hyperparameters") is None:
+        return checked_hyperparameters(body.get("hyperparameters"), "hyperparameters")
+    return checked_hyperparameters(supervised["hyperparameters"], "method.supervised.hyperparameters")
 
 
 def _metadata(body: dict) -> dict | None:
@@ -87,7 +70,7 @@ def _file_param(body: dict, param: str, required: bool) -> str | None:
 
 @bp.post("")
 def create():
-    body = _json_body()
+    body = json_object()
     model = body.get("model")
     if not isinstance(model, str) or model not in available_base_models():
         raise InvalidRequest(f"Model {model!r} is not available for fine-tuning; use one of "
@@ -96,9 +79,7 @@ def create():
     if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
         raise InvalidRequest("'suffix' must be a string of at most 64 characters without ':'", param="suffix",
                              code="invalid_value")
-    seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise InvalidRequest("'seed' must be an integer", param="seed", code="invalid_type")
+    seed = checked_seed(body.get("seed"))
     hyperparameters = _requested_hyperparameters(body)
     job = {
         "id": new_id("ftjob"),

@@ -1,4 +1,5 @@
-"""OpenAI's cursor pages: `{"object": "list", "data": [...], "has_more": bool}`, continued with `after=<last id>`."""
+"""OpenAI's cursor pages: `{"object": "list", "data": [...], "has_more": bool, "first_id", "last_id"}`, continued
+with `after=<last id>`."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -34,5 +35,7 @@ def cursor_page(items: Sequence[dict], default_limit: int, max_limit: int = 100)
                                  code="invalid_value")
         start = ids.index(after) + 1
     page = list(items[start:start + limit])
-    return {"object": "list", "data": page, "has_more": start + limit < len(items),
-            "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}
+    result = {"object": "list", "data": page, "has_more": start + limit < len(items)}
+    if page:  # omitted on an empty page: OpenAI's schema types both as strings, not null
+        result.update(first_id=page[0]["id"], last_id=page[-1]["id"])
+    return result

@@ -13,6 +13,31 @@ from typing import Callable, Protocol, Sequence
 Message = dict[str, object]
 
 
+class ClientError(ValueError):
+    """A problem the client can fix: its training data, its request, a model it must train again.
+
+    The server shows the message as is (a chat request gets a 400 naming `param`; a job fails with it as its error).
+    Any other exception is a fault of the server: logged with its traceback, reported to the client generically.
+    """
+
+    def __init__(self, message: str, code: str = "invalid_value", param: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.param = param
+
+
+class ContextLengthExceeded(ClientError):
+    """The prompt plus the completion asked for do not fit the model's context window (OpenAI answers a 400)."""
+
+    def __init__(self, context_window: int, prompt_tokens: int, completion_tokens: int):
+        super().__init__(
+            f"This model's maximum context length is {context_window} tokens. However, you requested "
+            f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in the messages, {completion_tokens} in the "
+            "completion). Please reduce the length of the messages or completion.",
+            code="context_length_exceeded", param="messages",
+        )
+
+
 class TrainingCancelled(Exception):
     """Raised by a trainer when `TrainingContext.should_stop()` turned true."""
 
@@ -42,7 +67,8 @@ class TrainingContext:
     report: Callable[..., None] = lambda **_: None
     # log(message) -> None; becomes an info event.
     log: Callable[[str], None] = lambda _message: None
-    # checkpoint(epoch, step, directory_written) -> None; registers a usable checkpoint model.
+    # checkpoint(epoch, step, directory_written) -> None; registers a usable checkpoint model. The runner takes the
+    # directory over (moves it unless it is the final output directory) and keeps only the newest few checkpoints.
     checkpoint: Callable[[int, int, Path], None] = lambda *_: None
     should_stop: Callable[[], bool] = lambda: False
 
@@ -61,6 +87,9 @@ class ChatRequest:
     top_p: float = 1.0
     stop: Sequence[str] = ()
     seed: int | None = None
+    # The longest a batched generation holding this request may run (None: no limit); what is cut short ends with
+    # finish_reason "length". Bounds how long one request with a large max_tokens holds a model for everyone.
+    time_limit_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +101,11 @@ class ChatResult:
 
 
 class Predictor(Protocol):
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        """Answer a batch of requests; the server batches concurrent HTTP requests into one call."""
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
+        """Answer a batch of requests; the server batches concurrent HTTP requests into one call.
+
+        A request the model refuses on its own (e.g. ContextLengthExceeded) gets the exception in its place, so the
+        rest of the batch is still answered."""
 
 
 class Trainer(Protocol):

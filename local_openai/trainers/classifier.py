@@ -11,7 +11,7 @@ import re
 from typing import Callable, Sequence
 
 from local_openai.tokens import count_message_tokens, count_text_tokens
-from local_openai.trainers.base import ChatRequest, ChatResult, Message
+from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.
 _MARKER = re.compile(r"(?:^|\n)[ \t]*[A-Za-z][A-Za-z ]{0,24}:[ \t]*", re.MULTILINE)
@@ -51,8 +51,10 @@ def training_pairs(examples: Sequence[Sequence[Message]]) -> tuple[list[str], li
     pairs = [text_and_label(example) for example in examples]
     texts, labels = [t for t, _ in pairs], [label for _, label in pairs]
     if len(set(labels)) < 2:
-        raise ValueError(
-            f"a classifier needs at least two different assistant answers to learn from; the file has only {set(labels)}"
+        raise ClientError(
+            "a classifier needs at least two different assistant answers to learn from; "
+            f"the file has only {set(labels)}",
+            code="invalid_training_file", param="training_file",
         )
     return texts, labels
 

@@ -51,6 +51,7 @@ from typing import Sequence
 from local_openai.trainers.base import (
     ChatRequest,
     ChatResult,
+    ContextLengthExceeded,
     Hyperparameters,
     Message,
     TrainingCancelled,
@@ -162,35 +163,45 @@ class SmolLMPredictor:
         self._adapter = adapter
         self._model = model
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        results: list[ChatResult | None] = [None] * len(requests)
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ContextLengthExceeded]:
+        """Requests whose prompt plus max_tokens exceed the context window are refused, as OpenAI does; a request
+        without max_tokens gets up to DEFAULT_MAX_TOKENS of what the window has left."""
+        tokenizer = self._shared.tokenizer
+        window = self._shared.model.config.max_position_embeddings
+        results: list[ChatResult | ContextLengthExceeded | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}
+        encoded: dict[int, list[int]] = {}
         for index, request in enumerate(requests):
+            prompt = tokenizer.apply_chat_template(_message_list(request.messages), tokenize=False,
+                                                   add_generation_prompt=True)
+            ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            if len(ids) + (request.max_tokens or 1) > window:
+                results[index] = ContextLengthExceeded(window, len(ids), request.max_tokens or 1)
+                continue
+            encoded[index] = ids
             if request.temperature <= 0:
                 key: tuple = ("greedy",)
             else:
                 key = ("sample", request.temperature, request.top_p, request.seed)
             groups.setdefault(key, []).append(index)
         for indices in groups.values():
-            for index, result in zip(indices, self._generate([requests[i] for i in indices])):
+            answers = self._generate([requests[i] for i in indices], [encoded[i] for i in indices], window)
+            for index, result in zip(indices, answers):
                 results[index] = result
         return [r for r in results if r is not None]
 
-    def _generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+    def _generate(self, requests: Sequence[ChatRequest], encoded: list[list[int]], window: int) -> list[ChatResult]:
+        """One generate call for requests of equal sampling settings, each already known to fit the window."""
         import torch
 
         tokenizer = self._shared.tokenizer
         model = self._model if self._model is not None else self._shared.model
-        n_positions = model.config.max_position_embeddings
-        prompts = [
-            tokenizer.apply_chat_template(_message_list(r.messages), tokenize=False, add_generation_prompt=True)
-            for r in requests
-        ]
-        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        limits = [r.max_tokens if r.max_tokens is not None else DEFAULT_MAX_TOKENS for r in requests]
-        max_new = max(1, min(max(limits), n_positions - 1))
-        encoded = [ids[-(n_positions - max_new):] for ids in encoded]
         width = max(len(ids) for ids in encoded)
+        limits = [r.max_tokens if r.max_tokens is not None else min(DEFAULT_MAX_TOKENS, window - len(ids))
+                  for r, ids in zip(requests, encoded)]
+        # The batch shares one length: never past the window for its longest prompt (those cut end with "length").
+        max_new = max(1, min(max(limits), window - width))
+        time_limits = [r.time_limit_s for r in requests if r.time_limit_s is not None]
         pad = tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded])
         attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded])
@@ -208,7 +219,8 @@ class SmolLMPredictor:
             with model.disable_adapter() if serving_base else contextlib.nullcontext():
                 output = model.generate(
                     input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new,
-                    pad_token_id=pad, eos_token_id=eos, **sampling,
+                    pad_token_id=pad, eos_token_id=eos, max_time=min(time_limits) if time_limits else None,
+                    **sampling,
                 )
         results = []
         for row, request, ids, limit in zip(output[:, width:].tolist(), requests, encoded, limits):

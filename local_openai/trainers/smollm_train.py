@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from local_openai.trainers.base import TrainingCancelled, TrainingContext, TrainResult
+from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext, TrainResult
 from local_openai.trainers.libraries import load
 from local_openai.trainers.smollm_data import IGNORE, Example
 
@@ -65,7 +65,8 @@ def run_training(
 ) -> TrainResult:
     """Train `model` (a fresh copy of the base) in place; `save(model, directory)` writes a loadable model."""
     if not train:
-        raise ValueError("no assistant message to learn from: every example has weight 0 on all assistant messages")
+        raise ClientError("no assistant message to learn from: every example has weight 0 on all assistant messages",
+                          code="invalid_training_file", param="training_file")
     hp = ctx.hyperparameters
     torch.manual_seed(ctx.seed)
     if method == "lora":

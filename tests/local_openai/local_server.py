@@ -1,6 +1,7 @@
 """Helpers for driving a real `python -m local_openai` process through the official openai SDK."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import openai
@@ -107,3 +110,15 @@ def accuracy(client: openai.OpenAI, model: str, items: list[tuple[str, str]], te
         answer = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=10)
         correct += answer.choices[0].message.content == label
     return correct / len(items)
+
+
+def post_raw(url: str, body: bytes, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """POST bytes the SDK would never send (NaN literals, huge or deeply nested bodies); (status, JSON body)."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": content_type, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)

@@ -30,3 +30,30 @@ def test_bad_values_stop_with_a_message_naming_the_option(env):
 def test_api_key_is_not_a_command_line_flag():
     with pytest.raises(SystemExit):
         parse_args(["--api-key", "sk-visible-in-ps"], environ={})
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "myhost.example"])
+def test_a_non_loopback_bind_needs_an_api_key(host):
+    with pytest.raises(SystemExit) as caught:
+        parse_args(["--host", host], environ={})
+    assert "LOCAL_OPENAI_API_KEY" in str(caught.value) and "127.0.0.1" in str(caught.value)
+    assert parse_args(["--host", host], environ={"LOCAL_OPENAI_API_KEY": "sk-long-random"}).host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_binds_need_no_key(host):
+    assert parse_args(["--host", host], environ={}).api_key is None
+
+
+def test_the_server_process_refuses_to_listen_on_every_interface_without_a_key(tmp_path):
+    """The real `python -m local_openai`: exits at once with the fix in its message, and never prints a URL."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOCAL_OPENAI_")}
+    result = subprocess.run([sys.executable, "-m", "local_openai", "--host", "0.0.0.0", "--port", "0",
+                             "--data-dir", str(tmp_path)], cwd=Path(__file__).resolve().parents[2], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "LOCAL_OPENAI_API_KEY" in result.stderr and "listening" not in result.stdout

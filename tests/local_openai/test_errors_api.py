@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import openai
 import pytest
 
-from local_server import labelled_texts, training_file
+from local_server import fine_tune, labelled_texts, training_file, wait_for_job
 
 
 def _error_body(response) -> dict:
@@ -77,3 +78,38 @@ def test_api_key_required_when_configured(start_server):
     with urllib.request.urlopen(server.url.removesuffix("/v1") + "/healthz") as response:  # probes need no key
         assert json.load(response)["status"] == "ok"
     assert "sk-local-test" not in "".join(server.output)
+
+
+def test_a_crash_answers_a_generic_500_and_the_traceback_stays_in_the_log(start_server):
+    server = start_server()
+    client = server.client()
+    job = fine_tune(client, "local-tfidf", labelled_texts(4, seed=1))
+    for path in (server.data_dir / "models" / job.id / "final").iterdir():
+        path.unlink()  # the model's files vanished from disk
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": "hi"}])
+    error = _error_body(caught.value.response)
+    assert error["type"] == "server_error" and "server log" in error["message"]
+    assert str(server.data_dir) not in error["message"] and "Error" not in error["message"]
+    for _ in range(100):  # the server's output is read by a thread: give it the moment to arrive
+        if "Traceback" in "".join(server.output):
+            break
+        time.sleep(0.1)
+    assert "Traceback" in "".join(server.output) and str(server.data_dir) in "".join(server.output)
+
+
+def test_a_job_that_crashes_reports_a_generic_error(start_server):
+    server = start_server()
+    client = server.client()
+    uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=1))), purpose="fine-tune")
+    (server.data_dir / "files" / f"{uploaded.id}.bin").unlink()
+    job = wait_for_job(client, client.fine_tuning.jobs.create(training_file=uploaded.id, model="local-tfidf").id)
+    assert job.status == "failed" and job.error.code == "internal_error"
+    assert str(server.data_dir) not in job.error.message and "Error" not in job.error.message
+    assert "server log" in job.error.message
+    assert all(str(server.data_dir) not in e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100))
+
+
+def test_a_problem_with_the_training_data_is_still_reported_as_is(client):
+    job = fine_tune(client, "local-tfidf", [(text, "positive") for text, _ in labelled_texts(4, seed=1)])
+    assert job.status == "failed" and "two different assistant answers" in job.error.message

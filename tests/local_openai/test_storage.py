@@ -68,3 +68,41 @@ def test_stored_training_files_are_validated_with_the_storage_limits(tmp_path):
     report = storage.validate_training_file(record["id"], min_examples=1)
     assert report.issues == [(1, "is 49 bytes, over the limit of 10 bytes per example; "
                                  "shorten the example or split it into several")]
+
+
+def test_records_written_with_nulls_by_older_versions_load_without_them(tmp_path):
+    Storage(tmp_path)
+    old_file = {"id": "file-1", "object": "file", "bytes": 3, "created_at": 1, "filename": "t.jsonl",
+                "purpose": "fine-tune", "status": "processed", "status_details": None, "expires_at": None}
+    (tmp_path / "files" / "file-1.json").write_text(json.dumps(old_file))
+    job = {"id": "ftjob-4", "created_at": 1, "status": "succeeded"}
+    (tmp_path / "jobs" / "ftjob-4.json").write_text(json.dumps(job))
+    (tmp_path / "jobs" / "ftjob-4.checkpoints.json").write_text(json.dumps(
+        [{"id": "ftckpt-4", "metrics": {"step": 1, "train_loss": 0.5, "valid_loss": None}}]))
+    loaded = Storage(tmp_path)
+    assert "expires_at" not in loaded.files["file-1"] and "status_details" not in loaded.files["file-1"]
+    assert loaded.checkpoints["ftjob-4"][0]["metrics"] == {"step": 1, "train_loss": 0.5}
+
+
+def test_pruning_keeps_the_last_checkpoints_and_deletes_the_others_files(tmp_path):
+    storage = Storage(tmp_path)
+    storage.save_job({"id": "ftjob-5", "created_at": 1, "status": "running"})
+    for step in range(1, 6):
+        directory = tmp_path / "models/ftjob-5" / ("final" if step == 5 else f"ckpt-step-{step}")
+        directory.mkdir(parents=True)
+        (directory / "weights").write_bytes(b"w")
+        name = f"ft:m:local::5:ckpt-step-{step}"
+        storage.add_model({"id": name, "created": 1, "owned_by": "user", "base_model": "m", "job_id": "ftjob-5",
+                           "path": str(directory.relative_to(tmp_path))})
+        storage.add_checkpoint("ftjob-5", {"id": f"ftckpt-{step}", "step_number": step,
+                                           "fine_tuned_model_checkpoint": name})
+    storage.add_model({"id": "ft:m:local::5", "created": 1, "owned_by": "user", "base_model": "m",
+                       "job_id": "ftjob-5", "path": "models/ftjob-5/final"})
+
+    removed = storage.prune_checkpoints("ftjob-5", keep=3)
+
+    assert [c["step_number"] for c in removed] == [1, 2]
+    assert [c["step_number"] for c in Storage(tmp_path).checkpoints["ftjob-5"]] == [3, 4, 5]
+    assert sorted(p.name for p in (tmp_path / "models/ftjob-5").iterdir()) == ["ckpt-step-3", "ckpt-step-4", "final"]
+    assert "ft:m:local::5:ckpt-step-1" not in Storage(tmp_path).models and "ft:m:local::5" in storage.models
+    assert storage.prune_checkpoints("ftjob-5", keep=3) == []

@@ -1,0 +1,61 @@
+"""What a fine-tuning job may ask for: the hyperparameters and seed OpenAI accepts, checked at job creation.
+
+Ranges follow OpenAI's API reference (n_epochs 1-50, batch_size 1-256, seed 0 to 2^31-1). OpenAI documents no upper
+bound for learning_rate_multiplier; this server caps it at MAX_LEARNING_RATE_MULTIPLIER, far above any useful value
+(the trainers' base learning rates are tuned for 1.0), so a typo cannot start a job that only diverges.
+"""
+from __future__ import annotations
+
+import math
+
+from local_openai.errors import InvalidRequest
+
+NAMES = ("n_epochs", "batch_size", "learning_rate_multiplier")
+INTEGER_RANGES = {"n_epochs": (1, 50), "batch_size": (1, 256)}
+MAX_LEARNING_RATE_MULTIPLIER = 10.0
+SEED_RANGE = (0, 2**31 - 1)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _checked(name: str, value: object, param: str) -> int | float | str:
+    if value in ("auto", None):
+        return "auto"
+    if name in INTEGER_RANGES:
+        lowest, highest = INTEGER_RANGES[name]
+        if _is_number(value) and float(value).is_integer() and lowest <= value <= highest:
+            return int(value)
+        expected = f"'auto' or an integer from {lowest} to {highest}"
+    else:
+        if _is_number(value) and 0 < value <= MAX_LEARNING_RATE_MULTIPLIER:
+            return float(value)
+        expected = f"'auto' or a number above 0 and at most {MAX_LEARNING_RATE_MULTIPLIER:g}"
+    raise InvalidRequest(f"Invalid '{param}': {value!r}; use {expected}", param=param, code="invalid_value")
+
+
+def checked_hyperparameters(requested: object, prefix: str) -> dict[str, int | float | str]:
+    """`requested` (the body's hyperparameters object) with every value checked; missing ones are "auto".
+
+    `prefix` is where the object sat in the request ("hyperparameters" or "method.supervised.hyperparameters"), so
+    an error's `param` names the field the client actually sent."""
+    if requested is None:
+        requested = {}
+    if not isinstance(requested, dict):
+        raise InvalidRequest(f"'{prefix}' must be an object", param=prefix, code="invalid_type")
+    for name in requested:
+        if name not in NAMES:
+            raise InvalidRequest(f"Unknown hyperparameter {name!r}; use {', '.join(NAMES)}", param=f"{prefix}.{name}",
+                                 code="invalid_value")
+    return {name: _checked(name, requested.get(name), f"{prefix}.{name}") for name in NAMES}
+
+
+def checked_seed(value: object) -> int | None:
+    lowest, highest = SEED_RANGE
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= highest:
+        return value
+    raise InvalidRequest(f"Invalid 'seed': {value!r}; use an integer from {lowest} to {highest}", param="seed",
+                         code="invalid_value")
