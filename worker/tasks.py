@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Callable, TypeVar
 
 import openai
+import redis
 from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
@@ -17,6 +18,7 @@ from celery.utils.log import get_task_logger
 from shared import steps
 from shared.dataset import DatasetError
 from shared.provider import make_client
+from shared.redis_client import RETRIED_ERRORS, redis_client
 from shared.settings import get_settings
 from shared.store import Store
 from worker.celery_app import app, evaluation_slice_s
@@ -27,7 +29,8 @@ T = TypeVar("T")
 
 @lru_cache(maxsize=1)
 def store() -> Store:
-    return Store.from_url(get_settings().redis_url)
+    """The store over a client that retries each command across a Redis outage of up to TQ_REDIS_RETRY_S."""
+    return Store(redis_client(get_settings()))
 
 
 @lru_cache(maxsize=1)
@@ -40,12 +43,22 @@ def transient_countdown(task: Task) -> float:
     return steps.backoff_s(task.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
 
 
+def retry_after_redis_outage(task: Task, exc: redis.RedisError) -> Retry:
+    """Redis stayed away longer than the client's retry window. The run's state is intact but cannot be written, so
+    the run is neither failed (not its fault, and the failure could not be saved) nor given up on: the task runs
+    again later. If even the retry cannot be sent, the unacknowledged message comes back after the visibility
+    timeout."""
+    countdown = transient_countdown(task)
+    log.warning("%s: Redis is unreachable (%s); retrying in %.1f s", task.name, exc, countdown)
+    return task.retry(exc=exc, countdown=countdown)
+
+
 def run_step(task: Task, exp_id: str, run_id: str, step: Callable[[], T], transient_retries: int | None = -1,
              ) -> T | None:
     """Run a run-level step; record failure or cancellation on the run and return None so the chain goes on.
 
-    A transient provider or Redis error is retried with backoff up to `transient_retries` times (-1: the configured
-    `max_retries`; None: no cap, for polling, where the run's deadline decides)."""
+    A transient provider error is retried with backoff up to `transient_retries` times (-1: the configured
+    `max_retries`; None: no cap, for polling, where the run's deadline decides); a Redis outage without a cap."""
     db = store()
     try:
         if steps.run_finished(db, exp_id, run_id):
@@ -53,6 +66,8 @@ def run_step(task: Task, exp_id: str, run_id: str, step: Callable[[], T], transi
         return step()
     except Retry:
         raise
+    except RETRIED_ERRORS as exc:
+        raise retry_after_redis_outage(task, exc)
     except steps.RunCancelled:
         steps.cancel_run(db, exp_id, run_id)
     except steps.StepError as exc:
@@ -79,6 +94,8 @@ def experiment_step(task: Task, exp_id: str, step: Callable[[], T]) -> T:
         return step()
     except Retry:
         raise
+    except RETRIED_ERRORS as exc:
+        raise retry_after_redis_outage(task, exc)
     except steps.RunCancelled:
         steps.cancel_unfinished_runs(db, exp_id)
         db.update_experiment(exp_id, status="cancelled")
