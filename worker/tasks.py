@@ -21,7 +21,7 @@ from shared.provider import make_client
 from shared.redis_client import RETRIED_ERRORS, redis_client
 from shared.settings import get_settings
 from shared.store import Store
-from worker.celery_app import app, evaluation_slice_s
+from worker.celery_app import app, evaluation_deadline_s, evaluation_slice_s
 
 log = get_task_logger(__name__)
 T = TypeVar("T")
@@ -153,21 +153,38 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
 
 
 @app.task(name="tunequeue.evaluate", bind=True, max_retries=None)
-def evaluate(self: Task, model: str | None, exp_id: str, run_id: str) -> str | None:
-    """Evaluate in slices: each task answers what fits in `evaluation_slice_s`, then hands on to a fresh message."""
+def evaluate(self: Task, model: str | None, exp_id: str, run_id: str, stalled: int = 0) -> str | None:
+    """Evaluate in slices: each task starts questions for `evaluation_slice_s` and stops every request and retry at
+    `evaluation_deadline_s`, then hands the rest to a fresh task message (`stalled`: slices in a row that got no
+    answer; past `max_retries` the provider is too slow and the run fails)."""
     if model is None:
         return None
     settings = get_settings()
     policy = steps.RequestPolicy(max_retries=settings.max_retries, first_backoff_s=0.5,
-                                 max_backoff_s=settings.poll_max_interval_s)
+                                 max_backoff_s=settings.poll_max_interval_s, timeout_s=settings.request_timeout_s)
     progress = run_step(self, exp_id, run_id, lambda: steps.evaluate(
         store(), client().with_options(max_retries=0), exp_id, run_id, model, settings.eval_concurrency,
-        evaluation_slice_s(settings), policy), transient_retries=0)
+        evaluation_slice_s(settings), policy, deadline_s=evaluation_deadline_s(settings)), transient_retries=0)
     if progress is None:
         return None
-    if not progress.finished:
-        raise self.retry(countdown=0)
-    return run_id
+    if progress.finished:
+        return run_id
+    stalled = 0 if progress.answered else stalled + 1
+    if stalled > settings.max_retries:
+        steps.fail_run(store(), exp_id, run_id,
+                       f"the provider answered none of the remaining {progress.total - progress.done} questions in "
+                       f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
+                       f"(a task may take half of it) or use a faster provider")
+        return None
+    raise hand_over(self, exp_id, run_id, progress, stalled)
+
+
+def hand_over(task: Task, exp_id: str, run_id: str, progress: steps.EvalProgress, stalled: int) -> Retry:
+    """End this evaluate task and continue in a fresh message for the same task (a Celery retry: same id and chain,
+    so the chord still counts it once), which Redis's visibility timeout then measures from zero again."""
+    log.info("%s %s: %d of %d answered; handing the rest to a fresh task%s", exp_id, run_id, progress.done,
+             progress.total, f" ({stalled} slice(s) in a row without an answer)" if stalled else "")
+    return task.retry(countdown=0, kwargs={"stalled": stalled})
 
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
