@@ -8,8 +8,8 @@ leaks a secret.
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
 TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
 WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LIFETIME_S, TQ_LOGIN_RATE_LIMIT,
-TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES. An unset or blank
-variable means the default.
+TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES, TQ_REDIS_RETRY_S.
+An unset or blank variable means the default.
 """
 from __future__ import annotations
 
@@ -73,6 +73,15 @@ class Settings:
     max_prompt_chars: int = 20_000
     max_columns: int = 200
     dataset_quota_bytes: int = 1024 * 1024 * 1024
+    # faults: Redis outages and task time bounds
+    redis_retry_s: float | None = None
+
+    @property
+    def redis_retry_window_s(self) -> float:
+        """How long a Redis command keeps being retried across an outage (TQ_REDIS_RETRY_S, default a quarter of
+        the visibility timeout: long enough for a restart, short enough for the task to end before Redis hands
+        it to another worker)."""
+        return self.visibility_timeout_s / VISIBILITY_MARGIN if self.redis_retry_s is None else self.redis_retry_s
 
     @property
     def uses_local_backend(self) -> bool:
@@ -106,19 +115,22 @@ def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | N
 
 
 def _number(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T], minimum: float,
-            unit: str = "") -> T:
+            unit: str = "", default_text: str | None = None) -> T:
+    """`default_text` describes a default that is not a plain value (None: derived from another setting)."""
     raw = _text(environ, name, None)
     if raw is None:
         return default
+    shown = default_text or f"{default}{unit}"
     try:
         value = kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise SettingsError(f"{name}={raw!r} is not {what}; set it to {what} such as {name}={default}, "
-                            f"or unset it to use the default ({default}{unit})") from None
+        example = f" such as {name}={default}" if default_text is None else ""
+        raise SettingsError(f"{name}={raw!r} is not {what}; set it to {what}{example}, "
+                            f"or unset it to use the default ({shown})") from None
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} is too small; it must be at least {minimum:g}{unit} "
-                            f"(unset it to use the default {default}{unit})")
+                            f"(unset it to use the default {shown})")
     return value
 
 
@@ -207,6 +219,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_columns=_number(env, "TQ_MAX_COLUMNS", defaults.max_columns, int, 2),
         dataset_quota_bytes=_number(env, "TQ_DATASET_QUOTA_BYTES", defaults.dataset_quota_bytes, int, 1024,
                                     " bytes"),
+        # faults: Redis outages and task time bounds
+        redis_retry_s=_number(env, "TQ_REDIS_RETRY_S", defaults.redis_retry_s, float, 0, " s",
+                              default_text="a quarter of TQ_VISIBILITY_TIMEOUT_S"),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(
@@ -231,7 +246,8 @@ def _check_visibility_timeout(settings: Settings) -> None:
     first still runs it: one provider request and one poll countdown each take at most a quarter of it."""
     limit = settings.visibility_timeout_s / VISIBILITY_MARGIN
     for name, value in (("TQ_REQUEST_TIMEOUT_S", settings.request_timeout_s),
-                        ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s)):
+                        ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s),
+                        ("TQ_REDIS_RETRY_S", settings.redis_retry_window_s)):
         if value > limit:
             raise SettingsError(
                 f"{name} ({value:g} s) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S "

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Mapping
 
@@ -353,10 +353,17 @@ def _cancel_job(client: openai.OpenAI, job_id: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------- evaluation
 
+class DeadlineReached(Exception):
+    """The evaluate task's time is up: no request or retry may go past its deadline, so what is left is handed to a
+    fresh task (past the visibility timeout, Redis would hand this one to a second worker while it still runs)."""
+
+
 @dataclass(frozen=True)
 class EvalProgress:
     done: int
     total: int
+    answered: int = field(default=0, compare=False)
+    """Answers this call saved (0 with items left: the slice made no progress)."""
 
     @property
     def finished(self) -> bool:
@@ -365,43 +372,61 @@ class EvalProgress:
 
 @dataclass(frozen=True)
 class RequestPolicy:
-    """How one chat request is retried: attempts after the first, backoff base and cap, and the sleep to use."""
+    """How one chat request is retried: attempts after the first, backoff base and cap, the sleep to use, and
+    each attempt's timeout (None: the client's)."""
 
     max_retries: int = 5
     first_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     sleep: Callable[[float], None] = time.sleep
+    timeout_s: float | None = None
 
 
 def ask(client: openai.OpenAI, model: str, messages: list[dict], preset: PromptPreset,
-        policy: RequestPolicy) -> str:
-    """One chat completion, retried on 429/5xx/timeouts with backoff (the provider's Retry-After wins)."""
+        policy: RequestPolicy, deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> str:
+    """One chat completion, retried on 429/5xx/timeouts with backoff (the provider's Retry-After wins).
+
+    With a `deadline` (a `clock()` value) no attempt starts after it, each attempt's timeout ends at it at the
+    latest, and no retry waits past it: `DeadlineReached` instead, and the question goes to the next task."""
     attempt = 0
     while True:
+        timeout = policy.timeout_s
+        if deadline is not None:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise DeadlineReached(model)
+            timeout = remaining if timeout is None else min(timeout, remaining)
         try:
-            response = client.chat.completions.create(model=model, messages=messages,
-                                                      temperature=preset.temperature, max_tokens=preset.max_tokens)
+            response = client.chat.completions.create(
+                model=model, messages=messages, temperature=preset.temperature, max_tokens=preset.max_tokens,
+                **({} if timeout is None else {"timeout": timeout}))
             return response.choices[0].message.content or ""
         except openai.OpenAIError as exc:
+            if deadline is not None and clock() >= deadline:
+                raise DeadlineReached(model) from exc
             if not is_retryable(exc) or attempt >= policy.max_retries:
                 raise
             wait = retry_after_s(exc)
             if wait is None:
                 wait = backoff_s(attempt, policy.first_backoff_s, policy.max_backoff_s)
+            wait = min(wait, policy.max_backoff_s)
+            if deadline is not None and clock() + wait >= deadline:
+                raise DeadlineReached(model) from exc
             log.warning("chat completion for %s failed (%s); retry %d/%d in %.1f s", model,
                         provider_error_message(exc), attempt + 1, policy.max_retries, wait)
-            policy.sleep(min(wait, policy.max_backoff_s))
+            policy.sleep(wait)
             attempt += 1
 
 
 def evaluate(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, model: str, concurrency: int,
              budget_s: float, policy: RequestPolicy = RequestPolicy(),
-             clock: Callable[[], float] = time.monotonic) -> EvalProgress:
+             clock: Callable[[], float] = time.monotonic, deadline_s: float | None = None) -> EvalProgress:
     """Ask `model` about the test items that have no stored prediction yet, `concurrency` at a time.
 
     Each answer is stored under its row as soon as it arrives and progress n/N is updated, so a retried or resumed
-    evaluation asks only what is missing. No new request starts after `budget_s`: the caller continues in a fresh
-    task, which keeps every task well inside the broker's visibility timeout. When every item has an answer the
+    evaluation asks only what is missing. No new item starts after `budget_s`, and no request or retry goes past
+    `deadline_s` (both from now): the caller continues in a fresh task, which keeps every task inside the broker's
+    visibility timeout even when the provider is slow. When every item has an answer the
     run's metrics are computed from the stored predictions and the run succeeds.
     """
     check_not_cancelled(store, exp_id)
@@ -418,14 +443,20 @@ def evaluate(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, mode
         store.add_event(exp_id, run_id, f"evaluating {model} on {len(missing)} of {total} test items")
     lock = threading.Lock()
     done = [total - len(missing)]
-    stop_at = clock() + budget_s
+    started = clock()
+    stop_at = started + budget_s
+    deadline = None if deadline_s is None else started + deadline_s
     stop = threading.Event()
 
     def answer(item: Item) -> None:
         if stop.is_set() or clock() > stop_at or store.cancel_requested(exp_id):
             stop.set()
             return
-        output = ask(client, model, evaluation_messages(preset, item.text), preset, policy)
+        try:
+            output = ask(client, model, evaluation_messages(preset, item.text), preset, policy, deadline, clock)
+        except DeadlineReached:
+            stop.set()
+            return
         store.save_prediction(exp_id, run_id, metrics.make_prediction(item.row, item.label, output, split.labels))
         with lock:
             done[0] += 1
@@ -441,7 +472,7 @@ def evaluate(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, mode
         raise StepError(f"{model} could not answer: {provider_error_message(exc)}") from exc
     check_not_cancelled(store, exp_id)
     predictions = store.predictions(exp_id, run_id)
-    progress = EvalProgress(len(predictions), total)
+    progress = EvalProgress(len(predictions), total, answered=done[0] - (total - len(missing)))
     if progress.finished:
         finish_evaluation(store, exp_id, run_id, split, predictions)
     return progress

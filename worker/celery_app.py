@@ -35,6 +35,15 @@ def evaluation_slice_s(settings: Settings) -> float:
     return settings.visibility_timeout_s / 4
 
 
+def evaluation_deadline_s(settings: Settings) -> float:
+    """The hard bound on one `evaluate` task: half the visibility timeout. No provider request, retry or backoff
+    goes past it (each request's timeout is cut to what is left), so a slow provider cannot keep a task running
+    until Redis hands it to a second worker; with a Redis outage retried for at most a quarter more, every task
+    ends before the visibility timeout. The thread pool ignores Celery's `time_limit`, so the task keeps this
+    bound itself."""
+    return settings.visibility_timeout_s / 2
+
+
 def celery_config(settings: Settings) -> dict[str, object]:
     timeout = settings.visibility_timeout_s
     # Sweep for tasks abandoned by a dead worker ten times per timeout, so they run again soon after it expires.

@@ -81,10 +81,19 @@ def signature(argv: list[str]) -> tuple:
     return program, tuple(positionals), tuple(sorted(kept.items())), frozenset(names)
 
 
-def procfile_commands() -> dict[str, list[str]]:
-    """Each Procfile process's command: what follows the last `exec` (before it: pidfile and environment set-up)."""
+def procfile_argv() -> dict[str, list[str]]:
+    """Each Procfile process's command line: what follows the last `exec` (before it: pidfile and environment)."""
     processes = parse_procfile((REPO / "Procfile").read_text()).processes
     return {name: shlex.split(command.rsplit(" exec ", 1)[1]) for name, command in processes.items()}
+
+
+def procfile_commands() -> dict[str, list[str]]:
+    """Each Procfile process's service command, without the `worker.supervisor ... --` that restarts it."""
+    commands = {}
+    for name, argv in procfile_argv().items():
+        supervised = argv[1:3] == ["-m", "worker.supervisor"]
+        commands[name] = argv[argv.index("--") + 1:] if supervised else argv
+    return commands
 
 
 @needs_compose
@@ -164,6 +173,21 @@ def test_procfile_runs_the_five_services_with_the_project_entry_points():
     assert worker[:3] == ("celery", ("worker",), (("--pool", "threads"), ("-A", "worker"), ("-Q", frozenset(QUEUES))))
     assert signature(commands["flower"])[:2] == ("celery", ("flower",))
     assert signature(commands["web"])[:2] == ("gunicorn", ("web:create_app()",))
+
+
+def test_make_up_restarts_redis_and_the_worker_when_they_exit():
+    """honcho stops the whole stack when one service exits; these two must come back by themselves instead."""
+    for name, argv in procfile_argv().items():
+        supervised = signature(argv)[0] == "worker.supervisor"
+        assert supervised == (name in {"redis", "worker"}), name
+        if supervised:
+            assert argv[argv.index("--name") + 1] == name
+
+
+@needs_compose
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_compose_restarts_every_service_unless_stopped(compose, service):
+    assert compose["services"][service]["restart"] == "unless-stopped"
 
 
 def test_dockerfile_default_command_is_the_worker():

@@ -13,13 +13,18 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import pytest
+import redis
 
 from ops_processes import REPO, base_env, free_port, port_open, wait_until
+from shared.store import Store, predictions_key
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +74,13 @@ def make_down(stack: RunningStack) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def make_up(tmp_path: Path) -> Iterator[RunningStack]:
+def make_up(tmp_path: Path, **settings: str) -> Iterator[RunningStack]:
+    """`make up` on free ports with its data under tmp_path; `settings`: more environment for every service."""
     ports = distinct_free_ports(["redis", "local_openai", "web", "flower"])
     env = base_env(REDIS_URL=f"redis://127.0.0.1:{ports['redis']}/0", LOCAL_OPENAI_PORT=str(ports["local_openai"]),
                    OPENAI_BASE_URL=f"http://127.0.0.1:{ports['local_openai']}/v1", WEB_PORT=str(ports["web"]),
                    FLOWER_PORT=str(ports["flower"]), TQ_DATA_DIR=str(tmp_path / "data"), WEB_WORKERS="1",
-                   WORKER_CONCURRENCY="2")
+                   WORKER_CONCURRENCY="2", **settings)
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
     log_path = tmp_path / "make-up.log"
@@ -171,3 +177,92 @@ def test_make_down_stops_what_a_killed_make_up_left_behind_and_nothing_else(tmp_
         finally:
             bystander.kill()
             bystander.wait()
+
+
+# Enqueues a local-tfidf experiment on the sample CSV (270 test items) the way the web app does; prints its id.
+SUBMIT = """
+from pathlib import Path
+from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.records import ExperimentSpec
+from shared.settings import get_settings
+from shared.store import Store
+from worker import pipeline
+csv = Path("shared/sample_data/airline_tweets_sample.csv")
+store = Store.from_url(get_settings().redis_url)
+sha = store.put_dataset(csv.read_bytes(), csv.name)
+sampling = SamplingSpec(mode="balanced", train_counts=dict(REFERENCE_TRAIN_COUNTS), train_offset=0,
+                        test_counts={label: 90 for label in REFERENCE_TRAIN_COUNTS}, test_offset=40)
+spec = ExperimentSpec(dataset_sha256=sha, dataset_name=csv.name, dataset_path=str(csv), text_column="text",
+                      label_column="airline_sentiment", models=["local-tfidf"], zero_shot=[], sampling=sampling)
+print(pipeline.submit_experiment(store, spec))
+pipeline.release_results()
+"""
+
+
+def aof_commands(path: Path) -> Iterator[list[bytes]]:
+    """The commands in Redis's append-only file (RESP arrays), up to a last one cut short by a kill."""
+    data, i = path.read_bytes(), 0
+    try:
+        while data[i:i + 1] == b"*":
+            end = data.index(b"\r\n", i)
+            count, i = int(data[i + 1:end]), end + 2
+            args = []
+            for _ in range(count):
+                end = data.index(b"\r\n", i)
+                length, i = int(data[i + 1:end]), end + 2
+                args.append(data[i:i + length])
+                i += length + 2
+            yield args
+    except ValueError:
+        return
+
+
+def when_redis_answers(check: Callable[[], T]) -> T | None:
+    try:
+        return check()
+    except redis.ConnectionError:
+        return None
+
+
+def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with_each_item_predicted_once(tmp_path):
+    """Kill redis-server while the worker holds the evaluate task. Redis and the worker come back by themselves
+    (their supervisor restarts them; honcho would otherwise stop the whole stack), the data survives in the
+    append-only file, the task comes back after the visibility timeout, and the experiment succeeds. The AOF, which
+    logs every write, shows each test row's prediction written exactly once."""
+    with make_up(tmp_path, TQ_VISIBILITY_TIMEOUT_S="20", TQ_REQUEST_TIMEOUT_S="5", TQ_POLL_INTERVAL_S="0.2",
+                 TQ_POLL_MAX_INTERVAL_S="1", TQ_MAX_RETRIES="3", TQ_EVAL_CONCURRENCY="1") as stack:
+        wait_until_serving(stack)
+        submitted = subprocess.run([sys.executable, "-c", SUBMIT], cwd=REPO, env=stack.env, capture_output=True,
+                                   text=True, timeout=120)
+        assert submitted.returncode == 0, submitted.stderr
+        exp_id = submitted.stdout.split()[0]
+        store = Store.from_url(stack.env["REDIS_URL"])
+
+        def mid_evaluation() -> bool:
+            progress = store.get_run(exp_id, "run-1").get("progress") or {}
+            return bool(progress.get("total")) and 5 <= progress["done"] <= progress["total"] - 50
+
+        wait_until(mid_evaluation, 180, "the evaluation to get under way", interval_s=0.02)
+        redis_pid = store.client.info("server")["process_id"]
+        os.kill(redis_pid, signal.SIGKILL)
+
+        def finished() -> bool:
+            record = when_redis_answers(lambda: store.get_experiment(exp_id, with_predictions=False))
+            return bool(record) and record["status"] in ("succeeded", "failed", "cancelled")
+
+        wait_until(finished, 240, f"experiment {exp_id} to finish after the Redis restart", interval_s=0.5)
+        assert stack.process.poll() is None, stack.log()[-4000:]
+        assert "supervisor: redis exited with signal SIGKILL" in stack.log()
+        assert store.client.info("server")["process_id"] != redis_pid
+        record = store.get_experiment(exp_id)
+
+    run = record["runs"][0]
+    assert (record["status"], run["status"]) == ("succeeded", "succeeded"), (record["error"], run["error"])
+    test_rows = record["split"]["test_rows"]
+    assert len(test_rows) == 270
+    assert sorted(p["row"] for p in run["predictions"]) == sorted(test_rows)
+    key = predictions_key(exp_id, "run-1").encode()
+    writes = Counter(int(args[2]) for args in aof_commands(tmp_path / "data" / "redis" / "appendonly.aof")
+                     if args[0].upper() == b"HSET" and args[1] == key)
+    assert sorted(writes) == sorted(test_rows)
+    assert set(writes.values()) == {1}, sorted(row for row, n in writes.items() if n > 1)

@@ -1,11 +1,12 @@
 """The Celery configuration the reliability story depends on, and the canvas an experiment becomes."""
 from __future__ import annotations
 
+import pytest
 from celery import Celery
 
-from shared.settings import load_settings
+from shared.settings import SettingsError, load_settings
 from worker import pipeline, tasks
-from worker.celery_app import ROUTES, celery_config, evaluation_slice_s
+from worker.celery_app import ROUTES, celery_config, evaluation_deadline_s, evaluation_slice_s
 
 
 def test_tasks_are_acknowledged_late_one_at_a_time_and_routed_by_kind():
@@ -33,6 +34,20 @@ def test_every_task_fits_well_inside_the_visibility_timeout():
         assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == timeout
         assert evaluation_slice_s(settings) + settings.request_timeout_s <= timeout / 2
         assert settings.poll_max_interval_s <= timeout / 4
+        # No request or retry outlives the deadline; a Redis outage retried on top still ends before the timeout.
+        assert evaluation_slice_s(settings) < evaluation_deadline_s(settings)
+        assert evaluation_deadline_s(settings) + settings.redis_retry_window_s < timeout
+
+
+def test_redis_retry_window_defaults_to_a_quarter_of_the_visibility_timeout_and_may_not_exceed_it():
+    short = {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "5", "TQ_POLL_INTERVAL_S": "0.5",
+             "TQ_POLL_MAX_INTERVAL_S": "1"}
+    assert load_settings(short).redis_retry_window_s == 5
+    assert load_settings({"TQ_REDIS_RETRY_S": "30"}).redis_retry_window_s == 30
+    with pytest.raises(SettingsError, match="TQ_REDIS_RETRY_S.*TQ_VISIBILITY_TIMEOUT_S"):
+        load_settings({"TQ_REDIS_RETRY_S": "100"})
+    with pytest.raises(SettingsError, match="default \\(a quarter of TQ_VISIBILITY_TIMEOUT_S\\)"):
+        load_settings({"TQ_REDIS_RETRY_S": "soon"})
 
 
 def names(signature) -> list[str]:

@@ -184,3 +184,35 @@ def test_the_api_key_never_reaches_the_broker_the_records_or_the_logs(start_work
     # results are stored with their arguments (result_extended), so a key passed to a task would be found here
     assert secret.encode() not in redis_dump(tq_stack.redis_url)
     assert secret not in worker.log_path.read_text(errors="replace")
+
+
+@pytest.mark.slow
+def test_a_slow_provider_never_keeps_an_evaluate_task_past_the_visibility_timeout(start_worker, tq_stack, tq_store):
+    """The first four chat requests are answered after 6 s, past the 5 s request timeout, the next six after 4.5 s.
+    Asked with its retries (up to 4) in one go, the first item takes ~28 s, past the 20 s visibility timeout, and
+    Redis hands the task to the worker's second thread while it still runs: two evaluations of one run at once,
+    writing the same rows. Bounded at half the visibility timeout, each task hands the rest to a fresh one instead,
+    and every row is written once."""
+    origin = tq_stack.openai_base_url.rsplit("/v1", 1)[0]
+    chat = ("POST", "/v1/chat/completions")
+    proxy = SlowProxy(origin, {chat: [6.0] * 4 + [4.5] * 6})
+    try:
+        start_worker(concurrency=2, OPENAI_BASE_URL=f"{proxy.url}/v1", TQ_REQUEST_TIMEOUT_S=5,
+                     TQ_VISIBILITY_TIMEOUT_S=20, TQ_MAX_RETRIES=4, TQ_EVAL_CONCURRENCY=1)
+        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
+                                                                  test_per_class=3))
+        writes = WriteCounter(tq_stack.redis_url, predictions_key(exp_id, "run-1"))
+        try:
+            record = wait_finished(tq_store, exp_id, timeout_s=180)
+        finally:
+            writes.close()
+    finally:
+        proxy.close()
+
+    run = record["runs"][0]
+    assert run["status"] == "succeeded", run["error"]
+    test_rows = record["split"]["test_rows"]
+    assert sorted(p["row"] for p in run["predictions"]) == sorted(test_rows)
+    assert sorted(writes.rows) == sorted(test_rows)
+    assert set(writes.rows.values()) == {1}, [row for row, n in writes.rows.items() if n > 1]
+    assert proxy.count(*chat) >= len(test_rows) + 4
