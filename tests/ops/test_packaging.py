@@ -66,3 +66,8 @@ def test_the_wheel_carries_templates_static_files_and_sample_data_but_no_tests(t
     assert not [name for name in names if name.startswith(("tests/", "bench/"))]
     entry_points = next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
     assert "tunequeue = worker.cli:tunequeue" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    metadata = zipfile.ZipFile(wheel).read(next(name for name in names if name.endswith(".dist-info/METADATA")))
+    requires = {line.split(": ", 1)[1] for line in metadata.decode().splitlines() if line.startswith("Requires-Dist")}
+    runtime = [line for line in (REPO / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
+    assert requires == set(runtime)  # pyproject.toml reads them from requirements.txt
+    assert not [name for name in requires if name.startswith(("pytest", "playwright", "ruff", "mypy"))]
