@@ -13,6 +13,7 @@ WORKDIR /app
 # requirements.txt pins the same version, which the +cpu build already satisfies.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
+# The runtime set only: the test and lint tools never enter the image.
 COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install -r requirements.txt \
  && pip install --no-deps -r requirements-nodeps.txt

@@ -4,13 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 DATA ?= $(if $(wildcard ../shared/data/Tweets.csv),../shared/data/Tweets.csv,shared/sample_data/airline_tweets_sample.csv)
 MODELS ?= smollm2-135m-instruct local-minilm
 ZERO_SHOT ?= smollm2-135m-instruct
-# Debian packages the tests need: Chromium for the browser test; docker-compose (installed without its
-# recommended Docker engine) to validate docker-compose.yml.
-DEBIAN_PACKAGES := chromium chromium-driver
-DEBIAN_PACKAGES_NO_RECOMMENDS := docker-compose
+# Debian packages only the tests need (`make test` installs them; `make setup` and `make demo` never do): Chromium for
+# the browser test; docker-compose (installed without its recommended Docker engine) to validate docker-compose.yml.
+TEST_DEBIAN_PACKAGES := chromium chromium-driver
+TEST_DEBIAN_PACKAGES_NO_RECOMMENDS := docker-compose
 
 .DEFAULT_GOAL := help
 
@@ -26,33 +27,53 @@ endef
 
 .PHONY: help
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-.PHONY: system-deps
-system-deps: ## Install the Debian packages the tests need, when missing
-	@$(call apt_install,$(DEBIAN_PACKAGES),)
-	@$(call apt_install,$(DEBIAN_PACKAGES_NO_RECOMMENDS),--no-install-recommends)
+.PHONY: test-system-deps
+test-system-deps: ## Install the Debian packages the tests need, when missing
+	@$(call apt_install,$(TEST_DEBIAN_PACKAGES),)
+	@$(call apt_install,$(TEST_DEBIAN_PACKAGES_NO_RECOMMENDS),--no-install-recommends)
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements-nodeps.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
 .PHONY: setup
-setup: system-deps $(STAMP) ## Create .venv with the pinned requirements
+setup: $(STAMP) ## Create .venv with the pinned runtime requirements and the project (the `tunequeue` command)
+
+.PHONY: setup-dev
+setup-dev: $(DEV_STAMP) ## Add the pinned test and lint tools (requirements-dev.txt) to .venv
 
 .PHONY: demo
 demo: setup ## Run the reference experiment end to end and print the comparison (DATA=..., MODELS="...")
 	$(PY) -m worker demo --data "$(DATA)" $(foreach m,$(MODELS),--model $(m)) $(foreach m,$(ZERO_SHOT),--zero-shot $(m)) --output var/demo-result.json
 
+.PHONY: lint
+lint: $(DEV_STAMP) ## Check style, formatting, types and the architecture contracts (ruff, mypy, import-linter)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# `test` checks the architecture contracts first; ruff and mypy join it (as `test: lint`) once the code has no findings.
+.PHONY: lint-imports
+lint-imports: $(DEV_STAMP) ## Check the import contracts of pyproject.toml (the layering of docs/ARCHITECTURE.md)
+	$(VENV)/bin/lint-imports
+
 .PHONY: test
-test: setup ## Run every test (the slow end-to-end ones included)
+test: test-system-deps lint-imports ## Run every test (the slow end-to-end ones included)
 	$(PY) -m pytest
 
 .PHONY: test-fast
-test-fast: setup ## Run the tests not marked slow
+test-fast: test-system-deps lint-imports ## Run the tests not marked slow
 	$(PY) -m pytest -m "not slow"
 
 .PHONY: bench

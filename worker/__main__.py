@@ -1,4 +1,5 @@
-"""`python -m worker run | show | demo | doctor` (see worker/cli.py)."""
+"""`python -m worker run | show | list | cancel | export | demo | doctor`, the same as `tunequeue` (worker/cli.py)."""
+
 import sys
 
 from worker.cli import main

