@@ -10,6 +10,7 @@ from shared.dataset import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
 from shared.prompts import PromptPreset, evaluation_messages, training_messages
+from shared.record_types import PrelaunchReport
 from shared.tokens import count_examples, count_messages
 
 
@@ -44,7 +45,7 @@ class Report:
     models: list[ModelEstimate] = field(default_factory=list)
     price_note: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> PrelaunchReport:
         return {"ok": self.ok, "n_examples": self.n_examples, "n_train": self.n_train, "n_test": self.n_test,
                 "issues": [{"line": line, "message": message} for line, message in self.issues],
                 "models": [{"model": m.model, "kind": m.kind, "training_tokens": m.training_tokens,

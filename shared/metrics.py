@@ -7,7 +7,9 @@ different labels, or none, is invalid (`None`): it counts against accuracy and i
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
+
+from shared.record_types import ClassScores, ConfusionMatrix, Metrics, Prediction
 
 _STRIP = " \t\r\n\"'`“”‘’.,;:!?()[]{}<>*_-"
 
@@ -37,7 +39,7 @@ def normalize_output(output: str | None, labels: Sequence[str]) -> str | None:
     return None
 
 
-def make_prediction(row: int, expected: str, output: str | None, labels: Sequence[str]) -> dict:
+def make_prediction(row: int, expected: str, output: str | None, labels: Sequence[str]) -> Prediction:
     """One per-item prediction as stored in a run: row, expected, raw output, normalised label (None: invalid)."""
     return {"row": row, "expected": expected, "output": output, "predicted": normalize_output(output, labels)}
 
@@ -46,7 +48,7 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> dict:
+def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> ConfusionMatrix:
     """Rows are expected labels, columns predicted labels; `invalid` counts invalid outputs per expected label."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
@@ -59,7 +61,7 @@ def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None], l
     return {"labels": list(labels), "matrix": matrix, "invalid": invalid}
 
 
-def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> dict:
+def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> Metrics:
     """accuracy, macro_f1, invalid, n, per_class {precision, recall, f1, support}, confusion_matrix.
 
     Invalid outputs count as wrong: they lower accuracy and the recall of their true class. A class never
@@ -72,7 +74,7 @@ def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], la
         raise ValueError(f"labels {unknown} are not among the experiment's labels {list(labels)}")
     confusion = confusion_matrix(expected, predicted, labels)
     matrix = confusion["matrix"]
-    per_class = {}
+    per_class: dict[str, ClassScores] = {}
     for i, label in enumerate(labels):
         true_positive = matrix[i][i]
         predicted_as = sum(row[i] for row in matrix)
@@ -92,7 +94,7 @@ def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], la
     }
 
 
-def metrics_from_predictions(predictions: Iterable[Mapping], labels: Sequence[str]) -> dict:
-    """`compute_metrics` over stored prediction dicts (keys `expected` and `predicted`)."""
+def metrics_from_predictions(predictions: Iterable[Prediction], labels: Sequence[str]) -> Metrics:
+    """`compute_metrics` over stored predictions."""
     predictions = list(predictions)
     return compute_metrics([p["expected"] for p in predictions], [p["predicted"] for p in predictions], labels)

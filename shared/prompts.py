@@ -11,8 +11,10 @@ written `{{` and `}}`.
 from __future__ import annotations
 
 import string
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Mapping
+
+from shared.record_types import Prompt
 
 REFERENCE_SYSTEM_PROMPT = (
     "You are a Twitter sentiment analysis expert who can predict sentiment expressed in the tweets about an "
@@ -77,11 +79,11 @@ class PromptPreset:
                 changes["training_template"] = user_template
         return replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Prompt:
         """The record's `prompt` section (`preset` is the name)."""
-        data = asdict(self)
-        data["preset"] = data.pop("name")
-        return data
+        return {"system_prompt": self.system_prompt, "user_template": self.user_template,
+                "eval_system_prompt": self.eval_system_prompt, "temperature": self.temperature,
+                "max_tokens": self.max_tokens, "training_template": self.training_template, "preset": self.name}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> PromptPreset:

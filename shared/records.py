@@ -1,7 +1,7 @@
 """The experiment record (schema_version 1, see docs/ARCHITECTURE.md): building it, and deriving its summary.
 
-A record is plain JSON-ready dicts; `shared.store` persists it. API keys never enter a record: the provider section
-holds only the base URL.
+A record is plain JSON-ready dicts typed in `shared.record_types`; `shared.store` persists it. API keys never enter a
+record: the provider section holds only the base URL.
 """
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ import re
 import secrets
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Final, Iterable, Mapping, Sequence, overload
 
 from shared.dataset import DatasetError, SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
+from shared.record_types import (RUN_KINDS, SCHEMA_VERSION, Auto, ExperimentRecord, ExperimentStatus, Hyperparameters,
+                                 Run, RunKind, RunState, Summary, SummaryRow)
 from shared.settings import Settings, get_settings
 
-SCHEMA_VERSION = 1
-EXPERIMENT_STATUSES = ("queued", "preparing", "running", "succeeded", "failed", "cancelled")
-RUN_STATUSES = ("pending", "fine_tuning", "evaluating", "succeeded", "failed", "cancelled")
 FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
-RUN_KINDS = ("fine-tuned", "zero-shot")
-DEFAULT_HYPERPARAMETERS = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto",
-                           "suffix": "tq", "seed": None}
+DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {"n_epochs": "auto", "batch_size": "auto",
+                                                   "learning_rate_multiplier": "auto", "suffix": "tq", "seed": None}
 MAX_SUFFIX_LENGTH = 64
 MAX_EPOCHS = 50
 
@@ -71,7 +69,18 @@ def not_a_dataset_hash(value: object) -> str:
             f"as returned by POST /api/datasets")
 
 
-def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximum: float | None = None):
+@overload
+def _auto_or_number(name: str, value: object, kind: type[int], minimum: float,
+                    maximum: float | None = None) -> int | Auto: ...
+
+
+@overload
+def _auto_or_number(name: str, value: object, kind: type[float], minimum: float,
+                    maximum: float | None = None) -> float | Auto: ...
+
+
+def _auto_or_number(name: str, value: object, kind: type[int] | type[float], minimum: float,
+                    maximum: float | None = None) -> float | Auto:
     if value == "auto" or value is None:
         return "auto"
     try:
@@ -82,7 +91,7 @@ def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximu
         raise RecordError(f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
                           f"{1 if kind is int else 0.5}")
     try:
-        number = kind(value)
+        number = kind(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
     if kind is int and number != as_float:
@@ -93,27 +102,25 @@ def _auto_or_number(name: str, value: object, kind: type, minimum: float, maximu
     return number
 
 
-def normalize_hyperparameters(values: Mapping[str, object] | None) -> dict:
+def normalize_hyperparameters(values: Mapping[str, object] | None) -> Hyperparameters:
     """Defaults filled in and each value checked ('auto' or a number in range, a short suffix, an int seed)."""
     values = dict(values or {})
     unknown = sorted(set(values) - set(DEFAULT_HYPERPARAMETERS))
     if unknown:
         raise RecordError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: "
                           f"{', '.join(DEFAULT_HYPERPARAMETERS)}")
-    merged = {**DEFAULT_HYPERPARAMETERS, **{k: v for k, v in values.items() if v is not None and v != ""}}
-    merged["n_epochs"] = _auto_or_number("n_epochs", merged["n_epochs"], int, 1, MAX_EPOCHS)
-    merged["batch_size"] = _auto_or_number("batch_size", merged["batch_size"], int, 1)
-    merged["learning_rate_multiplier"] = _auto_or_number("learning_rate_multiplier",
-                                                         merged["learning_rate_multiplier"], float, 1e-6, 100)
+    merged: dict[str, object] = {**DEFAULT_HYPERPARAMETERS,
+                                 **{k: v for k, v in values.items() if v is not None and v != ""}}
     suffix = str(merged["suffix"])
+    n_epochs = _auto_or_number("n_epochs", merged["n_epochs"], int, 1, MAX_EPOCHS)
+    batch_size = _auto_or_number("batch_size", merged["batch_size"], int, 1)
+    learning_rate_multiplier = _auto_or_number("learning_rate_multiplier", merged["learning_rate_multiplier"],
+                                               float, 1e-6, 100)
     if len(suffix) > MAX_SUFFIX_LENGTH or not all(c.isalnum() or c in "-_" for c in suffix):
         raise RecordError(f"suffix {suffix!r} must be at most {MAX_SUFFIX_LENGTH} letters, digits, '-' or '_'")
-    merged["suffix"] = suffix
-    if merged["seed"] is not None:
-        merged["seed"] = _auto_or_number("seed", merged["seed"], int, 0)
-        if merged["seed"] == "auto":
-            merged["seed"] = None
-    return merged
+    seed = None if merged["seed"] is None else _auto_or_number("seed", merged["seed"], int, 0)
+    return {"n_epochs": n_epochs, "batch_size": batch_size, "learning_rate_multiplier": learning_rate_multiplier,
+            "suffix": suffix, "seed": None if seed == "auto" else seed}
 
 
 def check_models(models: Sequence[str], zero_shot: Sequence[str], settings: Settings) -> None:
@@ -177,7 +184,8 @@ class ExperimentSpec:
     zero_shot: list[str] = field(default_factory=list)
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     prompt: PromptPreset | None = None
-    hyperparameters: dict = field(default_factory=dict)
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    """As given; normalised on creation to the record's `Hyperparameters`."""
     settings: InitVar[Settings | None] = None
     """Whose caps apply (default: the process settings); not stored."""
 
@@ -193,7 +201,7 @@ class ExperimentSpec:
         check_caps(self, settings)
 
 
-def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
+def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
     if kind not in RUN_KINDS:
         raise RecordError(f"run kind {kind!r} must be one of {', '.join(RUN_KINDS)}")
     return {
@@ -205,11 +213,12 @@ def new_run_record(run_id: str, base_model: str, kind: str) -> dict:
     }
 
 
-def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | None = None) -> dict:
+def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | None = None) -> ExperimentRecord:
     """A queued experiment with one pending run per fine-tuned model, then one per zero-shot model.
 
     The caps are checked again here: a script may change a spec after building it."""
     check_caps(spec)
+    assert spec.prompt is not None, "ExperimentSpec.__post_init__ sets the reference preset"
     created = now_iso()
     runs = [new_run_record(f"run-{i}", model, "fine-tuned") for i, model in enumerate(spec.models, start=1)]
     runs += [new_run_record(f"run-{i}", model, "zero-shot")
@@ -227,7 +236,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
                     "n_rows": None, "class_counts": None},
         "sampling": spec.sampling.to_dict(),
         "prompt": spec.prompt.to_dict(),
-        "hyperparameters": dict(spec.hyperparameters),
+        "hyperparameters": normalize_hyperparameters(spec.hyperparameters),
         "provider": {"base_url": base_url},
         "split": None,
         "training_file": None,
@@ -236,7 +245,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
     }
 
 
-def spec_from_record(record: Mapping) -> ExperimentSpec:
+def spec_from_record(record: ExperimentRecord) -> ExperimentSpec:
     """The spec an existing record was created from (to re-run it, or to rebuild the canvas)."""
     runs = record.get("runs", [])
     return ExperimentSpec(
@@ -249,22 +258,24 @@ def spec_from_record(record: Mapping) -> ExperimentSpec:
         hyperparameters=dict(record.get("hyperparameters") or {}))
 
 
-def summarize_runs(runs: Sequence[Mapping]) -> dict:
+def summarize_runs(runs: Sequence[RunState]) -> Summary:
     """The comparison table (one row per run) and the best succeeded run by accuracy, then macro-F1."""
-    table = []
+    table: list[SummaryRow] = []
     for run in runs:
-        metrics = run.get("metrics") or {}
+        metrics = run.get("metrics")
         table.append({"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
                       "status": run["status"], "fine_tuned_model": run.get("fine_tuned_model"),
-                      "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
-                      "invalid": metrics.get("invalid"), "training_seconds": run.get("training_seconds"),
+                      "accuracy": metrics["accuracy"] if metrics else None,
+                      "macro_f1": metrics["macro_f1"] if metrics else None,
+                      "invalid": metrics["invalid"] if metrics else None,
+                      "training_seconds": run.get("training_seconds"),
                       "cost_estimate_usd": run.get("cost_estimate_usd")})
     scored = [row for row in table if row["status"] == "succeeded" and row["accuracy"] is not None]
-    best = max(scored, key=lambda row: (row["accuracy"], row["macro_f1"] or 0.0), default=None)
+    best = max(scored, key=lambda row: (row["accuracy"] or 0.0, row["macro_f1"] or 0.0), default=None)
     return {"best_run": best["run"] if best else None, "table": table}
 
 
-def final_status(run_statuses: Iterable[str]) -> str:
+def final_status(run_statuses: Iterable[str]) -> ExperimentStatus:
     """The experiment's status once its runs are finished: succeeded only if every run succeeded."""
     statuses = list(run_statuses)
     if statuses and all(status == "succeeded" for status in statuses):

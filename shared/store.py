@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import redis
 
+from shared.record_types import (Event, EventLevel, ExperimentRecord, ExperimentState, Prediction, Run, RunState,
+                                 StoredItems)
 from shared.records import (FINISHED_RUN_STATUSES, ExperimentSpec, is_dataset_hash, is_experiment_id,
                             new_experiment_record, not_a_dataset_hash, not_an_experiment_id, now_iso)
 
@@ -110,7 +112,7 @@ class Store:
         return sha256
 
     def get_dataset(self, sha256: str) -> bytes:
-        data = self.client.get(dataset_key(sha256))
+        data = cast("bytes | None", self.client.get(dataset_key(sha256)))
         if data is None:
             raise NotFound(f"dataset {sha256} is not in Redis; upload the CSV again")
         return data
@@ -118,7 +120,7 @@ class Store:
     def dataset_name(self, sha256: str) -> str | None:
         if not is_dataset_hash(sha256):
             return None
-        name = self.client.get(dataset_key(sha256) + ":name")
+        name = cast("bytes | None", self.client.get(dataset_key(sha256) + ":name"))
         return name.decode("utf-8") if name is not None else None
 
     def has_dataset(self, sha256: str) -> bool:
@@ -131,7 +133,7 @@ class Store:
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.strlen(key)
-            return sum(pipe.execute()) if keys else 0
+            return sum(int(size) for size in pipe.execute()) if keys else 0
 
     def delete_dataset(self, sha256: str) -> bool:
         """Remove a stored dataset and its name; False when there was none."""
@@ -140,7 +142,7 @@ class Store:
 
     def experiments_needing(self, sha256: str) -> list[str]:
         """Ids of the experiments not yet finished that use the dataset (their prepare step reads it)."""
-        needing = []
+        needing: list[str] = []
         ids = [raw.decode("utf-8") for raw in self.client.zrange(EXPERIMENTS_KEY, 0, -1)]
         for start in range(0, len(ids), 200):
             chunk = ids[start:start + 200]
@@ -165,9 +167,10 @@ class Store:
         """Write a new queued experiment and its pending runs; returns the experiment id."""
         record = new_experiment_record(spec, base_url)
         exp_id = record["id"]
-        runs = record.pop("runs")
+        stored: dict[str, Any] = dict(record)
+        runs: list[dict[str, Any]] = [dict(run) for run in stored.pop("runs")]
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(experiment_key(exp_id), _dumps(record))
+            pipe.set(experiment_key(exp_id), _dumps(stored))
             for run in runs:
                 run.pop("predictions")
                 pipe.rpush(runs_key(exp_id), run["id"])
@@ -180,87 +183,86 @@ class Store:
         """False for an unknown or malformed id."""
         return is_experiment_id(exp_id) and bool(self.client.exists(experiment_key(exp_id)))
 
-    def _experiment_only(self, exp_id: str) -> dict | None:
+    def _experiment_only(self, exp_id: str) -> ExperimentState | None:
         if not is_experiment_id(exp_id):
             return None
-        raw = self.client.get(experiment_key(exp_id))
-        return json.loads(raw) if raw is not None else None
+        raw = cast("bytes | None", self.client.get(experiment_key(exp_id)))
+        return cast(ExperimentState, json.loads(raw)) if raw is not None else None
 
     def run_ids(self, exp_id: str) -> list[str]:
         return [run_id.decode("utf-8") for run_id in self.client.lrange(runs_key(exp_id), 0, -1)]
 
-    def get_experiment(self, exp_id: str, with_predictions: bool = True) -> dict | None:
+    def get_experiment(self, exp_id: str, with_predictions: bool = True) -> ExperimentRecord | None:
         """The full record (runs and, by default, predictions sorted by row), or None when unknown or malformed."""
         record = self._experiment_only(exp_id)
         if record is None:
             return None
-        runs = []
+        runs: list[Run] = []
         for run_id in self.run_ids(exp_id):
-            run = self.get_run(exp_id, run_id)
-            run["predictions"] = (sorted(self.predictions(exp_id, run_id).values(), key=lambda p: p["row"])
-                                  if with_predictions else [])
-            runs.append(run)
-        record["runs"] = runs
-        return record
+            predictions = (sorted(self.predictions(exp_id, run_id).values(), key=lambda p: p["row"])
+                           if with_predictions else [])
+            runs.append({**self.get_run(exp_id, run_id), "predictions": predictions})
+        return {**record, "runs": runs}
 
-    def list_experiments(self, limit: int = 50) -> list[dict]:
+    def list_experiments(self, limit: int = 50) -> list[ExperimentRecord]:
         """The newest experiments first, without predictions."""
         ids = [raw.decode("utf-8") for raw in self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1)]
         records = (self.get_experiment(exp_id, with_predictions=False) for exp_id in ids)
         return [record for record in records if record is not None]
 
-    def _update(self, key: str, change: Callable[[dict], None], what: str) -> dict:
+    def _update(self, key: str, change: Callable[[dict[str, Any]], None], what: str) -> dict[str, Any]:
         """Apply `change` to the JSON at `key` atomically (retried if another writer got in first)."""
-        def transaction(pipe: redis.client.Pipeline) -> dict:
+        def transaction(pipe: redis.client.Pipeline) -> dict[str, Any]:
             raw = pipe.get(key)
             if raw is None:
                 raise NotFound(f"{what} is not in Redis")
-            value = json.loads(raw)
+            value: dict[str, Any] = json.loads(raw)
             change(value)
             value["updated_at"] = now_iso()
             pipe.multi()
             pipe.set(key, _dumps(value))
             return value
 
-        return self.client.transaction(transaction, key, value_from_callable=True)
+        return cast("dict[str, Any]", self.client.transaction(transaction, key, value_from_callable=True))
 
-    def update_experiment(self, exp_id: str, **fields: Any) -> dict:
+    def update_experiment(self, exp_id: str, **fields: Any) -> ExperimentState:
         """Set top-level fields of the experiment (not `runs`); a final status also stamps `finished_at`."""
         if "runs" in fields:
             raise ValueError("runs are stored separately: use update_run")
 
-        def change(record: dict) -> None:
+        def change(record: dict[str, Any]) -> None:
             record.update(fields)
             if fields.get("status") in ("succeeded", "failed", "cancelled") and not record.get("finished_at"):
                 record["finished_at"] = now_iso()
 
-        return self._update(experiment_key(exp_id), change, f"experiment {exp_id}")
+        return cast(ExperimentState, self._update(experiment_key(exp_id), change, f"experiment {exp_id}"))
 
     # runs
 
-    def get_run(self, exp_id: str, run_id: str) -> dict:
-        raw = self.client.get(run_key(exp_id, run_id))
+    def get_run(self, exp_id: str, run_id: str) -> RunState:
+        """The run without its predictions."""
+        raw = cast("bytes | None", self.client.get(run_key(exp_id, run_id)))
         if raw is None:
             raise NotFound(f"run {run_id} of experiment {exp_id} is not in Redis")
-        return json.loads(raw)
+        return cast(RunState, json.loads(raw))
 
-    def update_run(self, exp_id: str, run_id: str, **fields: Any) -> dict:
+    def update_run(self, exp_id: str, run_id: str, **fields: Any) -> RunState:
         """Set fields of one run (not `predictions`); a finished status also stamps `finished_at`."""
         if "predictions" in fields:
             raise ValueError("predictions are stored per row: use save_prediction")
 
-        def change(run: dict) -> None:
+        def change(run: dict[str, Any]) -> None:
             run.update(fields)
             if fields.get("status") in FINISHED_RUN_STATUSES and not run.get("finished_at"):
                 run["finished_at"] = now_iso()
 
-        return self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}")
+        return cast(RunState, self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}"))
 
-    def add_event(self, exp_id: str, run_id: str | None, message: str, level: str = "info") -> None:
+    def add_event(self, exp_id: str, run_id: str | None, message: str, level: EventLevel = "info") -> None:
         """Append an event to a run (or, with run_id None, to the experiment); keeps the latest events only."""
-        event = {"at": now_iso(), "level": level, "message": message}
+        event: Event = {"at": now_iso(), "level": level, "message": message}
 
-        def change(value: dict) -> None:
+        def change(value: dict[str, Any]) -> None:
             value["events"] = [*value.get("events", []), event][-MAX_EVENTS_PER_RUN:]
 
         if run_id is None:
@@ -270,25 +272,26 @@ class Store:
 
     # predictions
 
-    def save_prediction(self, exp_id: str, run_id: str, prediction: dict) -> bool:
+    def save_prediction(self, exp_id: str, run_id: str, prediction: Prediction) -> bool:
         """Store one prediction under its row; returns True when that row had none before."""
         return bool(self.client.hset(predictions_key(exp_id, run_id), str(prediction["row"]), _dumps(prediction)))
 
-    def predictions(self, exp_id: str, run_id: str) -> dict[int, dict]:
-        stored = self.client.hgetall(predictions_key(exp_id, run_id))
-        return {int(row): json.loads(value) for row, value in stored.items()}
+    def predictions(self, exp_id: str, run_id: str) -> dict[int, Prediction]:
+        """The run's stored predictions by row."""
+        stored = cast("dict[bytes, bytes]", self.client.hgetall(predictions_key(exp_id, run_id)))
+        return {int(row): cast(Prediction, json.loads(value)) for row, value in stored.items()}
 
     def clear_predictions(self, exp_id: str, run_id: str) -> None:
         self.client.delete(predictions_key(exp_id, run_id))
 
     # items written by prepare
 
-    def save_items(self, exp_id: str, items: dict) -> None:
+    def save_items(self, exp_id: str, items: StoredItems) -> None:
         self.client.set(items_key(exp_id), _dumps(items))
 
-    def get_items(self, exp_id: str) -> dict | None:
-        raw = self.client.get(items_key(exp_id))
-        return json.loads(raw) if raw is not None else None
+    def get_items(self, exp_id: str) -> StoredItems | None:
+        raw = cast("bytes | None", self.client.get(items_key(exp_id)))
+        return cast(StoredItems, json.loads(raw)) if raw is not None else None
 
     # cancellation
 

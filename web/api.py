@@ -4,14 +4,17 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from shared.dataset import DatasetError
 from shared.estimates import prelaunch_report
 from shared.records import RecordError
 from shared.store import DatasetQuotaExceeded
-from web.datasets import load_dataset, store_upload
+from web.api_bodies import (CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody,
+                            SubmittedBody)
 from web.api_fields import BodyError, json_to_fields
+from web.datasets import load_dataset, store_upload
 from web.experiment_form import UploadedDataset, parse_fields
 from web.health import provider_warnings
 from web.openapi import openapi_document
@@ -22,14 +25,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _error(status: int, message: str, fields: dict[str, str] | None = None):
-    body = {"error": message}
+def _error(status: int, message: str, fields: dict[str, str] | None = None) -> ResponseReturnValue:
+    body: ErrorBody = {"error": message}
     if fields:
         body["fields"] = fields
     return jsonify(body), status
 
 
-def _request_fields() -> tuple[MultiDict, UploadedDataset]:
+def _request_fields() -> tuple[MultiDict[str, str], UploadedDataset]:
     """(fields, dataset): multipart with a `file`, or JSON naming an uploaded dataset by its sha256."""
     if request.is_json:
         body = request.get_json()
@@ -51,34 +54,37 @@ def _request_fields() -> tuple[MultiDict, UploadedDataset]:
 
 
 @bp.post("/datasets")
-def upload_dataset():
+def upload_dataset() -> ResponseReturnValue:
     try:
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
         return _error(400, str(exc), {"file": str(exc)})
     except DatasetQuotaExceeded as exc:
         return _error(507, str(exc))
-    return jsonify(sha256=dataset.sha256, name=dataset.name), 201
+    stored: StoredDatasetBody = {"sha256": dataset.sha256, "name": dataset.name}
+    return jsonify(stored), 201
 
 
 @bp.delete("/datasets/<sha256>")
-def delete_dataset(sha256: str):
+def delete_dataset(sha256: str) -> ResponseReturnValue:
     """Free the space of a dataset no unfinished experiment needs (finished ones keep their items and results)."""
     store = get_store()
     if not store.has_dataset(sha256):
         return _error(404, f"There is no dataset {sha256}.")
     needing = store.experiments_needing(sha256)
     if needing:
-        return jsonify(error=f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; "
-                             f"wait for them to finish, or cancel them (POST /api/experiments/<id>/cancel), then "
-                             f"delete it.", experiments=needing), 409
+        in_use: DatasetInUseBody = {
+            "error": f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; wait for "
+                     f"them to finish, or cancel them (POST /api/experiments/<id>/cancel), then delete it.",
+            "experiments": needing}
+        return jsonify(in_use), 409
     store.delete_dataset(sha256)
     log.info("dataset %s deleted through the API", sha256[:12])
     return "", 204
 
 
 @bp.post("/experiments")
-def create_experiment():
+def create_experiment() -> ResponseReturnValue:
     try:
         fields, dataset = _request_fields()
     except DatasetError as exc:
@@ -91,25 +97,29 @@ def create_experiment():
     spec = draft.spec
     report = prelaunch_report(draft.split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
     if not report.ok:
-        return jsonify(error="The training file would be invalid; see 'report'.", report=report.to_dict()), 400
+        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.",
+                              "report": report.to_dict()}
+        return jsonify(invalid), 400
     try:
         exp_id = submit_experiment(get_store(), spec)
     except RecordError as exc:
         return _error(400, str(exc))
     log.info("experiment %s submitted through the API", exp_id)
     location = url_for("api.get_experiment", exp_id=exp_id)
-    return (jsonify(id=exp_id, url=location, report=report.to_dict(), warnings=provider_warnings()), 202,
-            {"Location": location})
+    submitted: SubmittedBody = {"id": exp_id, "url": location, "report": report.to_dict(),
+                                "warnings": provider_warnings()}
+    return jsonify(submitted), 202, {"Location": location}
 
 
 @bp.get("/experiments")
-def list_experiments():
+def list_experiments() -> ResponseReturnValue:
     limit = request.args.get("limit", 50, type=int)
-    return jsonify(experiments=get_store().list_experiments(limit=max(1, min(limit, 500))))
+    listed: ExperimentListBody = {"experiments": get_store().list_experiments(limit=max(1, min(limit, 500)))}
+    return jsonify(listed)
 
 
 @bp.get("/experiments/<exp_id>")
-def get_experiment(exp_id: str):
+def get_experiment(exp_id: str) -> ResponseReturnValue:
     """The stored record, exactly as `python -m worker show ID --json` prints it; `?predictions=0` leaves them out."""
     with_predictions = request.args.get("predictions", "1") not in ("0", "false", "no")
     record = get_store().get_experiment(exp_id, with_predictions=with_predictions)
@@ -119,14 +129,15 @@ def get_experiment(exp_id: str):
 
 
 @bp.post("/experiments/<exp_id>/cancel")
-def cancel(exp_id: str):
+def cancel(exp_id: str) -> ResponseReturnValue:
     store = get_store()
     if not store.exists(exp_id):
         return _error(404, f"There is no experiment {exp_id}.")
     cancel_experiment(store, exp_id)
-    return jsonify(id=exp_id, cancel_requested=True), 202
+    cancelled: CancelBody = {"id": exp_id, "cancel_requested": True}
+    return jsonify(cancelled), 202
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi() -> ResponseReturnValue:
     return jsonify(openapi_document())

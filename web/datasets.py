@@ -5,6 +5,8 @@ import logging
 from pathlib import PurePath
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import FileStorage
 
 from shared.dataset import DatasetError, read_table, summarize
 from shared.estimates import Report
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("datasets", __name__, url_prefix="/datasets")
 
 
-def store_upload(upload) -> UploadedDataset:
+def store_upload(upload: FileStorage | None) -> UploadedDataset:
     """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise, and
     DatasetQuotaExceeded when storing it would pass TQ_DATASET_QUOTA_BYTES."""
     if upload is None or not upload.filename:
@@ -73,7 +75,7 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
 
 
 @bp.post("")
-def upload():
+def upload() -> ResponseReturnValue:
     try:
         dataset = store_upload(request.files.get("file"))
     except DatasetError as exc:
@@ -85,7 +87,7 @@ def upload():
 
 
 @bp.get("/<sha256>/summary.json")
-def summary(sha256: str):
+def summary(sha256: str) -> ResponseReturnValue:
     """Class counts for a choice of columns, for the form's live class-count list."""
     dataset = load_dataset(sha256)
     try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from shared.estimates import prelaunch_report
+from shared.record_types import ExperimentRecord
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
@@ -19,22 +21,27 @@ bp = Blueprint("experiments", __name__, url_prefix="/experiments")
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
-def best_accuracy(record: dict) -> float | None:
-    scores = [(run.get("metrics") or {}).get("accuracy") for run in record.get("runs", [])]
-    return max((score for score in scores if score is not None), default=None)
+class ListedExperiment(ExperimentRecord):
+    """A record as the experiments list shows it."""
+
+    best_accuracy: float | None
+
+
+def best_accuracy(record: ExperimentRecord) -> float | None:
+    scores = [metrics["accuracy"] for run in record.get("runs", []) if (metrics := run.get("metrics"))]
+    return max(scores, default=None)
 
 
 @bp.get("", endpoint="index")
-def index():
+def index() -> str:
     limit = request.args.get("limit", 50, type=int)
-    experiments = get_store().list_experiments(limit=max(1, min(limit, 500)))
-    for record in experiments:
-        record["best_accuracy"] = best_accuracy(record)
+    records = get_store().list_experiments(limit=max(1, min(limit, 500)))
+    experiments: list[ListedExperiment] = [{**record, "best_accuracy": best_accuracy(record)} for record in records]
     return render_template("experiments/list.html", experiments=experiments)
 
 
 @bp.route("/new", methods=["GET", "POST"])
-def new():
+def new() -> ResponseReturnValue:
     sha256 = request.values.get("dataset")
     if request.method == "GET":
         return render_new_form(load_dataset(sha256) if sha256 else None)
@@ -62,7 +69,7 @@ def new():
 
 
 @bp.get("/<exp_id>")
-def show(exp_id: str):
+def show(exp_id: str) -> str:
     record = get_store().get_experiment(exp_id)
     if record is None:
         abort(404, description=f"There is no experiment {exp_id}. See the experiments list for the ones that exist.")
@@ -74,7 +81,7 @@ def show(exp_id: str):
 
 
 @bp.post("/<exp_id>/cancel")
-def cancel(exp_id: str):
+def cancel(exp_id: str) -> ResponseReturnValue:
     store = get_store()
     if not store.exists(exp_id):
         abort(404, description=f"There is no experiment {exp_id}.")

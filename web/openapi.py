@@ -1,101 +1,99 @@
-"""The OpenAPI 3.1 description of the JSON API, served at `/api/openapi.json`."""
+"""The OpenAPI 3.1 description of the JSON API, served at `/api/openapi.json`.
+
+The body schemas are generated from the types the code builds its records and responses with
+(`shared.record_types`, `web.api_bodies`) and the preset names from `shared.prompts.PRESETS`, so the document cannot
+drift from the code; the multipart field names come from the mapping the API itself uses (`web.api_fields`).
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
-_ERROR = {"description": "What is wrong and how to fix it",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_RECORD = {"description": "The experiment record (schema_version 1, docs/ARCHITECTURE.md)",
-           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Experiment"}}}}
+from shared.prompts import PRESETS
+from shared.record_types import SCHEMA_VERSION, ExperimentRecord
+from web.api_bodies import (CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, HyperparametersRequest,
+                            PresetName, SamplingRequest, StoredDatasetBody, SubmitRequest, SubmittedBody)
+from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
+from web.json_schema import JsonSchema, SchemaBuilder
+
 _EXP_ID = {"name": "exp_id", "in": "path", "required": True,
            "schema": {"type": "string", "pattern": "^exp_[0-9a-f]{12}$"}}
+_SHA256 = {"name": "sha256", "in": "path", "required": True,
+           "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
 
-_SUBMIT_FIELDS = {
-    "text_column": {"type": "string", "description": "Column holding the text (auto-detected when omitted)"},
-    "label_column": {"type": "string", "description": "Column holding the label (auto-detected when omitted)"},
-    "models": {"type": "array", "items": {"type": "string"}, "description": "Base models to fine-tune"},
-    "zero_shot": {"type": "array", "items": {"type": "string"}, "description": "Models evaluated without training"},
-    "preset": {"type": "string", "enum": ["reference", "consistent"]},
-    "system_prompt": {"type": "string"},
-    "user_template": {"type": "string", "description": "Must contain {text}"},
-}
+
+def _preset_schema() -> JsonSchema:
+    return {"type": "string", "enum": list(PRESETS), "description": "A prompt preset"}
+
+
+def _multipart_schema(requests: SchemaBuilder) -> JsonSchema:
+    """The form fields a multipart submission takes: the JSON body's keys under the form's names."""
+    top = get_type_hints(SubmitRequest)
+    properties: dict[str, JsonSchema] = {
+        "file": {"type": "string", "format": "binary", "description": "UTF-8 CSV with a header line"},
+        "dataset": {"type": "string", "description": "sha256 of an uploaded dataset, instead of `file`"},
+        "text_column": requests.schema(top["text_column"]), "label_column": requests.schema(top["label_column"]),
+        "models": {"type": "array", "items": {"type": "string"}, "description": "Base models to fine-tune"},
+        "zero_shot": {"type": "array", "items": {"type": "string"},
+                      "description": "Models evaluated without training"},
+        **{key: requests.schema(top[key]) for key in PROMPT_KEYS}}
+    for hints, keys in ((get_type_hints(SamplingRequest), SAMPLING_KEYS),
+                        (get_type_hints(HyperparametersRequest), HYPERPARAMETER_KEYS)):
+        properties.update({name: requests.schema(hints[key]) for key, name in keys})
+    return {"type": "object", "properties": properties,
+            "description": "Send `file` or `dataset`. Per-class counts are fields named train_count:<label> and "
+                           "test_count:<label>."}
 
 
 def openapi_document() -> dict[str, Any]:
-    multipart = {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "UTF-8 CSV with a header line"},
-        **_SUBMIT_FIELDS,
-        "sampling_mode": {"type": "string", "enum": ["balanced", "random"]},
-        "train_offset": {"type": "integer"}, "test_offset": {"type": "integer"},
-        "sampling_seed": {"type": "integer"},
-        "n_epochs": {"type": "string"}, "batch_size": {"type": "string"},
-        "learning_rate_multiplier": {"type": "string"}, "suffix": {"type": "string"}, "hp_seed": {"type": "integer"},
-    }, "description": "Per-class counts are fields named train_count:<label> and test_count:<label>."}
-    as_json = {"type": "object", "required": ["dataset"], "properties": {
-        "dataset": {"type": "string", "description": "sha256 returned by POST /api/datasets"},
-        **_SUBMIT_FIELDS,
-        "sampling": {"type": "object", "properties": {
-            "mode": {"type": "string", "enum": ["balanced", "random"]},
-            "train_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "test_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "train_offset": {"type": "integer"}, "test_offset": {"type": "integer"}, "seed": {"type": "integer"}}},
-        "hyperparameters": {"type": "object", "properties": {
-            "n_epochs": {}, "batch_size": {}, "learning_rate_multiplier": {}, "suffix": {"type": "string"},
-            "seed": {"type": "integer"}}},
-    }}
-    return {
+    responses = SchemaBuilder(closed=True)
+    requests = SchemaBuilder(closed=False, named={PresetName: _preset_schema()})
+
+    def json_body(body_type: type, description: str) -> JsonSchema:
+        return {"description": description, "content": {"application/json": {"schema": responses.schema(body_type)}}}
+
+    error = json_body(ErrorBody, "What is wrong and how to fix it")
+    submit_json = requests.schema(SubmitRequest)
+    multipart = _multipart_schema(requests)
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "tunequeue API", "version": "1",
+        "info": {"title": "tunequeue API", "version": str(SCHEMA_VERSION),
                  "description": "Submit fine-tuning experiments, follow them and read their results. With "
                                 "WEB_AUTH_TOKEN set, send 'Authorization: Bearer <token>'."},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "properties": {
-                    "error": {"type": "string"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                "Experiment": {"type": "object", "required": ["schema_version", "id", "status", "runs"],
-                               "properties": {"schema_version": {"const": 1}, "id": {"type": "string"},
-                                              "status": {"type": "string", "enum": [
-                                                  "queued", "preparing", "running", "succeeded", "failed",
-                                                  "cancelled"]},
-                                              "runs": {"type": "array", "items": {"type": "object"}}}},
-            },
-        },
         "security": [{"bearer": []}, {}],
         "paths": {
             "/api/datasets": {"post": {
                 "summary": "Upload a CSV; returns its sha256 for JSON submissions",
                 "requestBody": {"content": {"multipart/form-data": {"schema": {
                     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}},
-                "responses": {"201": {"description": "Stored", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"sha256": {"type": "string"}, "name": {"type": "string"}}}}}},
-                    "400": _ERROR, "413": _ERROR, "507": _ERROR}}},
+                "responses": {"201": json_body(StoredDatasetBody, "Stored"),
+                              "400": error, "413": error, "507": error}}},
             "/api/datasets/{sha256}": {"delete": {
                 "summary": "Delete a stored dataset no unfinished experiment needs (frees TQ_DATASET_QUOTA_BYTES)",
-                "parameters": [{"name": "sha256", "in": "path", "required": True,
-                                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
-                "responses": {"204": {"description": "Deleted"}, "404": _ERROR,
-                              "409": {**_ERROR, "description": "Unfinished experiments still need it; "
-                                                                "`experiments` lists them"}}}},
+                "parameters": [_SHA256],
+                "responses": {"204": {"description": "Deleted"}, "404": error,
+                              "409": json_body(DatasetInUseBody, "Unfinished experiments still need it")}}},
             "/api/experiments": {
                 "post": {"summary": "Submit an experiment",
-                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": multipart},
-                                                                       "application/json": {"schema": as_json}}},
-                         "responses": {"202": {"description": "Queued; Location points at the record",
+                         "requestBody": {"required": True, "content": {
+                             "multipart/form-data": {"schema": multipart},
+                             "application/json": {"schema": submit_json}}},
+                         "responses": {"202": {**json_body(SubmittedBody, "Queued; Location points at the record"),
                                                "headers": {"Location": {"schema": {"type": "string"}}}},
-                                       "400": _ERROR, "404": _ERROR, "413": _ERROR, "507": _ERROR}},
+                                       "400": error, "404": error, "413": error, "507": error}},
                 "get": {"summary": "List experiments, newest first (without predictions)",
-                        "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
-                        "responses": {"200": {"description": "{'experiments': [record, ...]}"}}}},
+                        "parameters": [{"name": "limit", "in": "query",
+                                        "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                        "responses": {"200": json_body(ExperimentListBody, "The experiments")}}},
             "/api/experiments/{exp_id}": {"get": {
                 "summary": "The experiment record, as `python -m worker show ID --json` prints it",
                 "parameters": [_EXP_ID, {"name": "predictions", "in": "query", "schema": {"type": "string"},
                                          "description": "0 leaves per-item predictions out"}],
-                "responses": {"200": _RECORD, "404": _ERROR}}},
+                "responses": {"200": json_body(ExperimentRecord, f"The experiment record (schema_version "
+                                                                 f"{SCHEMA_VERSION}, docs/ARCHITECTURE.md)"),
+                              "404": error}}},
             "/api/experiments/{exp_id}/cancel": {"post": {
                 "summary": "Cancel the experiment", "parameters": [_EXP_ID],
-                "responses": {"202": {"description": "Cancellation requested"}, "404": _ERROR}}},
+                "responses": {"202": json_body(CancelBody, "Cancellation requested"), "404": error}}},
             "/healthz": {"get": {
                 "summary": "Health of the data directory, Redis, the workers and the provider",
                 "parameters": [{"name": "strict", "in": "query", "schema": {"type": "string"},
@@ -104,3 +102,9 @@ def openapi_document() -> dict[str, Any]:
                               "503": {"description": "A check the web app needs failed (any check with strict=1)"}}}},
         },
     }
+    clashes = set(responses.components) & set(requests.components)
+    if clashes:
+        raise TypeError(f"request and response types share the names {sorted(clashes)}; rename the request types")
+    document["components"] = {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                              "schemas": {**responses.components, **requests.components}}
+    return document

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
 from shared.export import build_manifest, item_texts, predictions_csv
+from shared.record_types import ExperimentRecord, Metrics, Run
 from web import charts
 from web.store import get_store
 
@@ -15,18 +17,25 @@ SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe
                "Cache-Control": "no-cache"}
 
 
-def _record(exp_id: str) -> dict:
+def _record(exp_id: str) -> ExperimentRecord:
     record = get_store().get_experiment(exp_id)
     if record is None:
         abort(404, description=f"There is no experiment {exp_id}.")
     return record
 
 
-def _scored_runs(record: dict) -> list[dict]:
+def _scored_runs(record: ExperimentRecord) -> list[Run]:
     return [run for run in record.get("runs", []) if run.get("metrics")]
 
 
-def _items(record: dict, runs: list[dict], show: str) -> tuple[list[dict], int]:
+def _metrics(run: Run) -> Metrics:
+    """The metrics of a run from `_scored_runs`."""
+    metrics = run["metrics"]
+    assert metrics is not None, f"run {run['id']} has no metrics; only scored runs have"
+    return metrics
+
+
+def _items(record: ExperimentRecord, runs: list[Run], show: str) -> tuple[list[dict[str, Any]], int]:
     """One entry per test row with every scored run's prediction, filtered to errors or disagreements."""
     texts = item_texts(get_store().get_items(record["id"]))
     by_run = [{p["row"]: p for p in run.get("predictions", [])} for run in runs]
@@ -46,12 +55,14 @@ def _items(record: dict, runs: list[dict], show: str) -> tuple[list[dict], int]:
     return items, len(rows)
 
 
-def results_view(record: dict, show: str = "all") -> dict:
+def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
+    """What the results template shows: the comparison table, labels and the filtered per-item entries."""
     runs = _scored_runs(record)
-    labels = list((record.get("split") or {}).get("labels") or [])
+    split = record.get("split")
+    labels = list(split["labels"] if split else [])
     table = [{"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
-              "accuracy": run["metrics"].get("accuracy"), "macro_f1": run["metrics"].get("macro_f1"),
-              "per_class": run["metrics"].get("per_class") or {}, "invalid": run["metrics"].get("invalid"),
+              "accuracy": _metrics(run).get("accuracy"), "macro_f1": _metrics(run).get("macro_f1"),
+              "per_class": _metrics(run).get("per_class") or {}, "invalid": _metrics(run).get("invalid"),
               "training_seconds": run.get("training_seconds"), "trained_tokens": run.get("trained_tokens"),
               "cost_estimate_usd": run.get("cost_estimate_usd")} for run in runs]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
@@ -61,7 +72,7 @@ def results_view(record: dict, show: str = "all") -> dict:
 
 
 @bp.get("/results")
-def fragment(exp_id: str):
+def fragment(exp_id: str) -> str:
     """The results section alone, for the live page to swap in when runs finish."""
     show = request.args.get("show", "all")
     record = _record(exp_id)
@@ -70,26 +81,26 @@ def fragment(exp_id: str):
 
 
 @bp.get("/charts/comparison.svg")
-def comparison_chart(exp_id: str):
+def comparison_chart(exp_id: str) -> Response:
     runs = _scored_runs(_record(exp_id))
     svg = charts.comparison_svg([f"{run['id']} {run['base_model']}" for run in runs],
-                                {"accuracy": [run["metrics"].get("accuracy") for run in runs],
-                                 "macro-F1": [run["metrics"].get("macro_f1") for run in runs]})
+                                {"accuracy": [_metrics(run).get("accuracy") for run in runs],
+                                 "macro-F1": [_metrics(run).get("macro_f1") for run in runs]})
     return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
 
 
 @bp.get("/charts/confusion/<run_id>.svg")
-def confusion_chart(exp_id: str, run_id: str):
+def confusion_chart(exp_id: str, run_id: str) -> Response:
     run = next((run for run in _scored_runs(_record(exp_id)) if run["id"] == run_id), None)
-    if run is None or not run["metrics"].get("confusion_matrix"):
+    if run is None or not _metrics(run).get("confusion_matrix"):
         abort(404, description=f"Run {run_id} of {exp_id} has no metrics yet.")
-    matrix = run["metrics"]["confusion_matrix"]
+    matrix = _metrics(run)["confusion_matrix"]
     svg = charts.confusion_matrix_svg(matrix["labels"], matrix["matrix"], f"{run_id} {run['base_model']}")
     return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
 
 
 @bp.get("/predictions.csv")
-def predictions_csv_download(exp_id: str):
+def predictions_csv_download(exp_id: str) -> Response:
     record = _record(exp_id)
     data = predictions_csv(record, item_texts(get_store().get_items(exp_id)))
     return Response(data, mimetype="text/csv",
@@ -97,7 +108,7 @@ def predictions_csv_download(exp_id: str):
 
 
 @bp.get("/record.json")
-def record_json(exp_id: str):
+def record_json(exp_id: str) -> Response:
     record = _record(exp_id)
     body = json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json",
