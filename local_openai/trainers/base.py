@@ -50,6 +50,11 @@ class Hyperparameters:
     batch_size: int
     learning_rate_multiplier: float
 
+    def as_dict(self) -> dict[str, int | float]:
+        """The values under OpenAI's names, as a job reports them."""
+        return {"n_epochs": self.n_epochs, "batch_size": self.batch_size,
+                "learning_rate_multiplier": self.learning_rate_multiplier}
+
 
 def requested_or_auto(requested: dict[str, object], name: str, auto: object) -> object:
     """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto"."""
