@@ -9,9 +9,9 @@ bound for learning_rate_multiplier; this server caps it at MAX_LEARNING_RATE_MUL
 """
 from __future__ import annotations
 
-import math
 from dataclasses import fields
 
+from local_openai.api.json_body import is_integer, is_number
 from local_openai.errors import InvalidRequest
 from local_openai.trainers.base import Hyperparameters
 
@@ -21,20 +21,16 @@ MAX_LEARNING_RATE_MULTIPLIER = 10.0
 SEED_RANGE = (0, 2**31 - 1)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _checked(name: str, value: object, param: str) -> int | float | str:
     if value in ("auto", None):
         return "auto"
     if name in INTEGER_RANGES:
         lowest, highest = INTEGER_RANGES[name]
-        if _is_number(value) and float(value).is_integer() and lowest <= value <= highest:
+        if is_number(value) and float(value).is_integer() and lowest <= value <= highest:
             return int(value)
         expected = f"'auto' or an integer from {lowest} to {highest}"
     else:
-        if _is_number(value) and 0 < value <= MAX_LEARNING_RATE_MULTIPLIER:
+        if is_number(value) and 0 < value <= MAX_LEARNING_RATE_MULTIPLIER:
             return float(value)
         expected = f"'auto' or a number above 0 and at most {MAX_LEARNING_RATE_MULTIPLIER:g}"
     raise InvalidRequest(f"Invalid '{param}': {value!r}; use {expected}", param=param, code="invalid_value")
@@ -77,7 +73,7 @@ def checked_seed(value: object) -> int | None:
     lowest, highest = SEED_RANGE
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= highest:
+    if is_integer(value) and lowest <= value <= highest:
         return value
     raise InvalidRequest(f"Invalid 'seed': {value!r}; use an integer from {lowest} to {highest}", param="seed",
                          code="invalid_value")

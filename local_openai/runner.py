@@ -29,7 +29,9 @@ TRAINING_STARTED = "Fine-tuning job started"
 # What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
 INTERNAL_ERROR = ("The job failed because of an internal error of the server (details are in the server log). "
                   "Create a new job to retry.")
-METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
+# The results file's columns (OpenAI's step_metrics.csv) -> the names metrics events and checkpoints use.
+CSV_COLUMNS = {"step": "step", "train_loss": "train_loss", "train_accuracy": "train_mean_token_accuracy",
+               "valid_loss": "valid_loss", "valid_mean_token_accuracy": "valid_mean_token_accuracy"}
 
 
 class JobRunner:
@@ -176,9 +178,6 @@ class JobRunner:
 
     def _report(self, job_id: str, metrics: list[dict], step: int, total_steps: int, train_loss: float,
                 train_accuracy: float | None = None, valid_loss: float | None = None, **extra: float) -> None:
-        row = {"step": step, "train_loss": train_loss, "train_accuracy": train_accuracy, "valid_loss": valid_loss,
-               "valid_mean_token_accuracy": extra.get("valid_accuracy")}
-        metrics.append(row)
         parts = [f"Step {step}/{total_steps}: training loss={train_loss:.4f}"]
         if train_accuracy is not None:
             parts.append(f"training accuracy={train_accuracy:.3f}")
@@ -189,6 +188,7 @@ class JobRunner:
         data = {"step": step, "total_steps": total_steps, "train_loss": train_loss,
                 "train_mean_token_accuracy": train_accuracy, "valid_loss": valid_loss,
                 "valid_mean_token_accuracy": extra.get("valid_accuracy")}
+        metrics.append(data)
         self.storage.add_event(job_id, ", ".join(parts), data=data)
 
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
@@ -197,16 +197,14 @@ class JobRunner:
             shutil.move(directory, target)  # taken over, not copied: a trainer's scratch copy would never be pruned
             directory = target
         name = checkpoint_model_name(job, step)
-        last = metrics[-1] if metrics else {}
-        measured = {"step": step, "train_loss": last.get("train_loss"),
-                    "train_mean_token_accuracy": last.get("train_accuracy"), "valid_loss": last.get("valid_loss"),
-                    "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
+        measured = {**(metrics[-1] if metrics else {}), "step": step}
         self._add_model(name, job, directory)
         self.storage.add_checkpoint(job["id"], {
             "id": checkpoint_id(job, step), "object": "fine_tuning.job.checkpoint",
             "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
             # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
-            "step_number": step, "metrics": {name: value for name, value in measured.items() if value is not None},
+            "step_number": step,
+            "metrics": {key: value for key, value in measured.items() if key != "total_steps" and value is not None},
         })
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
         for removed in self.storage.prune_checkpoints(job["id"], self.keep_checkpoints):
@@ -232,8 +230,8 @@ class JobRunner:
 
 def _metrics_csv(metrics: list[dict]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
     writer.writeheader()
     for row in metrics:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in METRIC_COLUMNS})
+        writer.writerow({column: "" if row.get(key) is None else row[key] for column, key in CSV_COLUMNS.items()})
     return out.getvalue().encode()

@@ -98,7 +98,9 @@ class SmolLMPredictor:
             for row, request, ids, limit in zip(output[:, width:].tolist(), requests, encoded, limits)
         ]
 
-    def _finish(self, generated: list[int], request: ChatRequest, prompt_tokens: int, limit: int, eos: int) -> ChatResult:
+    def _finish(
+        self, generated: list[int], request: ChatRequest, prompt_tokens: int, limit: int, eos: int
+    ) -> ChatResult:
         tokenizer = self.base.tokenizer
         finish = "length"
         if eos in generated[:limit]:
