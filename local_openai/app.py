@@ -9,6 +9,7 @@ from flask import Flask, jsonify, request
 from local_openai import errors
 from local_openai.api import chat, files, fine_tuning, models
 from local_openai.config import ServerConfig, config_from_env
+from local_openai.job_record import ACTIVE
 from local_openai.services import create_services, get_services
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def create_app(config: ServerConfig | None = None, start_runner: bool = True) ->
     @app.get("/healthz")
     def healthz():
         services = get_services()
-        active = sum(job["status"] in ("validating_files", "queued", "running") for job in list(services.storage.jobs.values()))
+        active = sum(job["status"] in ACTIVE for job in list(services.storage.jobs.values()))
         return jsonify({"status": "ok", "active_jobs": active, "loaded_models": services.models.loaded()})
 
     if start_runner:

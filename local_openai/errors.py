@@ -13,13 +13,15 @@ class APIError(Exception):
     status = 400
     type = "invalid_request_error"
 
-    def __init__(self, message: str, param: str | None = None, code: str | None = None):
+    def __init__(self, message: str, param: str | None = None, code: str | None = None, status: int | None = None):
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code
+        if status is not None:
+            self.status = status
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, dict[str, str | None]]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
@@ -40,6 +42,12 @@ class ServerError(APIError):
     type = "server_error"
 
 
+def model_not_found(model_id: str) -> NotFound:
+    """OpenAI's 404 for a model id that names no model here."""
+    return NotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model",
+                    code="model_not_found")
+
+
 def _respond(error: APIError):
     return jsonify(error.body()), error.status
 
@@ -52,16 +60,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         # Unknown routes, wrong methods and malformed bodies also answer in OpenAI's shape.
-        error = APIError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"))
-        error.status = exc.code or 500
-        return _respond(error)
+        return _respond(APIError(exc.description or exc.name, code=exc.name.lower().replace(" ", "_"),
+                                 status=exc.code or 500))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        error = APIError(f"The request body is larger than this endpoint accepts ({request.max_content_length} "
-                         "bytes); send a smaller request", code="request_too_large")
-        error.status = 413
-        return _respond(error)
+        return _respond(APIError(f"The request body is larger than this endpoint accepts ({request.max_content_length} "
+                                 "bytes); send a smaller request", code="request_too_large", status=413))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

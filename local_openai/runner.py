@@ -15,24 +15,23 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from local_openai.job_record import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING_FILES, WAITING,
+                                     checkpoint_id, checkpoint_model_name, fine_tuned_model_name,
+                                     hyperparameter_fields, job_error)
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
 from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("succeeded", "failed", "cancelled")
 # OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
 TRAINING_STARTED = "Fine-tuning job started"
 # What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
 INTERNAL_ERROR = ("The job failed because of an internal error of the server (details are in the server log). "
                   "Create a new job to retry.")
-METRIC_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
-
-
-def model_name(job: dict) -> str:
-    """`ft:{base}:local:{suffix}:{id-part}`, OpenAI's naming with `local` in the organisation's place."""
-    return f"ft:{job['model']}:local:{job.get('user_provided_suffix') or ''}:{job['id'].split('-', 1)[1][:8]}"
+# The results file's columns (OpenAI's step_metrics.csv) -> the names metrics events and checkpoints use.
+CSV_COLUMNS = {"step": "step", "train_loss": "train_loss", "train_accuracy": "train_mean_token_accuracy",
+               "valid_loss": "valid_loss", "valid_mean_token_accuracy": "valid_mean_token_accuracy"}
 
 
 class JobRunner:
@@ -58,13 +57,12 @@ class JobRunner:
     def _recover(self) -> None:
         """Fail jobs a previous server process left running; re-queue those still waiting."""
         for job in sorted(self.storage.jobs.values(), key=creation_order):
-            if job["status"] == "running":
-                message = "The server stopped while this job was training; the job failed. Create a new job to retry."
-                self.storage.add_event(job["id"], message, level="error")
-                self._finish(job["id"], "failed", error={"code": "server_restarted", "message": message, "param": None})
-            elif job["status"] == "validating_files":
+            if job["status"] == RUNNING:
+                self._fail(job["id"], "server_restarted",
+                           "The server stopped while this job was training; the job failed. Create a new job to retry.")
+            elif job["status"] == VALIDATING_FILES:
                 self._validation.put(job["id"])
-            elif job["status"] == "queued":
+            elif job["status"] == QUEUED:
                 self._training.put(job["id"])
 
     # -- API-facing ------------------------------------------------------------------------------------------
@@ -75,9 +73,9 @@ class JobRunner:
         """Jobs not yet training end at once; a training job ends when its trainer next checks `should_stop`."""
         with self._lock:
             job = self.storage.jobs[job_id]
-            if job["status"] in ("validating_files", "queued"):
+            if job["status"] in WAITING:
                 self.storage.add_event(job_id, "Job cancelled before training started")
-                return self._finish(job_id, "cancelled")
+                return self._finish(job_id, CANCELLED)
             self._cancel.add(job_id)
             self.storage.add_event(job_id, "Cancellation requested; stopping after the current step")
             return job
@@ -95,7 +93,7 @@ class JobRunner:
     def _validate(self, job_id: str) -> None:
         with self._lock:
             job = self.storage.jobs[job_id]
-            if job["status"] != "validating_files":
+            if job["status"] != VALIDATING_FILES:
                 return
         for param in ("training_file", "validation_file"):
             file_id = job.get(param)
@@ -108,16 +106,16 @@ class JobRunner:
             report = self.storage.validate_training_file(file_id, min_examples=10 if param == "training_file" else 1)
             if not report.ok:
                 with self._lock:
-                    if self.storage.jobs[job_id]["status"] != "validating_files":
+                    if self.storage.jobs[job_id]["status"] != VALIDATING_FILES:
                         return  # cancelled meanwhile
                 self._fail(job_id, "invalid_training_file" if param == "training_file" else "invalid_validation_file",
                            f"{param} {file_id}: {report.error_message()}", param=param)
                 return
             self.storage.add_event(job_id, f"Validated {param.replace('_', ' ')} {file_id}: {report.n_examples} examples")
         with self._lock:
-            if self.storage.jobs[job_id]["status"] != "validating_files":
+            if self.storage.jobs[job_id]["status"] != VALIDATING_FILES:
                 return
-            self.storage.update_job(job_id, status="queued")
+            self.storage.update_job(job_id, status=QUEUED)
         self.storage.add_event(job_id, "Files validated, job queued")
         self._training.put(job_id)
 
@@ -128,7 +126,7 @@ class JobRunner:
                 self._train(job_id)
             except TrainingCancelled:
                 self.storage.add_event(job_id, "Job cancelled")
-                self._finish(job_id, "cancelled")
+                self._finish(job_id, CANCELLED)
             except ClientError as exc:
                 self._fail(job_id, exc.code, f"Training failed: {exc}", param=exc.param)
             except Exception:
@@ -140,9 +138,9 @@ class JobRunner:
     def _train(self, job_id: str) -> None:
         with self._lock:
             job = self.storage.jobs[job_id]
-            if job["status"] != "queued":
+            if job["status"] != QUEUED:
                 return
-            job = self.storage.update_job(job_id, status="running")
+            job = self.storage.update_job(job_id, status=RUNNING)
         self.storage.add_event(job_id, TRAINING_STARTED)
         trainer = get_trainer(job["model"])
         if trainer is None:
@@ -151,8 +149,7 @@ class JobRunner:
         examples = self.storage.training_examples(job["training_file"])
         validation = self.storage.training_examples(job["validation_file"]) if job.get("validation_file") else []
         hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))
-        job = self.storage.update_job(job_id, hyperparameters={"n_epochs": hp.n_epochs, "batch_size": hp.batch_size,
-                                                               "learning_rate_multiplier": hp.learning_rate_multiplier})
+        job = self.storage.update_job(job_id, **hyperparameter_fields(hp.as_dict()))
         self.storage.add_event(job_id, f"Fine-tuning {job['model']} on {len(examples)} examples: {hp.n_epochs} epoch(s), "
                                        f"batch size {hp.batch_size}, learning rate multiplier {hp.learning_rate_multiplier}")
         log.info("job %s training %s on %d examples (%s)", job_id, job["model"], len(examples), job["hyperparameters"])
@@ -172,19 +169,15 @@ class JobRunner:
         if job_id in self._cancel:
             raise TrainingCancelled()
         results_file = self.storage.add_file("step_metrics.csv", "fine-tune-results", _metrics_csv(metrics))
-        name = model_name(job)
-        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
-                                "base_model": job["model"], "job_id": job_id, "path": str(output_dir.relative_to(self.storage.root))})
+        name = fine_tuned_model_name(job)
+        self._add_model(name, job, output_dir)
         seconds = time.monotonic() - started
         self.storage.add_event(job_id, f"New fine-tuned model created: {name}")
         self.storage.add_event(job_id, f"The job has successfully completed in {seconds:.1f} s", data={"training_seconds": round(seconds, 2)})
-        self._finish(job_id, "succeeded", fine_tuned_model=name, trained_tokens=result.trained_tokens, result_files=[results_file["id"]])
+        self._finish(job_id, SUCCEEDED, fine_tuned_model=name, trained_tokens=result.trained_tokens, result_files=[results_file["id"]])
 
     def _report(self, job_id: str, metrics: list[dict], step: int, total_steps: int, train_loss: float,
                 train_accuracy: float | None = None, valid_loss: float | None = None, **extra: float) -> None:
-        row = {"step": step, "train_loss": train_loss, "train_accuracy": train_accuracy, "valid_loss": valid_loss,
-               "valid_mean_token_accuracy": extra.get("valid_accuracy")}
-        metrics.append(row)
         parts = [f"Step {step}/{total_steps}: training loss={train_loss:.4f}"]
         if train_accuracy is not None:
             parts.append(f"training accuracy={train_accuracy:.3f}")
@@ -195,6 +188,7 @@ class JobRunner:
         data = {"step": step, "total_steps": total_steps, "train_loss": train_loss,
                 "train_mean_token_accuracy": train_accuracy, "valid_loss": valid_loss,
                 "valid_mean_token_accuracy": extra.get("valid_accuracy")}
+        metrics.append(data)
         self.storage.add_event(job_id, ", ".join(parts), data=data)
 
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
@@ -202,18 +196,15 @@ class JobRunner:
         if directory.resolve() != self.storage.model_dir(job["id"], "final").resolve() and directory.resolve() != target.resolve():
             shutil.move(directory, target)  # taken over, not copied: a trainer's scratch copy would never be pruned
             directory = target
-        name = f"{model_name(job)}:ckpt-step-{step}"
-        last = metrics[-1] if metrics else {}
-        measured = {"step": step, "train_loss": last.get("train_loss"),
-                    "train_mean_token_accuracy": last.get("train_accuracy"), "valid_loss": last.get("valid_loss"),
-                    "valid_mean_token_accuracy": last.get("valid_mean_token_accuracy")}
-        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
-                                "base_model": job["model"], "job_id": job["id"], "path": str(directory.relative_to(self.storage.root))})
+        name = checkpoint_model_name(job, step)
+        measured = {**(metrics[-1] if metrics else {}), "step": step}
+        self._add_model(name, job, directory)
         self.storage.add_checkpoint(job["id"], {
-            "id": f"ftckpt-{job['id'].split('-', 1)[1][:8]}{step:06d}", "object": "fine_tuning.job.checkpoint",
+            "id": checkpoint_id(job, step), "object": "fine_tuning.job.checkpoint",
             "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
             # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
-            "step_number": step, "metrics": {name: value for name, value in measured.items() if value is not None},
+            "step_number": step,
+            "metrics": {key: value for key, value in measured.items() if key != "total_steps" and value is not None},
         })
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
         for removed in self.storage.prune_checkpoints(job["id"], self.keep_checkpoints):
@@ -221,10 +212,16 @@ class JobRunner:
             self.storage.add_event(job["id"], f"Checkpoint {removed['fine_tuned_model_checkpoint']} removed: only the "
                                               f"last {self.keep_checkpoints} checkpoints are kept")
 
+    def _add_model(self, name: str, job: dict, directory: Path) -> None:
+        """Register a trained model directory under the data dir as the model `name`, usable for chat at once."""
+        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
+                                "base_model": job["model"], "job_id": job["id"],
+                                "path": str(directory.relative_to(self.storage.root))})
+
     # -- endings ---------------------------------------------------------------------------------------------
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
         self.storage.add_event(job_id, message, level="error")
-        self._finish(job_id, "failed", error={"code": code, "message": message, "param": param})
+        self._finish(job_id, FAILED, error=job_error(code, message, param))
 
     def _finish(self, job_id: str, status: str, **fields: object) -> dict:
         log.info("job %s %s%s", job_id, status, f": {fields['error']['message']}" if fields.get("error") else "")
@@ -233,8 +230,8 @@ class JobRunner:
 
 def _metrics_csv(metrics: list[dict]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
     writer.writeheader()
     for row in metrics:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in METRIC_COLUMNS})
+        writer.writerow({column: "" if row.get(key) is None else row[key] for column, key in CSV_COLUMNS.items()})
     return out.getvalue().encode()

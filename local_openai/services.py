@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from local_openai.config import ServerConfig
-from local_openai.errors import InvalidRequest, NotFound
+from local_openai.errors import InvalidRequest, model_not_found
 from local_openai.runner import JobRunner
 from local_openai.serving import ModelCache
 from local_openai.storage import Storage
@@ -39,8 +39,7 @@ class Services:
                     param="model", code="model_not_supported",
                 )
             return lambda: trainer.load(None)
-        raise NotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model",
-                       code="model_not_found")
+        raise model_not_found(model_id)
 
 
 def get_services() -> Services:

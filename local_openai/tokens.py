@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from local_openai.trainers.base import Message, message_text
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -15,6 +17,6 @@ def count_text_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def count_message_tokens(messages: Sequence[dict]) -> int:
+def count_message_tokens(messages: Sequence[Message]) -> int:
     """Content tokens plus OpenAI's per-message overhead of 3 and 3 for the reply primer."""
-    return 3 + sum(3 + count_text_tokens(str(m.get("content") or "")) for m in messages)
+    return 3 + sum(3 + count_text_tokens(message_text(m, " ")) for m in messages)

@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, jsonify
 
-from local_openai.api.json_body import json_object
+from local_openai.api.json_body import is_integer, is_number, json_object
 from local_openai.config import ServerConfig
 from local_openai.errors import InvalidRequest
 from local_openai.services import get_services
@@ -21,7 +21,7 @@ def _number(body: dict, name: str, default: float, lowest: float, highest: float
     value = body.get(name)
     if value is None:
         return default
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lowest <= value <= highest:
+    if not is_number(value) or not lowest <= value <= highest:
         raise InvalidRequest(f"Invalid '{name}': {value!r}; expected a number between {lowest} and {highest}",
                              param=name, code="invalid_value")
     return float(value)
@@ -68,7 +68,7 @@ def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
         raise InvalidRequest("Streaming is not supported by this server; send stream=false", param="stream",
                              code="unsupported_value")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+    if max_tokens is not None and (not is_integer(max_tokens) or max_tokens < 1):
         raise InvalidRequest(f"Invalid 'max_tokens': {max_tokens!r}; expected a positive integer", param="max_tokens",
                              code="invalid_value")
     stop = body.get("stop") or ()
@@ -77,7 +77,7 @@ def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
     if not isinstance(stop, (list, tuple)) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
         raise InvalidRequest("'stop' must be a string or a list of up to 4 strings", param="stop", code="invalid_value")
     seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+    if seed is not None and not is_integer(seed):
         raise InvalidRequest("'seed' must be an integer", param="seed", code="invalid_type")
     return ChatRequest(
         messages=messages,

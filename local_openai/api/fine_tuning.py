@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import re
-import secrets
-import time
 
 from flask import Blueprint, jsonify, request
 
 from local_openai.api.json_body import json_object
 from local_openai.api.pagination import cursor_page
 from local_openai.errors import InvalidRequest, NotFound
-from local_openai.hyperparameters import checked_hyperparameters, checked_seed
-from local_openai.runner import FINISHED
+from local_openai.hyperparameters import checked_seed, requested_hyperparameters
+from local_openai.job_record import FINISHED, new_job
 from local_openai.services import get_services
-from local_openai.storage import creation_order, new_id, public
+from local_openai.storage import creation_order, public
 from local_openai.trainers import available_base_models
 
 bp = Blueprint("fine_tuning", __name__, url_prefix="/v1/fine_tuning/jobs")
@@ -26,22 +24,6 @@ def get_job(job_id: str) -> dict:
     if job is None:
         raise NotFound(f"Could not find fine-tuning job {job_id}", param="fine_tuning_job_id", code="job_not_found")
     return job
-
-
-def _requested_hyperparameters(body: dict) -> dict:
-    """The job's hyperparameters, from `method.supervised.hyperparameters` when given, else `hyperparameters`."""
-    method = body.get("method")
-    if method is None:
-        return checked_hyperparameters(body.get("hyperparameters"), "hyperparameters")
-    if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
-        raise InvalidRequest("Only method.type 'supervised' is supported by this server", param="method.type",
-                             code="invalid_value")
-    supervised = method.get("supervised") or {}
-    if not isinstance(supervised, dict):
-        raise InvalidRequest("'method.supervised' must be an object", param="method.supervised", code="invalid_type")
-    if supervised.get("hyperparameters") is None:
-        return checked_hyperparameters(body.get("hyperparameters"), "hyperparameters")
-    return checked_hyperparameters(supervised["hyperparameters"], "method.supervised.hyperparameters")
 
 
 def _metadata(body: dict) -> dict | None:
@@ -80,31 +62,16 @@ def create():
         raise InvalidRequest("'suffix' must be a string of at most 64 characters without ':'", param="suffix",
                              code="invalid_value")
     seed = checked_seed(body.get("seed"))
-    hyperparameters = _requested_hyperparameters(body)
-    job = {
-        "id": new_id("ftjob"),
-        "object": "fine_tuning.job",
-        "created_at": int(time.time()),
-        "error": None,
-        "fine_tuned_model": None,
-        "finished_at": None,
-        "hyperparameters": hyperparameters,
-        "model": model,
-        "organization_id": "org-local",
-        "result_files": [],
-        "seed": seed if seed is not None else secrets.randbelow(2**31),
-        "status": "validating_files",
-        "trained_tokens": None,
-        "training_file": _file_param(body, "training_file", required=True),
-        "validation_file": _file_param(body, "validation_file", required=False),
-        "integrations": [],
-        "metadata": _metadata(body),
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
-        "user_provided_suffix": suffix,
-        "estimated_finish": None,
-        "_requested_hyperparameters": hyperparameters,
-        "_created_ns": time.time_ns(),
-    }
+    hyperparameters = requested_hyperparameters(body)
+    job = new_job(
+        model=model,
+        training_file=_file_param(body, "training_file", required=True),
+        validation_file=_file_param(body, "validation_file", required=False),
+        hyperparameters=hyperparameters,
+        seed=seed,
+        suffix=suffix,
+        metadata=_metadata(body),
+    )
     services = get_services()
     services.storage.save_job(job)
     services.storage.add_event(job["id"], f"Created fine-tuning job: {job['id']}")

@@ -1,4 +1,5 @@
-"""Reading a JSON request body: bounded in size (while it is read), in nesting, and always a JSON object.
+"""Reading a JSON request body: bounded in size (while it is read), in nesting, and always a JSON object; and the
+checks of a JSON value's type that every request parser shares (`is_number`, `is_integer`).
 
 Bodies arrive from anyone who can reach the server, so a malformed one must cost little and answer a 400, never a
 500: Python's parser raises RecursionError (not ValueError) on deep nesting, and code walking a parsed value would
@@ -7,6 +8,8 @@ recurse as deep, so nesting is checked right after parsing, without recursion.
 from __future__ import annotations
 
 import json
+import math
+from typing import TypeGuard
 
 from flask import request
 
@@ -14,6 +17,16 @@ from local_openai.errors import InvalidRequest
 
 # Real OpenAI requests nest a few levels (messages -> content parts -> part); JSON schemas of tools a few more.
 MAX_DEPTH = 64
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A finite JSON number (`true`/`false` are not numbers, though Python's bool is an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """A JSON integer literal (not `true`/`false`, not `2.0`)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _too_deep(value: object, limit: int) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from local_openai.errors import InvalidRequest, NotFound
+from local_openai.errors import InvalidRequest, model_not_found
 from local_openai.services import get_services
 from local_openai.trainers import available_base_models
 
@@ -34,7 +34,7 @@ def retrieve(model_id: str):
     for model in all_models():
         if model["id"] == model_id:
             return jsonify(model)
-    raise NotFound(f"The model `{model_id}` does not exist", param="model", code="model_not_found")
+    raise model_not_found(model_id)
 
 
 @bp.delete("/<path:model_id>")
@@ -44,7 +44,7 @@ def delete(model_id: str):
         if model_id in available_base_models():
             raise InvalidRequest(f"The model `{model_id}` is a base model and cannot be deleted", param="model",
                                  code="model_not_deletable")
-        raise NotFound(f"The model `{model_id}` does not exist", param="model", code="model_not_found")
+        raise model_not_found(model_id)
     services.models.unload(model_id)
     services.storage.delete_model(model_id)
     return jsonify({"id": model_id, "object": "model", "deleted": True})

@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 Message = dict[str, object]
+
+
+def message_text(message: Message, separator: str = "") -> str:
+    """The text of a message whose content is a string, null, or a list of OpenAI content parts (their `text`s
+    joined by `separator`: "" for a chat template, " " where words must not fuse)."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        return separator.join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
 
 
 class ClientError(ValueError):
@@ -50,11 +61,23 @@ class Hyperparameters:
     batch_size: int
     learning_rate_multiplier: float
 
+    def as_dict(self) -> dict[str, int | float]:
+        """The values under OpenAI's names, as a job reports them."""
+        return {"n_epochs": self.n_epochs, "batch_size": self.batch_size,
+                "learning_rate_multiplier": self.learning_rate_multiplier}
 
-def requested_or_auto(requested: dict[str, object], name: str, auto: object) -> object:
-    """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto"."""
+
+def requested_or_auto(requested: Mapping[str, object], name: str, auto: float) -> float:
+    """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto".
+
+    Values were checked at job creation (`local_openai.hyperparameters`): anything else is a number."""
     value = requested.get(name, "auto")
-    return auto if value in (None, "auto") else value
+    if value is None or value == "auto":
+        return auto
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ClientError(f"hyperparameter {name} must be a number or 'auto', got {value!r}",
+                          param=f"hyperparameters.{name}")
+    return value
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 from typing import Callable, Sequence
 
 from local_openai.tokens import count_message_tokens, count_text_tokens
-from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message
+from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message, message_text
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.
 _MARKER = re.compile(r"(?:^|\n)[ \t]*[A-Za-z][A-Za-z ]{0,24}:[ \t]*", re.MULTILINE)
@@ -27,24 +27,17 @@ def classifier_text(content: str) -> str:
     return content.strip()
 
 
-def _content(message: Message) -> str:
-    content = message.get("content")
-    if isinstance(content, list):  # content parts: keep the text ones
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content or "")
-
-
 def last_user_text(messages: Sequence[Message]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user":
-            return classifier_text(_content(message))
+            return classifier_text(message_text(message, " "))
     return ""
 
 
 def text_and_label(messages: Sequence[Message]) -> tuple[str, str]:
     """(text of the last user message before the last assistant reply, that reply) of one training example."""
     last_assistant = max(i for i, m in enumerate(messages) if m.get("role") == "assistant")
-    return last_user_text(messages[:last_assistant]), _content(messages[last_assistant]).strip()
+    return last_user_text(messages[:last_assistant]), message_text(messages[last_assistant], " ").strip()
 
 
 def training_pairs(examples: Sequence[Sequence[Message]]) -> tuple[list[str], list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from local_openai.trainers.base import Message
+from local_openai.trainers.base import Message, message_text
 
 IGNORE = -100  # label value that the loss skips
 
@@ -15,14 +15,9 @@ class Example:
     labels: list[int]  # IGNORE everywhere except the assistant answers to learn (their text and end-of-turn token)
 
 
-def message_text(message: Message) -> str:
-    """The text of a message whose content is a string or a list of OpenAI content parts."""
-    content = message.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+def chat_template_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """The messages as the tokenizer's chat template takes them: role and text only."""
+    return [{"role": str(m["role"]), "content": message_text(m)} for m in messages]
 
 
 def encode_conversation(tokenizer, conversation: Sequence[Message], max_tokens: int) -> Example:
@@ -32,7 +27,7 @@ def encode_conversation(tokenizer, conversation: Sequence[Message], max_tokens: 
     end-of-turn token are context, the answer text and the end-of-turn token are targets (so the model learns to
     stop). Conversations longer than `max_tokens` keep their last tokens, where the final answer is.
     """
-    messages = [{"role": str(m["role"]), "content": message_text(m)} for m in conversation]
+    messages = chat_template_messages(conversation)
     end = tokenizer.eos_token
     input_ids: list[int] = []
     labels: list[int] = []

@@ -108,6 +108,29 @@ def test_method_supervised_hyperparameters_are_used(client):
     assert job.status == "succeeded" and job.hyperparameters.n_epochs == 2
 
 
+@pytest.mark.parametrize("shape", ["method", "deprecated top-level hyperparameters"])
+def test_job_reports_method_like_openai_however_it_was_created(client, shape):
+    """OpenAI reports `method` on every job, with the hyperparameters used, and still the top-level copy."""
+    uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=6))), purpose="fine-tune")
+    requested = {"n_epochs": 2, "learning_rate_multiplier": 0.5}
+    if shape == "method":
+        kwargs = {"method": {"type": "supervised", "supervised": {"hyperparameters": requested}}}
+    else:
+        kwargs = {"hyperparameters": requested}
+    created = client.fine_tuning.jobs.create(training_file=uploaded.id, model="local-tfidf", **kwargs)
+    assert created.method is not None and created.method.type == "supervised"
+    assert created.method.supervised.hyperparameters.n_epochs == 2
+    assert created.method.supervised.hyperparameters.batch_size == "auto"
+    assert created.hyperparameters.model_dump() == created.method.supervised.hyperparameters.model_dump()
+
+    job = wait_for_job(client, created.id)
+    assert job.status == "succeeded", job.error
+    used = job.method.supervised.hyperparameters
+    assert (used.n_epochs, used.learning_rate_multiplier) == (2, 0.5)
+    assert isinstance(used.batch_size, int)  # "auto" resolved, as OpenAI reports it once training starts
+    assert job.hyperparameters.model_dump() == used.model_dump()
+
+
 def test_delete_fine_tuned_model(client):
     job = fine_tune(client, "local-tfidf", labelled_texts(4, seed=5))
     deleted = client.models.delete(job.fine_tuned_model)
