@@ -12,13 +12,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Generic, Hashable, Iterable, Mapping, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import openai
 import redis
 
 from shared.provider import make_client
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, SettingsError, load_settings, redact_url
 
 WorkerProbe = Callable[[], Mapping[str, Iterable[str]]]
 """Returns {worker name: names of the queues it consumes} for every worker that answered."""
@@ -37,17 +37,6 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by `***`, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_checked(environ: Mapping[str, str] | None = None) -> tuple[Settings | None, Check]:

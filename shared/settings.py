@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from shared.retries import call_bound_s
+
 LOCAL_API_KEY_PLACEHOLDER = "local-no-key-needed"
 """Default `OPENAI_API_KEY`: the local backend ignores keys, and the SDK refuses to start without one."""
 
@@ -52,8 +54,8 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8100/v1"
     openai_api_key: str = field(default=LOCAL_API_KEY_PLACEHOLDER, repr=False)
     eval_concurrency: int = 4
-    request_timeout_s: float = 60.0
-    max_retries: int = 5
+    request_timeout_s: float = 30.0
+    max_retries: int = 3
     poll_interval_s: float = 2.0
     poll_max_interval_s: float = 30.0
     fine_tune_deadline_s: float = 6 * 3600.0
@@ -243,7 +245,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _check_visibility_timeout(settings: Settings) -> None:
     """Every task must finish well inside the visibility timeout, or Redis hands it to a second worker while the
-    first still runs it: one provider request and one poll countdown each take at most a quarter of it."""
+    first still runs it: one provider request and one poll countdown each take at most a quarter of it, and one
+    provider call with all the SDK's retries at most half."""
     limit = settings.visibility_timeout_s / VISIBILITY_MARGIN
     for name, value in (("TQ_REQUEST_TIMEOUT_S", settings.request_timeout_s),
                         ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s),
@@ -254,6 +257,14 @@ def _check_visibility_timeout(settings: Settings) -> None:
                 f"({settings.visibility_timeout_s:g} s), so a task could still be running when Redis gives it to "
                 f"another worker: lower {name} to at most {limit:g} s or raise TQ_VISIBILITY_TIMEOUT_S to at least "
                 f"{VISIBILITY_MARGIN * value:g} s")
+    bound = call_bound_s(settings.request_timeout_s, settings.max_retries)
+    if bound > settings.visibility_timeout_s / 2:
+        raise SettingsError(
+            f"one provider call with all its retries could take {bound:g} s (TQ_MAX_RETRIES={settings.max_retries} "
+            f"retries of TQ_REQUEST_TIMEOUT_S={settings.request_timeout_s:g} s, plus the openai SDK's backoff), more "
+            f"than half of TQ_VISIBILITY_TIMEOUT_S ({settings.visibility_timeout_s:g} s), so a task could still be "
+            f"waiting on it when Redis gives the task to another worker: lower TQ_MAX_RETRIES or "
+            f"TQ_REQUEST_TIMEOUT_S, or raise TQ_VISIBILITY_TIMEOUT_S to at least {2 * bound:g} s")
 
 
 @lru_cache(maxsize=1)

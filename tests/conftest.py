@@ -17,13 +17,14 @@ from typing import Callable, Iterator
 import pytest
 
 # Fast polling for tests, and a short broker visibility timeout (how long a task held by a killed worker waits
-# before another worker gets it; settings require at least 4x the request timeout and the poll interval cap).
+# before another worker gets it; settings require at least 4x the request timeout and the poll interval cap, and
+# twice what one provider call with all its retries can take: here 2 x 4 s + 0.5 s of backoff).
 TEST_SETTINGS_ENV = {
     "TQ_POLL_INTERVAL_S": "0.2",
     "TQ_POLL_MAX_INTERVAL_S": "1",
-    "TQ_REQUEST_TIMEOUT_S": "5",
+    "TQ_REQUEST_TIMEOUT_S": "4",
     "TQ_VISIBILITY_TIMEOUT_S": "20",
-    "TQ_MAX_RETRIES": "3",
+    "TQ_MAX_RETRIES": "1",
 }
 
 

@@ -13,6 +13,7 @@ from flask import Flask
 
 from shared.settings import Settings, get_settings
 from web import json_body
+from web.request import AppRequest
 
 DEFAULTS: dict[str, Any] = {
     # Flask-WTF checks CSRF in `web.security.check_request`, which knows when the JSON API may skip it.
@@ -48,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     `test_config` may carry a whole `SETTINGS` object (from `load_settings({...})`) and any Flask key to override.
     """
     app = Flask(__name__)
+    app.request_class = AppRequest
     json_body.init_app(app)
     app.config.from_mapping(DEFAULTS)
     overrides = dict(test_config or {})

@@ -59,6 +59,6 @@ class BodyRequest(Request):
 
 
 def init_app(app: Flask) -> None:
-    """Install the provider and request class; call first, before anything configures `app.json`."""
-    app.request_class = BodyRequest
+    """Install the provider; call first, before anything configures `app.json`. (`BodyRequest` is part of the app's
+    request class, `web.request.AppRequest`.)"""
     app.json = BodyJSONProvider(app)

@@ -219,7 +219,6 @@ class TrustedHostRequest(Request):
 def init_app(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key_file(app)
-    app.request_class = TrustedHostRequest
     csrf.init_app(app)
     app.before_request(check_request)
     limiter.init_app(app)

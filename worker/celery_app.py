@@ -1,4 +1,7 @@
-"""The Celery application, configured from `shared.settings` the first time it is used.
+"""The Celery application: `create_celery_app(settings)` builds an app with the project's whole configuration.
+
+The process-wide `app` (the one `celery -A worker` runs and the tasks are registered on) reads `shared.settings`
+the first time it is used, not at import; `reconfigure` points it at other settings later.
 
 Reliability choices (see docs/ARCHITECTURE.md, "Pipeline"): a task is acknowledged only after it finished
 (`acks_late`), a task whose worker process died is handed to another worker (`reject_on_worker_lost`), and each
@@ -71,9 +74,12 @@ def celery_config(settings: Settings) -> dict[str, object]:
     }
 
 
-def create_app(settings: Settings | None = None) -> Celery:
-    """Build the app; without `settings` the process-wide settings are read on first use, not at import."""
-    app = Celery("tunequeue", include=["worker.tasks"])
+def create_celery_app(settings: Settings | None = None, name: str = "tunequeue") -> Celery:
+    """An app configured from `settings`; without them, from the process-wide settings on first use.
+
+    The probes of `worker.doctor` and `worker.stack` build their own from explicit settings, so they ask the broker
+    those name whatever this process's environment says."""
+    app = Celery(name, include=["worker.tasks"], set_as_current=settings is None)
     if settings is None:
         app.add_defaults(lambda: celery_config(get_settings()))
     else:
@@ -88,15 +94,16 @@ def quiet_http_client(**_kwargs: object) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-app = create_app()
+app = create_celery_app()
 
 
 def reconfigure(settings: Settings) -> None:
     """Point the process-wide app at other settings (a test stack started after the app was first used).
 
-    Celery reads its configuration once, and its connection and producer pools keep the broker they were created
-    for: without dropping both (as Celery itself does after a fork), tasks would still go to the previous Redis.
-    Progress is read from the store, never from the result backend, so that one can stay."""
+    Celery reads its configuration once, and its connection pool and producer pool keep the broker they were
+    created for: `close()` drops the app's hold on the connection pool, and the AMQP helper, which holds the
+    producer pool, is rebuilt on next use (both are then taken from kombu's pools for the new broker). Progress is read from the store, never from the result
+    backend, so that one can stay."""
     app.conf.update(celery_config(settings))
-    app._pool = None
-    app.amqp._producer_pool = None
+    app.close()
+    del app.amqp

@@ -12,11 +12,9 @@ import sys
 from dataclasses import asdict
 from typing import Mapping
 
-from celery import Celery
-
 from shared.health import Check, WorkerProbe, check_all, load_checked
 from shared.settings import Settings
-from worker.celery_app import QUEUES, celery_config
+from worker.celery_app import QUEUES, create_celery_app
 
 PING_TIMEOUT_S = 2.0
 
@@ -28,8 +26,7 @@ def worker_probe(settings: Settings, timeout_s: float = PING_TIMEOUT_S) -> Worke
     `/healthz` can pass it too: `check_all(settings, worker_probe(settings))`).
     """
     def probe() -> dict[str, list[str]]:
-        app = Celery("tunequeue-doctor")
-        app.conf.update(celery_config(settings))
+        app = create_celery_app(settings, name="tunequeue-doctor")
         try:
             replies = app.control.inspect(timeout=timeout_s).active_queues() or {}
         finally:

@@ -1,4 +1,4 @@
-"""Building and enqueuing an experiment's canvas, and cancelling an experiment.
+"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment.
 
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
@@ -8,14 +8,20 @@ Only ids travel through the broker; the dataset and every result live in the sto
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import openai
 from celery import chain, chord
 from celery.canvas import Signature
+from celery.result import ResultBase
 
-from shared import steps
+from shared.dataset_sampling import Split
+from shared.estimates import Report, prelaunch_report
+from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
-from shared.records import ExperimentSpec
+from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
+from shared.run_state import StepError
 from shared.settings import get_settings
 from shared.store import Store
 from worker import tasks
@@ -24,7 +30,7 @@ from worker.celery_app import app
 log = logging.getLogger(__name__)
 
 
-def run_signature(exp_id: str, run: dict) -> Signature:
+def run_signature(exp_id: str, run: dict[str, Any]) -> Signature:
     """One run's chain. A fine-tuned run receives the training file id from `upload`; a zero-shot run needs none."""
     if run["kind"] == "zero-shot":
         return tasks.evaluate.si(run["base_model"], exp_id, run["id"])
@@ -32,7 +38,7 @@ def run_signature(exp_id: str, run: dict) -> Signature:
                  tasks.evaluate.s(exp_id, run["id"]))
 
 
-def experiment_canvas(record: dict) -> Signature:
+def experiment_canvas(record: dict[str, Any]) -> Signature:
     exp_id = record["id"]
     runs = chord([run_signature(exp_id, run) for run in record["runs"]], tasks.summarize.si(exp_id))
     if any(run["kind"] == "fine-tuned" for run in record["runs"]):
@@ -40,30 +46,56 @@ def experiment_canvas(record: dict) -> Signature:
     return chain(tasks.prepare.si(exp_id), runs)
 
 
-def release_results() -> None:
-    """Stop the result backend from listening for this process's canvases now.
+def sent_results(result: ResultBase) -> list[ResultBase]:
+    """Every result of a sent canvas: the last task's, its parents', and each group member's."""
+    found: list[ResultBase] = []
+    waiting: list[ResultBase | None] = [result]
+    while waiting:
+        current = waiting.pop()
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        waiting.append(current.parent)
+        waiting.extend(getattr(current, "results", None) or ())
+    return found
+
+
+def release_results(result: ResultBase) -> None:
+    """Stop the result backend from listening for the results of a canvas this process sent, now.
 
     Progress is read from the store, never from Celery results, but the Redis result backend subscribes to the
     results of what this process sent and unsubscribes only when those objects are garbage-collected, which fails
     noisily when Redis is gone by then (the end of `demo`, of a test session). Release them while Redis answers.
     """
-    backend = app.backend
-    for mapping in getattr(backend, "_pending_results", ()):
-        for waiters in list(mapping.values()):
-            for result in list(waiters.values()):
-                backend.remove_pending_result(result)
+    for sent in sent_results(result):
+        app.backend.remove_pending_result(sent)
 
 
 def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
     """Create the experiment record, enqueue its canvas, and return the experiment id."""
     exp_id = store.create_experiment(spec, get_settings().openai_base_url)
     record = store.get_experiment(exp_id, with_predictions=False)
-    experiment_canvas(record).apply_async()
-    release_results()
+    release_results(experiment_canvas(record).apply_async())
     store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
                                   + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
     log.info("queued experiment %s", exp_id)
     return exp_id
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The pre-launch report, and the experiment's id when the report allowed the launch."""
+
+    report: Report
+    exp_id: str | None = None
+
+
+def check_and_submit(store: Store, spec: ExperimentSpec, split: Split) -> Launch:
+    """The pre-launch check, and the submission only when it passes (what the form's Launch and the API do)."""
+    report = prelaunch_report(split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
+    if not report.ok:
+        return Launch(report)
+    return Launch(report, submit_experiment(store, spec))
 
 
 def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = None) -> None:
@@ -71,8 +103,8 @@ def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = 
     the next time it looks (polls and evaluations check the flag)."""
     record = store.get_experiment(exp_id, with_predictions=False)
     if record is None:
-        raise steps.StepError(f"no experiment {exp_id}")
-    if record["status"] in ("succeeded", "failed", "cancelled"):
+        raise StepError(f"no experiment {exp_id}")
+    if record["status"] in FINISHED_RUN_STATUSES:
         return
     store.request_cancel(exp_id)
     store.update_experiment(exp_id, status="cancelled")
@@ -80,7 +112,4 @@ def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = 
     provider = client or make_client(get_settings())
     for run in record["runs"]:
         if run.get("job_id") and run["status"] == "fine_tuning":
-            try:
-                provider.fine_tuning.jobs.cancel(run["job_id"])
-            except openai.OpenAIError as exc:
-                log.warning("could not cancel job %s: %s", run["job_id"], steps.provider_error_message(exc))
+            cancel_job(provider, run["job_id"])

@@ -22,7 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 import redis
 
-from worker.celery_app import QUEUES
+from shared.settings import load_settings
+from worker.celery_app import QUEUES, create_celery_app
 from worker.redis_server import redis_command
 
 log = logging.getLogger(__name__)
@@ -207,12 +208,8 @@ class Stack:
                           timeout_s=timeout_s, env=env)
 
     def worker_ready(self, hostname: str) -> bool:
-        from worker.celery_app import celery_config  # the ping goes over this stack's broker, whatever the env says
-        from celery import Celery
-        from shared.settings import load_settings
-
-        app = Celery("tunequeue-ping")
-        app.conf.update(celery_config(load_settings(self.env)))
+        # the ping goes over this stack's broker, whatever this process's environment says
+        app = create_celery_app(load_settings(self.env), name="tunequeue-ping")
         try:
             return bool(app.control.ping(destination=[hostname], timeout=0.5))
         finally:

@@ -1,4 +1,5 @@
-"""Thin Celery tasks over `shared.steps`: arguments are ids only (never keys or data), logic lives in the steps.
+"""Thin Celery tasks over the pipeline steps in `shared`: arguments are ids only (never keys or data), logic lives in
+the steps, and one runner (`run_step`) turns what a step raises into a record, a retry or a hand-over.
 
 Ids flow forward: prepare -> upload -> file id -> start_fine_tune -> job id -> poll_fine_tune -> model id ->
 evaluate. A run-level failure is recorded on the run and the chain passes `None` on, so the chord still reaches
@@ -7,7 +8,7 @@ evaluate. A run-level failure is recorded on the run and the chain passes `None`
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import openai
 import redis
@@ -15,16 +16,22 @@ from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
-from shared import steps
-from shared.dataset import DatasetError
+from shared import evaluate as evaluation
+from shared import fine_tune_job, prepare as preparation, summary, upload as uploading
+from shared.dataset_reading import DatasetError
 from shared.provider import make_client
+from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
 from shared.redis_client import RETRIED_ERRORS, redis_client
+from shared.retries import backoff_s
+from shared.run_state import Busy, RunCancelled, StepError, fail_run, record_cancelled, record_failure, run_finished
 from shared.settings import get_settings
 from shared.store import Store
 from worker.celery_app import app, evaluation_deadline_s, evaluation_slice_s
 
 log = get_task_logger(__name__)
 T = TypeVar("T")
+USE_MAX_RETRIES = -1
+"""`run_step(transient_retries=...)`: retry a transient provider error up to the configured TQ_MAX_RETRIES times."""
 
 
 @lru_cache(maxsize=1)
@@ -35,12 +42,18 @@ def store() -> Store:
 
 @lru_cache(maxsize=1)
 def client() -> openai.OpenAI:
+    """The provider client, with the SDK's retries (TQ_MAX_RETRIES) and timeout (TQ_REQUEST_TIMEOUT_S)."""
     return make_client(get_settings())
 
 
-def transient_countdown(task: Task) -> float:
+def transient_countdown(task: Task, exc: BaseException | None = None) -> float:
+    """The wait before a task's next try: backoff from TQ_POLL_INTERVAL_S, or the provider's Retry-After when it
+    asks for longer, never past TQ_POLL_MAX_INTERVAL_S (a task waiting on a countdown is held by a worker, and must
+    be back before the visibility timeout)."""
     settings = get_settings()
-    return steps.backoff_s(task.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
+    countdown = backoff_s(task.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
+    asked = retry_after_s(exc) if exc is not None else None
+    return min(settings.poll_max_interval_s, max(countdown, asked or 0.0))
 
 
 def retry_after_redis_outage(task: Task, exc: redis.RedisError) -> Retry:
@@ -53,77 +66,56 @@ def retry_after_redis_outage(task: Task, exc: redis.RedisError) -> Retry:
     return task.retry(exc=exc, countdown=countdown)
 
 
-def run_step(task: Task, exp_id: str, run_id: str, step: Callable[[], T], transient_retries: int | None = -1,
-             ) -> T | None:
-    """Run a run-level step; record failure or cancellation on the run and return None so the chain goes on.
+def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
+             transient_retries: int | None = USE_MAX_RETRIES) -> T | None:
+    """Run one step for a run (`run_id`) or for the whole experiment (`run_id` None).
 
-    A transient provider error is retried with backoff up to `transient_retries` times (-1: the configured
-    `max_retries`; None: no cap, for polling, where the run's deadline decides); a Redis outage without a cap."""
+    A cancellation or a failure is recorded on the run (and None returned, so the chain goes on to the chord) or on
+    the experiment and all its runs (and the chain stops). A transient provider error is retried with a countdown up
+    to `transient_retries` times (USE_MAX_RETRIES: TQ_MAX_RETRIES; None: no cap, for polling, where the run's
+    deadline decides); a Redis outage, or a run busy in another task, without a cap."""
     db = store()
     try:
-        if steps.run_finished(db, exp_id, run_id):
+        if run_id is not None and run_finished(db, exp_id, run_id):
             return None
         return step()
     except Retry:
         raise
     except RETRIED_ERRORS as exc:
         raise retry_after_redis_outage(task, exc)
-    except steps.RunCancelled:
-        steps.cancel_run(db, exp_id, run_id)
-    except steps.StepError as exc:
-        steps.fail_run(db, exp_id, run_id, str(exc))
-    except Exception as exc:  # noqa: BLE001 - every error ends up on the run, where users look
-        limit = get_settings().max_retries if transient_retries == -1 else transient_retries
-        if steps.is_retryable(exc) and (limit is None or task.request.retries < limit):
-            countdown = transient_countdown(task)
-            db.add_event(exp_id, run_id, f"{steps.provider_error_message(exc)}; retrying in {countdown:.1f} s",
+    except Busy as exc:
+        log.info("%s %s: %s", exp_id, run_id, exc)
+        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s))
+    except RunCancelled:
+        record_cancelled(db, exp_id, run_id)
+    except (StepError, DatasetError) as exc:
+        record_failure(db, exp_id, run_id, str(exc))
+    except Exception as exc:  # noqa: BLE001 - every error ends up on the run or experiment, where users look
+        limit = get_settings().max_retries if transient_retries == USE_MAX_RETRIES else transient_retries
+        if is_retryable(exc) and (limit is None or task.request.retries < limit):
+            countdown = transient_countdown(task, exc)
+            db.add_event(exp_id, run_id, f"{provider_error_message(exc)}; retrying in {countdown:.1f} s",
                          level="warning")
             raise task.retry(exc=exc, countdown=countdown)
-        if steps.is_retryable(exc) or isinstance(exc, openai.OpenAIError):
-            steps.fail_run(db, exp_id, run_id, steps.provider_error_message(exc))
+        if is_retryable(exc) or isinstance(exc, openai.OpenAIError):
+            record_failure(db, exp_id, run_id, provider_error_message(exc))
         else:
-            log.exception("%s %s: unexpected error in %s", exp_id, run_id, task.name)
-            steps.fail_run(db, exp_id, run_id, f"unexpected error in {task.name}: {type(exc).__name__}: {exc}")
+            log.exception("%s %s: unexpected error in %s", exp_id, run_id or "", task.name)
+            record_failure(db, exp_id, run_id, f"unexpected error in {task.name}: {type(exc).__name__}: {exc}")
+    if run_id is None:
+        raise Ignore()
     return None
-
-
-def experiment_step(task: Task, exp_id: str, step: Callable[[], T]) -> T:
-    """Run an experiment-level step; on failure the experiment (and its runs) fail and the chain stops."""
-    db = store()
-    try:
-        return step()
-    except Retry:
-        raise
-    except RETRIED_ERRORS as exc:
-        raise retry_after_redis_outage(task, exc)
-    except steps.RunCancelled:
-        steps.cancel_unfinished_runs(db, exp_id)
-        db.update_experiment(exp_id, status="cancelled")
-    except (steps.StepError, DatasetError) as exc:
-        steps.fail_experiment(db, exp_id, str(exc))
-    except Exception as exc:  # noqa: BLE001
-        if steps.is_retryable(exc) and task.request.retries < get_settings().max_retries:
-            countdown = transient_countdown(task)
-            db.add_event(exp_id, None, f"{steps.provider_error_message(exc)}; retrying in {countdown:.1f} s",
-                         level="warning")
-            raise task.retry(exc=exc, countdown=countdown)
-        if isinstance(exc, openai.OpenAIError) or steps.is_retryable(exc):
-            steps.fail_experiment(db, exp_id, steps.provider_error_message(exc))
-        else:
-            log.exception("%s: unexpected error in %s", exp_id, task.name)
-            steps.fail_experiment(db, exp_id, f"unexpected error in {task.name}: {type(exc).__name__}: {exc}")
-    raise Ignore()
 
 
 @app.task(name="tunequeue.prepare", bind=True, max_retries=None)
 def prepare(self: Task, exp_id: str) -> str:
-    experiment_step(self, exp_id, lambda: steps.prepare(store(), exp_id))
+    run_step(self, exp_id, None, lambda: preparation.prepare(store(), exp_id))
     return exp_id
 
 
 @app.task(name="tunequeue.upload", bind=True, max_retries=None)
-def upload(self: Task, exp_id: str) -> str:
-    return experiment_step(self, exp_id, lambda: steps.upload(store(), client(), exp_id))
+def upload(self: Task, exp_id: str) -> str | None:
+    return run_step(self, exp_id, None, lambda: uploading.upload(store(), client(), exp_id))
 
 
 @app.task(name="tunequeue.start_fine_tune", bind=True, max_retries=None)
@@ -132,7 +124,7 @@ def start_fine_tune(self: Task, file_id: str | None, exp_id: str, run_id: str) -
         return None
     deadline_s = get_settings().fine_tune_deadline_s
     return run_step(self, exp_id, run_id,
-                    lambda: steps.start_fine_tune(store(), client(), exp_id, run_id, file_id, deadline_s))
+                    lambda: fine_tune_job.start_fine_tune(store(), client(), exp_id, run_id, file_id, deadline_s))
 
 
 @app.task(name="tunequeue.poll_fine_tune", bind=True, max_retries=None)
@@ -141,52 +133,52 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
     retry count, ends the waiting), so no worker thread ever sleeps on a training job."""
     if job_id is None:
         return None
-    result = run_step(self, exp_id, run_id, lambda: steps.poll_fine_tune(store(), client(), exp_id, run_id, job_id),
+    result = run_step(self, exp_id, run_id,
+                      lambda: fine_tune_job.poll_fine_tune(store(), client(), exp_id, run_id, job_id),
                       transient_retries=None)
     if result is None:
         return None
     if not result.finished:
-        settings = get_settings()
-        countdown = steps.backoff_s(self.request.retries, settings.poll_interval_s, settings.poll_max_interval_s)
-        raise self.retry(countdown=countdown)
+        raise self.retry(countdown=transient_countdown(self))
     return result.model
 
 
 @app.task(name="tunequeue.evaluate", bind=True, max_retries=None)
 def evaluate(self: Task, model: str | None, exp_id: str, run_id: str, stalled: int = 0) -> str | None:
-    """Evaluate in slices: each task starts questions for `evaluation_slice_s` and stops every request and retry at
-    `evaluation_deadline_s`, then hands the rest to a fresh task message (`stalled`: slices in a row that got no
-    answer; past `max_retries` the provider is too slow and the run fails)."""
+    """Evaluate in slices: each task starts questions for `evaluation_slice_s` and ends every request, with its SDK
+    retries, by `evaluation_deadline_s`, then hands the rest to a fresh task message (`stalled`: slices in a row
+    that got no answer; past `max_retries` the provider is too slow and the run fails)."""
     if model is None:
         return None
     settings = get_settings()
-    policy = steps.RequestPolicy(max_retries=settings.max_retries, first_backoff_s=0.5,
-                                 max_backoff_s=settings.poll_max_interval_s, timeout_s=settings.request_timeout_s)
-    progress = run_step(self, exp_id, run_id, lambda: steps.evaluate(
-        store(), client().with_options(max_retries=0), exp_id, run_id, model, settings.eval_concurrency,
-        evaluation_slice_s(settings), policy, deadline_s=evaluation_deadline_s(settings)), transient_retries=0)
+    limits = evaluation.CallLimits(timeout_s=settings.request_timeout_s, max_retries=settings.max_retries)
+    progress = run_step(self, exp_id, run_id, lambda: evaluation.evaluate(
+        store(), client(), exp_id, run_id, model, settings.eval_concurrency, evaluation_slice_s(settings), limits,
+        deadline_s=evaluation_deadline_s(settings)), transient_retries=0)
     if progress is None:
         return None
     if progress.finished:
         return run_id
     stalled = 0 if progress.answered else stalled + 1
     if stalled > settings.max_retries:
-        steps.fail_run(store(), exp_id, run_id,
-                       f"the provider answered none of the remaining {progress.total - progress.done} questions in "
-                       f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
-                       f"(a task may take half of it) or use a faster provider")
+        fail_run(store(), exp_id, run_id,
+                 f"the provider answered none of the remaining {progress.total - progress.done} questions in "
+                 f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
+                 f"(a task may take half of it) or use a faster provider")
         return None
     raise hand_over(self, exp_id, run_id, progress, stalled)
 
 
-def hand_over(task: Task, exp_id: str, run_id: str, progress: steps.EvalProgress, stalled: int) -> Retry:
+def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalProgress, stalled: int) -> Retry:
     """End this evaluate task and continue in a fresh message for the same task (a Celery retry: same id and chain,
-    so the chord still counts it once), which Redis's visibility timeout then measures from zero again."""
+    so the chord still counts it once), which Redis's visibility timeout then measures from zero again. A wait the
+    provider asked for (Retry-After) becomes the countdown, at most TQ_POLL_MAX_INTERVAL_S."""
     log.info("%s %s: %d of %d answered; handing the rest to a fresh task%s", exp_id, run_id, progress.done,
              progress.total, f" ({stalled} slice(s) in a row without an answer)" if stalled else "")
-    return task.retry(countdown=0, kwargs={"stalled": stalled})
+    countdown = min(progress.wait_s, get_settings().poll_max_interval_s)
+    return task.retry(countdown=countdown, kwargs={"stalled": stalled})
 
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
-def summarize(self: Task, exp_id: str) -> dict:
-    return steps.summarize(store(), exp_id)
+def summarize(self: Task, exp_id: str) -> dict[str, Any]:
+    return summary.summarize(store(), exp_id)

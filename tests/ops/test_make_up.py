@@ -195,7 +195,6 @@ sampling = SamplingSpec(mode="balanced", train_counts=dict(REFERENCE_TRAIN_COUNT
 spec = ExperimentSpec(dataset_sha256=sha, dataset_name=csv.name, dataset_path=str(csv), text_column="text",
                       label_column="airline_sentiment", models=["local-tfidf"], zero_shot=[], sampling=sampling)
 print(pipeline.submit_experiment(store, spec))
-pipeline.release_results()
 """
 
 
@@ -229,8 +228,8 @@ def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with
     (their supervisor restarts them; honcho would otherwise stop the whole stack), the data survives in the
     append-only file, the task comes back after the visibility timeout, and the experiment succeeds. The AOF, which
     logs every write, shows each test row's prediction written exactly once."""
-    with make_up(tmp_path, TQ_VISIBILITY_TIMEOUT_S="20", TQ_REQUEST_TIMEOUT_S="5", TQ_POLL_INTERVAL_S="0.2",
-                 TQ_POLL_MAX_INTERVAL_S="1", TQ_MAX_RETRIES="3", TQ_EVAL_CONCURRENCY="1") as stack:
+    with make_up(tmp_path, TQ_VISIBILITY_TIMEOUT_S="20", TQ_REQUEST_TIMEOUT_S="4", TQ_POLL_INTERVAL_S="0.2",
+                 TQ_POLL_MAX_INTERVAL_S="1", TQ_MAX_RETRIES="1", TQ_EVAL_CONCURRENCY="1") as stack:
         wait_until_serving(stack)
         submitted = subprocess.run([sys.executable, "-c", SUBMIT], cwd=REPO, env=stack.env, capture_output=True,
                                    text=True, timeout=120)

@@ -4,19 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.dataset import (
-    DatasetError,
-    Item,
-    SamplingSpec,
-    class_counts,
-    detect_columns,
-    load_items,
-    random_sampling,
-    read_table,
-    reference_sampling,
-    split_items,
-    summarize,
-)
+from shared.dataset_reading import DatasetError, Item, class_counts, detect_columns, load_items, read_table, summarize
+from shared.dataset_sampling import SamplingSpec, random_sampling, reference_sampling, split_items
 
 ROOT = Path(__file__).resolve().parents[2]
 TWEETS_CSV = ROOT.parent / "shared" / "data" / "Tweets.csv"

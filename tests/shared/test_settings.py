@@ -118,3 +118,18 @@ def test_get_settings_reads_os_environ_once(monkeypatch):
         assert get_settings().eval_concurrency == 3
     finally:
         get_settings.cache_clear()
+
+
+def test_one_provider_call_with_all_its_retries_must_fit_in_half_the_visibility_timeout():
+    """A call retried by the SDK takes up to (TQ_MAX_RETRIES + 1) x TQ_REQUEST_TIMEOUT_S plus the SDK's backoff; past
+    half the visibility timeout, Redis could hand the task to a second worker while the first still waits."""
+    defaults = load_settings({})
+    assert (defaults.request_timeout_s, defaults.max_retries, defaults.visibility_timeout_s) == (30, 3, 300)
+    assert load_settings({"TQ_REQUEST_TIMEOUT_S": "30", "TQ_MAX_RETRIES": "4", "TQ_VISIBILITY_TIMEOUT_S": "400"})
+    with pytest.raises(SettingsError, match=r"could take 157\.5 s .*TQ_MAX_RETRIES=4 retries of "
+                                            r"TQ_REQUEST_TIMEOUT_S=30 s.*raise TQ_VISIBILITY_TIMEOUT_S to at least "
+                                            r"315 s"):
+        load_settings({"TQ_MAX_RETRIES": "4"})
+    with pytest.raises(SettingsError, match="lower TQ_MAX_RETRIES or TQ_REQUEST_TIMEOUT_S"):
+        load_settings({"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "5", "TQ_MAX_RETRIES": "3",
+                       "TQ_POLL_MAX_INTERVAL_S": "1", "TQ_POLL_INTERVAL_S": "0.5"})

@@ -1,4 +1,4 @@
-"""shared/steps.py called directly: retry/backoff rules, resumable evaluation, idempotent job creation.
+"""The pipeline steps called directly: retry rules, resumable evaluation, the run lease, idempotent job creation.
 
 Provider faults (429 with Retry-After, 500) come from `StubChat`, a tiny real HTTP server standing in for the
 provider's chat endpoint, because local_openai never answers 429/500 on demand; everything else runs against real
@@ -17,10 +17,20 @@ from pathlib import Path
 import openai
 import pytest
 
-from shared import steps
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.evaluate import CallLimits, EvalProgress, ask, evaluate
+from shared.fine_tune_job import job_metadata, job_request, poll_fine_tune, start_fine_tune, training_started_at
+from shared.prepare import load_split, prepare
 from shared.prompts import PRESETS
+from shared.provider import make_client
+from shared.provider_errors import is_retryable, retry_after_s
 from shared.records import ExperimentSpec
+from shared.retries import SDK_FIRST_RETRY_WAIT_S, SDK_MAX_RETRY_WAIT_S, backoff_s, call_bound_s, fit_call
+from shared.run_lease import RunLease
+from shared.run_state import Busy, StepError
+from shared.settings import Settings, load_settings
+from shared.summary import summarize
+from shared.upload import upload
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "airline_tweets_sample.csv"
 
@@ -32,6 +42,7 @@ class StubChat:
         self.faults = list(faults or [])
         self.answer = answer
         self.requests: list[dict] = []
+        self.times: list[float] = []
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +52,7 @@ class StubChat:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
+                stub.times.append(time.monotonic())
                 status, headers = stub.faults.pop(0) if stub.faults else (200, {})
                 payload = {"error": {"message": "slow down", "type": "rate_limit"}} if status != 200 else {
                     "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -86,18 +98,13 @@ def prepared_experiment(store, models=("local-tfidf",), zero_shot=(), test_per_c
                           label_column="airline_sentiment", models=list(models), zero_shot=list(zero_shot),
                           sampling=sampling)
     exp_id = store.create_experiment(spec, "http://provider.invalid/v1")
-    steps.prepare(store, exp_id)
+    prepare(store, exp_id)
     return exp_id
 
 
-def record_sleeps() -> tuple[list[float], steps.RequestPolicy]:
-    slept: list[float] = []
-    return slept, steps.RequestPolicy(max_retries=3, first_backoff_s=0.5, max_backoff_s=30, sleep=slept.append)
-
-
 def test_backoff_doubles_up_to_the_cap():
-    assert [steps.backoff_s(n, 1.0, 5.0, jitter=0) for n in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
-    assert 0.9 <= steps.backoff_s(0, 1.0, 5.0) <= 1.1
+    assert [backoff_s(n, 1.0, 5.0, jitter=0) for n in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert 0.9 <= backoff_s(0, 1.0, 5.0) <= 1.1
 
 
 def provider_error(stub, status: int, headers: dict) -> openai.APIStatusError:
@@ -113,53 +120,80 @@ def provider_error(stub, status: int, headers: dict) -> openai.APIStatusError:
     ({}, None),
 ])
 def test_retry_after_reads_the_provider_headers(stub, headers, expected):
-    assert steps.retry_after_s(provider_error(stub, 429, headers)) == expected
+    assert retry_after_s(provider_error(stub, 429, headers)) == expected
 
 
 def test_retry_after_accepts_an_http_date(stub):
     when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= steps.retry_after_s(provider_error(stub, 503, {"Retry-After": when})) <= 30
+    assert 25 <= retry_after_s(provider_error(stub, 503, {"Retry-After": when})) <= 30
 
 
 def test_only_rate_limits_server_errors_and_timeouts_are_retryable(stub):
-    assert steps.is_retryable(provider_error(stub, 429, {}))
-    assert steps.is_retryable(provider_error(stub, 502, {}))
-    assert not steps.is_retryable(provider_error(stub, 400, {}))
-    assert not steps.is_retryable(provider_error(stub, 404, {}))
+    assert is_retryable(provider_error(stub, 429, {}))
+    assert is_retryable(provider_error(stub, 502, {}))
+    assert not is_retryable(provider_error(stub, 400, {}))
+    assert not is_retryable(provider_error(stub, 404, {}))
 
 
-def test_ask_waits_as_told_by_retry_after_then_backs_off(stub):
-    provider = stub(faults=[(429, {"Retry-After": "7"}), (500, {})])
-    slept, policy = record_sleeps()
-    answer = steps.ask(provider.client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"], policy)
+def stub_settings(provider: StubChat, **env: str) -> Settings:
+    return load_settings({"OPENAI_BASE_URL": str(provider.client.base_url).rstrip("/"), **env})
+
+
+def test_the_sdk_client_waits_as_told_by_retry_after_then_backs_off(stub):
+    provider = stub(faults=[(429, {"Retry-After": "1"}), (500, {})])
+    client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
+    answer = ask(client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"])
     assert answer == "Negative."
     assert len(provider.requests) == 3
-    assert slept[0] == 7.0 and 0.9 <= slept[1] <= 1.1  # second retry: 0.5 s * 2
+    assert provider.times[1] - provider.times[0] >= 1.0  # the provider's Retry-After, not the SDK's 0.5 s backoff
 
 
-def test_ask_gives_up_after_max_retries_and_never_retries_a_400(stub):
+def test_the_sdk_client_gives_up_after_max_retries_and_never_retries_a_400(stub):
     provider = stub(faults=[(503, {})] * 10)
-    slept, policy = record_sleeps()
+    client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
     with pytest.raises(openai.InternalServerError):
-        steps.ask(provider.client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"], policy)
-    assert len(provider.requests) == 4 and len(slept) == 3
+        ask(client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"])
+    assert len(provider.requests) == 4
 
     bad = stub(faults=[(400, {})])
     with pytest.raises(openai.BadRequestError):
-        steps.ask(bad.client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"], policy)
+        ask(make_client(stub_settings(bad, TQ_MAX_RETRIES="3")), "m", [{"role": "user", "content": "hi"}],
+            PRESETS["reference"])
     assert len(bad.requests) == 1
+
+
+def test_a_retry_after_longer_than_the_sdk_backoff_is_not_waited_for_inside_the_call(stub):
+    """The SDK would sleep 30 s here (it honours up to two minutes), past what settings allow one call."""
+    provider = stub(faults=[(429, {"Retry-After": "30"})])
+    client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert len(provider.requests) == 1
+    assert retry_after_s(caught.value) == 30
+
+
+def test_the_retry_bound_uses_the_sdks_own_backoff():
+    """`shared.retries` mirrors the SDK's backoff constants to bound a call; a new SDK release must not move them."""
+    from openai import _constants
+
+    assert (SDK_FIRST_RETRY_WAIT_S, SDK_MAX_RETRY_WAIT_S) == (_constants.INITIAL_RETRY_DELAY,
+                                                              _constants.MAX_RETRY_DELAY)
+    assert call_bound_s(30, 3) == 4 * 30 + 0.5 + 1 + 2
+    assert fit_call(5, 3, 100) == (5, 3)
+    assert fit_call(5, 3, 11) == (5, 1)
+    assert fit_call(5, 3, 2) == (2, 0)
 
 
 def test_evaluate_asks_only_for_missing_items_and_scores_stored_predictions(store, stub):
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
-    split = steps.load_split(store, exp_id)
+    split = load_split(store, exp_id)
     done_before = split.test[:5]
     for item in done_before:
         store.save_prediction(exp_id, "run-1", {"row": item.row, "expected": item.label, "output": item.label,
                                                 "predicted": item.label})
     provider = stub(answer="Sentiment: negative")
-    progress = steps.evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=3, budget_s=60)
-    assert progress == steps.EvalProgress(12, 12)
+    progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=3, budget_s=60)
+    assert progress == EvalProgress(12, 12)
     asked = {request["messages"][-1]["content"] for request in provider.requests}
     assert len(provider.requests) == 7
     assert not any(item.text in message for item in done_before for message in asked)
@@ -173,31 +207,31 @@ def test_evaluate_asks_only_for_missing_items_and_scores_stored_predictions(stor
 def test_evaluate_stops_starting_requests_after_its_budget(store, stub):
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
     provider = stub()
-    progress = steps.evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=0)
-    assert progress == steps.EvalProgress(0, 12) and provider.requests == []
+    progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=0)
+    assert progress == EvalProgress(0, 12) and provider.requests == []
     assert store.get_run(exp_id, "run-1")["status"] == "evaluating"
 
 
 def test_evaluate_turns_a_rejected_request_into_a_run_error(store, stub):
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
     provider = stub(faults=[(404, {})] * 20)
-    with pytest.raises(steps.StepError, match="m could not answer: the provider answered 404"):
-        steps.evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=60)
+    with pytest.raises(StepError, match="m could not answer: the provider answered 404"):
+        evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=60)
 
 
 def test_start_fine_tune_creates_one_job_and_finds_it_again(tq_stack, tq_store):
     client = openai.OpenAI(base_url=tq_stack.openai_base_url, api_key="unused", max_retries=0, timeout=30)
     exp_id = prepared_experiment(tq_store)
-    file_id = steps.upload(tq_store, client, exp_id)
-    assert steps.upload(tq_store, client, exp_id) == file_id  # uploaded once
+    file_id = upload(tq_store, client, exp_id)
+    assert upload(tq_store, client, exp_id) == file_id  # uploaded once
 
-    job_id = steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600)
-    assert steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600) == job_id
+    job_id = start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600)
+    assert start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600) == job_id
 
     # An earlier attempt whose response was lost: the job exists at the provider, its id is not in the store.
     tq_store.update_run(exp_id, "run-1", job_id=None)
-    assert steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600) == job_id
-    jobs = list(client.fine_tuning.jobs.list(metadata=steps.job_metadata(exp_id, "run-1")))
+    assert start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600) == job_id
+    jobs = list(client.fine_tuning.jobs.list(metadata=job_metadata(exp_id, "run-1")))
     assert [job.id for job in jobs] == [job_id]
     run = tq_store.get_run(exp_id, "run-1")
     assert run["status"] == "fine_tuning" and run["deadline_at"] > 0
@@ -206,10 +240,10 @@ def test_start_fine_tune_creates_one_job_and_finds_it_again(tq_stack, tq_store):
 def test_poll_fails_a_job_past_its_deadline_and_cancels_it(tq_stack, tq_store):
     client = openai.OpenAI(base_url=tq_stack.openai_base_url, api_key="unused", max_retries=0, timeout=30)
     exp_id = prepared_experiment(tq_store, models=("local-minilm",))
-    file_id = steps.upload(tq_store, client, exp_id)
-    job_id = steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=1, clock=lambda: 0.0)
-    with pytest.raises(steps.StepError, match="deadline"):
-        steps.poll_fine_tune(tq_store, client, exp_id, "run-1", job_id, clock=lambda: 2.0)
+    file_id = upload(tq_store, client, exp_id)
+    job_id = start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=1, clock=lambda: 0.0)
+    with pytest.raises(StepError, match="deadline"):
+        poll_fine_tune(tq_store, client, exp_id, "run-1", job_id, clock=lambda: 2.0)
     assert client.fine_tuning.jobs.retrieve(job_id).status in ("cancelled", "succeeded")
 
 
@@ -217,7 +251,7 @@ def test_summarize_keeps_the_failed_runs_in_the_table(store):
     exp_id = prepared_experiment(store, models=("a", "b"))
     store.update_run(exp_id, "run-1", status="failed", error="model 'a' is not available")
     store.update_run(exp_id, "run-2", status="succeeded", metrics={"accuracy": 0.5, "macro_f1": 0.4, "invalid": 1})
-    result = steps.summarize(store, exp_id)
+    result = summarize(store, exp_id)
     record = store.get_experiment(exp_id)
     assert result["best_run"] == "run-2"
     assert [row["status"] for row in result["table"]] == ["failed", "succeeded"]
@@ -228,14 +262,90 @@ def test_summarize_keeps_the_failed_runs_in_the_table(store):
 def test_training_time_starts_at_the_providers_started_event_not_at_job_creation(tq_stack, tq_store):
     client = openai.OpenAI(base_url=tq_stack.openai_base_url, api_key="unused", max_retries=0, timeout=30)
     exp_id = prepared_experiment(tq_store, models=("local-tfidf",))
-    file_id = steps.upload(tq_store, client, exp_id)
-    job_id = steps.start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600)
-    while not (result := steps.poll_fine_tune(tq_store, client, exp_id, "run-1", job_id)).finished:
+    file_id = upload(tq_store, client, exp_id)
+    job_id = start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=600)
+    while not (result := poll_fine_tune(tq_store, client, exp_id, "run-1", job_id)).finished:
         time.sleep(0.2)
     job = client.fine_tuning.jobs.retrieve(job_id)
-    started = steps.training_started_at(client, job_id)
+    started = training_started_at(client, job_id)
     assert started is not None and job.created_at <= started <= job.finished_at
     run = tq_store.get_run(exp_id, "run-1")
     assert run["fine_tuned_model"] == result.model
     assert run["training_seconds"] == round(job.finished_at - started, 1)
-    assert steps.training_started_at(client, "ftjob-unknown") is None
+    assert training_started_at(client, "ftjob-unknown") is None
+
+
+def test_evaluate_cuts_the_sdk_retries_to_end_by_its_deadline_and_hands_over(store, stub):
+    """Each request may take 5 s with 3 retries (up to 23.5 s), but only 2 s are left: one attempt of at most 2 s
+    and no retry; the failed item is left for the next task instead of failing the run."""
+    exp_id = prepared_experiment(store, zero_shot=["m"], models=())
+    provider = stub(faults=[(503, {})] * 10)
+    progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=60,
+                        limits=CallLimits(timeout_s=5, max_retries=3), deadline_s=2)
+    assert len(provider.requests) == 1
+    assert progress == EvalProgress(0, 12) and progress.answered == 0
+    assert store.get_run(exp_id, "run-1")["status"] == "evaluating"
+
+
+def test_evaluate_hands_over_with_the_wait_the_provider_asked_for(store, stub):
+    exp_id = prepared_experiment(store, zero_shot=["m"], models=())
+    provider = stub(faults=[(429, {"Retry-After": "30"})])
+    client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
+    progress = evaluate(store, client, exp_id, "run-1", "m", concurrency=1, budget_s=60,
+                        limits=CallLimits(timeout_s=5, max_retries=3), deadline_s=60)
+    assert len(provider.requests) == 1
+    assert progress.done == 0 and progress.wait_s == 30
+
+
+def test_only_one_evaluate_task_works_on_a_run_at_a_time(store, stub):
+    """A late copy of the task (its worker lost Redis and is still finishing its slice) holds the run's lease: the
+    redelivered copy asks nothing and is told when to come back; once the lease is given back it goes on."""
+    exp_id = prepared_experiment(store, zero_shot=["m"], models=())
+    provider = stub()
+    late_copy = RunLease(store.client, exp_id, "run-1", ttl_s=60)
+    assert late_copy.acquire()
+    with pytest.raises(Busy) as busy:
+        evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=2, budget_s=60, deadline_s=120)
+    assert 0 < busy.value.retry_in_s <= 60
+    assert provider.requests == [] and store.predictions(exp_id, "run-1") == {}
+
+    late_copy.release()
+    progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=2, budget_s=60, deadline_s=120)
+    assert progress.finished and len(provider.requests) == 12
+    assert not store.client.exists(late_copy.key)  # given back when the slice ended
+    assert RunLease(store.client, exp_id, "run-1", ttl_s=1).acquire()
+
+
+def test_a_lease_taken_over_after_expiring_is_not_released_by_its_old_holder(store):
+    exp_id = prepared_experiment(store, zero_shot=["m"], models=())
+    old = RunLease(store.client, exp_id, "run-1", ttl_s=0.05)
+    assert old.acquire()
+    time.sleep(0.1)
+    new = RunLease(store.client, exp_id, "run-1", ttl_s=60)
+    assert new.acquire()
+    old.release()
+    assert store.client.get(new.key) == new.token.encode()
+
+
+def test_jobs_are_created_with_the_supervised_method_shape():
+    record = {"id": "exp_0123456789ab", "hyperparameters": {"n_epochs": 2, "batch_size": "auto",
+                                                            "learning_rate_multiplier": 0.5, "suffix": "tq",
+                                                            "seed": 7}}
+    request = job_request(record, {"id": "run-1", "base_model": "local-tfidf"}, "file-1")
+    assert request == {
+        "model": "local-tfidf", "training_file": "file-1", "suffix": "tq", "seed": 7,
+        "metadata": {"tunequeue_experiment": "exp_0123456789ab", "tunequeue_run": "run-1"},
+        "method": {"type": "supervised", "supervised": {"hyperparameters": {
+            "n_epochs": 2, "batch_size": "auto", "learning_rate_multiplier": 0.5}}}}
+    assert "hyperparameters" not in request
+
+
+def test_the_provider_trains_with_the_hyperparameters_sent_in_the_method(tq_stack, tq_store):
+    client = openai.OpenAI(base_url=tq_stack.openai_base_url, api_key="unused", max_retries=0, timeout=30)
+    exp_id = prepared_experiment(tq_store)
+    record = tq_store.get_experiment(exp_id, with_predictions=False)
+    tq_store.update_experiment(exp_id, hyperparameters={**record["hyperparameters"], "n_epochs": 2})
+    job_id = start_fine_tune(tq_store, client, exp_id, "run-1", upload(tq_store, client, exp_id), deadline_s=600)
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    assert job.method is not None and job.method.supervised is not None
+    assert job.method.supervised.hyperparameters.n_epochs == 2

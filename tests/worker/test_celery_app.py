@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from celery import Celery
 
+from shared.retries import call_bound_s
 from shared.settings import SettingsError, load_settings
 from worker import pipeline, tasks
 from worker.celery_app import ROUTES, celery_config, evaluation_deadline_s, evaluation_slice_s
@@ -27,21 +28,23 @@ def test_tasks_are_acknowledged_late_one_at_a_time_and_routed_by_kind():
 def test_every_task_fits_well_inside_the_visibility_timeout():
     for environ in ({},
                     {"TQ_VISIBILITY_TIMEOUT_S": "1200", "TQ_REQUEST_TIMEOUT_S": "1", "TQ_POLL_MAX_INTERVAL_S": "300"},
-                    {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "5", "TQ_POLL_INTERVAL_S": "0.5",
-                     "TQ_POLL_MAX_INTERVAL_S": "1"}):
+                    {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "4", "TQ_MAX_RETRIES": "1",
+                     "TQ_POLL_INTERVAL_S": "0.5", "TQ_POLL_MAX_INTERVAL_S": "1"}):
         settings = load_settings(environ)
         timeout = settings.visibility_timeout_s
         assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == timeout
         assert evaluation_slice_s(settings) + settings.request_timeout_s <= timeout / 2
         assert settings.poll_max_interval_s <= timeout / 4
+        # One provider call with all the SDK's retries ends within half the timeout, whichever task makes it.
+        assert call_bound_s(settings.request_timeout_s, settings.max_retries) <= timeout / 2
         # No request or retry outlives the deadline; a Redis outage retried on top still ends before the timeout.
         assert evaluation_slice_s(settings) < evaluation_deadline_s(settings)
         assert evaluation_deadline_s(settings) + settings.redis_retry_window_s < timeout
 
 
 def test_redis_retry_window_defaults_to_a_quarter_of_the_visibility_timeout_and_may_not_exceed_it():
-    short = {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "5", "TQ_POLL_INTERVAL_S": "0.5",
-             "TQ_POLL_MAX_INTERVAL_S": "1"}
+    short = {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "4", "TQ_MAX_RETRIES": "1",
+             "TQ_POLL_INTERVAL_S": "0.5", "TQ_POLL_MAX_INTERVAL_S": "1"}
     assert load_settings(short).redis_retry_window_s == 5
     assert load_settings({"TQ_REDIS_RETRY_S": "30"}).redis_retry_window_s == 30
     with pytest.raises(SettingsError, match="TQ_REDIS_RETRY_S.*TQ_VISIBILITY_TIMEOUT_S"):
@@ -93,3 +96,23 @@ def test_reconfigure_moves_publishing_to_the_new_redis_even_after_the_old_one_wa
         reconfigure(stack_settings)
         for server in servers.values():
             server.delete("probe")
+
+
+def test_submitting_leaves_no_result_subscription_behind(redis_url, tq_stack):
+    """The result backend subscribes to every task this process sends; `release_results` drops those subscriptions
+    through the backend's public API while Redis still answers (else they go when the objects are collected)."""
+    import redis
+
+    from worker.celery_app import app, reconfigure
+
+    reconfigure(load_settings({**tq_stack.env, "REDIS_URL": redis_url}))
+    try:
+        record = {"id": "exp_0123456789ab", "runs": [{"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
+                                                     {"id": "run-2", "kind": "zero-shot", "base_model": "b"}]}
+        result = pipeline.experiment_canvas(record).apply_async()
+        assert app.backend.result_consumer.subscribed_to
+        pipeline.release_results(result)
+        assert app.backend.result_consumer.subscribed_to == set()
+    finally:
+        reconfigure(load_settings(tq_stack.env))
+        redis.Redis.from_url(redis_url).flushdb()

@@ -119,8 +119,9 @@ def test_zero_shot_run_is_evaluated_without_fine_tuning(start_worker, tq_store, 
     chat_model = "smollm2-135m-instruct"
     if chat_model not in {model.id for model in provider.models.list()}:
         pytest.skip(f"local_openai does not list {chat_model} in this checkout")
-    # The first request waits for the model to load; the visibility timeout must stay 4x the request timeout.
-    start_worker(TQ_REQUEST_TIMEOUT_S=120, TQ_VISIBILITY_TIMEOUT_S=480)
+    # The first request waits for the model to load; the visibility timeout must stay 4x the request timeout, and
+    # twice one call with its retries (2 x 120 s + 0.5 s).
+    start_worker(TQ_REQUEST_TIMEOUT_S=120, TQ_VISIBILITY_TIMEOUT_S=500)
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, zero_shot=[chat_model], test_per_class=4))
     record = wait_finished(tq_store, exp_id, timeout_s=300)
     (run,) = record["runs"]
@@ -189,16 +190,16 @@ def test_the_api_key_never_reaches_the_broker_the_records_or_the_logs(start_work
 @pytest.mark.slow
 def test_a_slow_provider_never_keeps_an_evaluate_task_past_the_visibility_timeout(start_worker, tq_stack, tq_store):
     """The first four chat requests are answered after 6 s, past the 5 s request timeout, the next six after 4.5 s.
-    Asked with its retries (up to 4) in one go, the first item takes ~28 s, past the 20 s visibility timeout, and
-    Redis hands the task to the worker's second thread while it still runs: two evaluations of one run at once,
-    writing the same rows. Bounded at half the visibility timeout, each task hands the rest to a fresh one instead,
-    and every row is written once."""
+    The SDK asks the first item five times (four retries, 32 s with its backoff: the most settings allow a call with
+    a 65 s visibility timeout); each task stops starting questions after a quarter of the timeout and ends every
+    call by half of it, then hands the rest to a fresh one, which takes the run's lease only once the first let go:
+    never two evaluations of one run at once, and every row is written once."""
     origin = tq_stack.openai_base_url.rsplit("/v1", 1)[0]
     chat = ("POST", "/v1/chat/completions")
     proxy = SlowProxy(origin, {chat: [6.0] * 4 + [4.5] * 6})
     try:
         start_worker(concurrency=2, OPENAI_BASE_URL=f"{proxy.url}/v1", TQ_REQUEST_TIMEOUT_S=5,
-                     TQ_VISIBILITY_TIMEOUT_S=20, TQ_MAX_RETRIES=4, TQ_EVAL_CONCURRENCY=1)
+                     TQ_VISIBILITY_TIMEOUT_S=65, TQ_MAX_RETRIES=4, TQ_EVAL_CONCURRENCY=1)
         exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
                                                                   test_per_class=3))
         writes = WriteCounter(tq_stack.redis_url, predictions_key(exp_id, "run-1"))

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from shared import steps
+from shared.run_state import fail_run
 from shared.settings import get_settings
 from shared.store import Store
 from worker import tasks
@@ -49,7 +49,7 @@ def test_a_failure_recorded_during_a_redis_restart_is_saved_once_redis_is_back(o
     db = tasks.store()
     exp_id = db.create_experiment(sample_spec(db, models=["local-tfidf"]), "http://127.0.0.1:1/v1")
     restart = outage(own_redis, OUTAGE_S)
-    steps.fail_run(db, exp_id, "run-1", "the provider answered 400: bad request")
+    fail_run(db, exp_id, "run-1", "the provider answered 400: bad request")
     restart.join()
     run = Store.from_url(own_redis.redis_url).get_run(exp_id, "run-1")
     assert (run["status"], run["error"]) == ("failed", "the provider answered 400: bad request")

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from shared.records import FINISHED_RUN_STATUSES
+
 REPO = Path(__file__).resolve().parents[2]
 TWEETS_CSV = REPO.parent / "shared" / "data" / "Tweets.csv"
 SAMPLE_CSV = REPO / "shared" / "sample_data" / "airline_tweets_sample.csv"
 T = TypeVar("T")
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def reference_rows(path: Path, offset: int, counts: dict[str, int], text_column: str = "text",
@@ -44,8 +45,9 @@ def wait_until(check: Callable[[], T], timeout_s: float, what: str, interval_s: 
 def wait_finished(store, exp_id: str, timeout_s: float = 180) -> dict:
     def finished():
         record = store.get_experiment(exp_id, with_predictions=False)
-        return record if record["status"] in FINISHED and all(r["status"] in FINISHED for r in record["runs"]) \
-            else None
+        done = record["status"] in FINISHED_RUN_STATUSES and all(
+            run["status"] in FINISHED_RUN_STATUSES for run in record["runs"])
+        return record if done else None
 
     wait_until(finished, timeout_s, f"experiment {exp_id} to finish")
     return store.get_experiment(exp_id)

@@ -1,0 +1,160 @@
+"""The fine-tuning job of a run: create it exactly once, poll it, cancel it.
+
+Jobs are created in OpenAI's current shape, hyperparameters under `method={"type": "supervised", "supervised":
+{"hyperparameters": {...}}}`, and carry the metadata `{"tunequeue_experiment": exp_id, "tunequeue_run": run_id}` by
+which a retried task finds the job an earlier attempt made. Polling never sleeps: `poll_fine_tune` looks once and
+the task schedules the next look.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import openai
+from openai.types.fine_tuning import FineTuningJob
+
+from shared import pricing
+from shared.provider_errors import TRANSIENT_ERRORS, is_retryable, provider_error_message
+from shared.run_state import RunCancelled, StepError, check_not_cancelled, experiment_record
+from shared.store import Store
+
+log = logging.getLogger(__name__)
+
+JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED = "succeeded", "failed", "cancelled"
+METADATA_EXPERIMENT, METADATA_RUN = "tunequeue_experiment", "tunequeue_run"
+JOB_OPTIONS = ("suffix", "seed")
+"""Hyperparameters of the record that go to the job itself; every other one goes to the training method."""
+TRAINING_STARTED_EVENT = "Fine-tuning job started"
+
+
+def job_metadata(exp_id: str, run_id: str) -> dict[str, str]:
+    return {METADATA_EXPERIMENT: exp_id, METADATA_RUN: run_id}
+
+
+def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str) -> dict[str, Any]:
+    """The arguments of `fine_tuning.jobs.create` for `run`: the record's hyperparameters under the supervised
+    method, its suffix and seed (when set) on the job, and the run's metadata."""
+    chosen = dict(record.get("hyperparameters") or {})
+    request: dict[str, Any] = {
+        "model": run["base_model"], "training_file": file_id, "metadata": job_metadata(record["id"], run["id"]),
+        "method": {"type": "supervised", "supervised": {"hyperparameters": {
+            name: value for name, value in chosen.items() if name not in JOB_OPTIONS}}},
+    }
+    if chosen.get("suffix"):
+        request["suffix"] = chosen["suffix"]
+    if chosen.get("seed") is not None:
+        request["seed"] = chosen["seed"]
+    return request
+
+
+def find_job(client: openai.OpenAI, exp_id: str, run_id: str) -> FineTuningJob | None:
+    """The job this run already created, found by its metadata (filtered by the server and checked here)."""
+    wanted = job_metadata(exp_id, run_id)
+    for job in client.fine_tuning.jobs.list(metadata=wanted, limit=100):
+        if all((job.metadata or {}).get(key) == value for key, value in wanted.items()):
+            return job
+    return None
+
+
+def start_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, file_id: str,
+                    deadline_s: float, clock: Callable[[], float] = time.time) -> str:
+    """Create the run's fine-tuning job exactly once and record its id before anything polls it.
+
+    Idempotent: the stored job id wins; otherwise the provider is asked for a job carrying this run's metadata
+    (a create whose response was lost to a timeout still made one); only then is a job created. The create goes
+    out with the SDK's own retries off, because a blind resend after a timeout is how duplicate jobs happen: the
+    task retries instead, and looks for the job first.
+    """
+    check_not_cancelled(store, exp_id)
+    run = store.get_run(exp_id, run_id)
+    if run.get("job_id"):
+        return str(run["job_id"])
+    job = find_job(client, exp_id, run_id)
+    if job is not None:
+        store.add_event(exp_id, run_id, f"found the fine-tuning job {job.id} created by an earlier attempt")
+    else:
+        request = job_request(experiment_record(store, exp_id), run, file_id)
+        try:
+            job = client.with_options(max_retries=0).fine_tuning.jobs.create(**request)
+        except openai.APIStatusError as exc:
+            if is_retryable(exc):
+                raise
+            raise StepError(f"could not start fine-tuning {run['base_model']}: {provider_error_message(exc)}") \
+                from exc
+        store.add_event(exp_id, run_id, f"created the fine-tuning job {job.id} for {run['base_model']}")
+    store.update_run(exp_id, run_id, status="fine_tuning", file_id=file_id, job_id=job.id, job_status=job.status,
+                     deadline_at=clock() + deadline_s)
+    return job.id
+
+
+@dataclass(frozen=True)
+class PollResult:
+    finished: bool
+    model: str | None = None
+    job_status: str | None = None
+
+
+def training_started_at(client: openai.OpenAI, job_id: str) -> float | None:
+    """When the provider started training, from its "Fine-tuning job started" event (OpenAI's wording, which
+    local_openai uses too), so time queued behind other jobs is not counted; None when the provider has no such event.
+    Polls see the status only every few seconds, so they are the fallback, then the job's creation."""
+    try:
+        events = client.fine_tuning.jobs.list_events(job_id, limit=100)
+    except openai.OpenAIError:
+        return None
+    started = [event.created_at for event in events if event.message == TRAINING_STARTED_EVENT]  # every page
+    return min(started) if started else None
+
+
+def cancel_job(client: openai.OpenAI, job_id: str) -> None:
+    """Ask the provider to cancel the job; a failure is logged, not raised (the run ends either way)."""
+    try:
+        client.fine_tuning.jobs.cancel(job_id)
+    except openai.OpenAIError as exc:
+        log.warning("could not cancel job %s: %s", job_id, provider_error_message(exc))
+
+
+def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, job_id: str,
+                   clock: Callable[[], float] = time.time) -> PollResult:
+    """Look at the job once. Finished with a model id when it succeeded; raises when it failed, was cancelled, or
+    ran past the run's deadline (then it is cancelled at the provider); otherwise not finished yet."""
+    run = store.get_run(exp_id, run_id)
+    if store.cancel_requested(exp_id):
+        cancel_job(client, job_id)
+        raise RunCancelled(exp_id)
+    deadline = run.get("deadline_at")
+    try:
+        job = client.fine_tuning.jobs.retrieve(job_id)
+    except TRANSIENT_ERRORS as exc:
+        if deadline is not None and clock() > deadline:
+            raise StepError(f"fine-tuning job {job_id} could not be checked before its deadline: "
+                            f"{provider_error_message(exc)}") from exc
+        raise
+    if job.status != run.get("job_status"):
+        store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
+    if job.status in (JOB_FAILED, JOB_CANCELLED):
+        store.update_run(exp_id, run_id, job_status=job.status)  # recorded before raising ends the run
+    if job.status == JOB_SUCCEEDED:
+        trained = job.trained_tokens or 0
+        started = training_started_at(client, job_id) or run.get("training_started_at") or job.created_at
+        seconds = round(max(0.0, job.finished_at - started), 1) if job.finished_at and started else None
+        store.update_run(exp_id, run_id, status="evaluating", job_status=job.status,
+                         fine_tuned_model=job.fine_tuned_model, trained_tokens=trained, training_seconds=seconds,
+                         cost_estimate_usd=pricing.training_cost(run["base_model"], trained))
+        return PollResult(True, job.fine_tuned_model, job.status)
+    if job.status == JOB_FAILED:
+        reason = job.error.message if job.error and job.error.message else "no reason given"
+        raise StepError(f"fine-tuning job {job_id} failed: {reason}")
+    if job.status == JOB_CANCELLED:
+        raise RunCancelled(exp_id) if store.cancel_requested(exp_id) else \
+            StepError(f"fine-tuning job {job_id} was cancelled at the provider")
+    if deadline is not None and clock() > deadline:
+        cancel_job(client, job_id)
+        raise StepError(f"fine-tuning job {job_id} was still {job.status} at its deadline; it was cancelled "
+                        f"(raise TQ_FINE_TUNE_DEADLINE_S for longer jobs)")
+    if job.status != run.get("job_status"):
+        started_at = {"training_started_at": clock()} if job.status == "running" else {}
+        store.update_run(exp_id, run_id, job_status=job.status, **started_at)
+    return PollResult(False, None, job.status)
