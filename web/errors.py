@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
 
-from shared.health import redact_url
+from shared.settings import redact_url
 from web.security import wants_json
 
 log = logging.getLogger(__name__)
