@@ -249,7 +249,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "dataset": {"name": spec.dataset_name, "path": spec.dataset_path, "sha256": spec.dataset_sha256,
                     "columns": {"text": spec.text_column, "label": spec.label_column},
                     "n_rows": None, "class_counts": None},
-        # SamplingSpec.to_dict (shared/dataset.py) is annotated as a plain dict; it builds exactly `Sampling`.
+        # SamplingSpec.to_dict (shared/dataset_sampling.py) is annotated as a plain dict; it builds exactly `Sampling`.
         "sampling": cast(Sampling, spec.sampling.to_dict()),
         "prompt": spec.prompt.to_dict(),
         "hyperparameters": normalize_hyperparameters(spec.hyperparameters),
