@@ -77,7 +77,8 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
             costs = [inference_cost(model, prompt_tokens, output_tokens, fine_tuned=fine_tuned)]
             if training is not None:
                 costs.append(training_cost(model, training))
-            cost = None if None in costs else round(sum(costs), 6)
+            known = [part for part in costs if part is not None]
+            cost = round(sum(known), 6) if len(known) == len(costs) else None
             report.models.append(ModelEstimate(model=model, kind=kind, training_tokens=training,
                                                evaluation_tokens=prompt_tokens + output_tokens,
                                                tokens_exact=count.exact, cost_usd=cost, note=count.note))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from shared import metrics
 from shared.dataset_reading import Item
@@ -73,7 +75,7 @@ def _fitted(client: openai.OpenAI, limits: CallLimits | None, deadline: float | 
     return client.with_options(timeout=timeout, max_retries=retries), retries < wanted.max_retries
 
 
-def ask(client: openai.OpenAI, model: str, messages: list[dict[str, str]], preset: PromptPreset,
+def ask(client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageParam], preset: PromptPreset,
         limits: CallLimits | None = None, deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic) -> str:
     """One chat completion. The SDK retries 429/5xx/timeouts with its backoff and the provider's Retry-After.

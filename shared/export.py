@@ -9,20 +9,82 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TypedDict
+
+from shared.record_types import (
+    Columns,
+    ExperimentRecord,
+    ExperimentStatus,
+    Hyperparameters,
+    Prompt,
+    Run,
+    RunKind,
+    RunStatus,
+    Sampling,
+    SplitInfo,
+    StoredItems,
+    TrainingFile,
+)
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 PREDICTION_COLUMNS = ("run", "base_model", "model", "row", "text", "expected", "output", "predicted", "correct")
 MANIFEST_VERSION = 1
 
 
-def neutralize_cell(value: Any) -> str:
+class ManifestDataset(TypedDict):
+    name: str | None
+    sha256: str | None
+    columns: Columns | None
+    n_rows: int | None
+    class_counts: dict[str, int] | None
+
+
+class ManifestProvider(TypedDict):
+    base_url: str | None
+
+
+class ManifestModel(TypedDict):
+    """One run: which model was trained from which base, and how it scored."""
+
+    run: str
+    kind: RunKind
+    base_model: str
+    job_id: str | None
+    fine_tuned_model: str | None
+    status: RunStatus | None
+    trained_tokens: int | None
+    cost_estimate_usd: float | None
+    accuracy: float | None
+    macro_f1: float | None
+
+
+class Manifest(TypedDict):
+    """What `build_manifest` returns (`record.json`'s `manifest`)."""
+
+    manifest_version: int
+    schema_version: int | None
+    experiment_id: str
+    status: ExperimentStatus | None
+    created_at: str | None
+    finished_at: str | None
+    dataset: ManifestDataset
+    sampling: Sampling | None
+    split: SplitInfo | None
+    prompt: Prompt | None
+    hyperparameters: Hyperparameters | None
+    provider: ManifestProvider
+    training_file: TrainingFile | None
+    models: list[ManifestModel]
+
+
+def neutralize_cell(value: object) -> str:
     """The cell as text, prefixed with an apostrophe when a spreadsheet would treat it as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def csv_bytes(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> bytes:
+def csv_bytes(header: Iterable[str], rows: Iterable[Iterable[object]]) -> bytes:
     """UTF-8 CSV (with BOM, so spreadsheets detect the encoding) with every cell neutralised."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -31,10 +93,10 @@ def csv_bytes(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def prediction_rows(record: Mapping, texts: Mapping[int, str] | None = None) -> list[list[Any]]:
+def prediction_rows(record: ExperimentRecord, texts: Mapping[int, str] | None = None) -> list[list[object]]:
     """One row per prediction of every run; `texts` maps row number -> input text when available."""
     texts = texts or {}
-    rows = []
+    rows: list[list[object]] = []
     for run in record.get("runs", []):
         model = run.get("fine_tuned_model") or run["base_model"]
         for prediction in sorted(run.get("predictions", []), key=lambda p: p["row"]):
@@ -45,18 +107,18 @@ def prediction_rows(record: Mapping, texts: Mapping[int, str] | None = None) -> 
     return rows
 
 
-def predictions_csv(record: Mapping, texts: Mapping[int, str] | None = None) -> bytes:
+def predictions_csv(record: ExperimentRecord, texts: Mapping[int, str] | None = None) -> bytes:
     return csv_bytes(PREDICTION_COLUMNS, prediction_rows(record, texts))
 
 
-def item_texts(items: Mapping | None) -> dict[int, str]:
+def item_texts(items: StoredItems | None) -> dict[int, str]:
     """row -> text from the items prepare stored (`{"test": [{"row", "text", "label"}, ...], ...}`)."""
     if not items:
         return {}
-    return {item["row"]: item["text"] for part in ("train", "test") for item in items.get(part, [])}
+    return {item["row"]: item["text"] for item in [*items.get("train", []), *items.get("test", [])]}
 
 
-def build_manifest(record: Mapping) -> dict:
+def build_manifest(record: ExperimentRecord) -> Manifest:
     """What was run and on what: dataset hash, split, prompts, hyperparameters, model ids, and the results."""
     dataset = record.get("dataset") or {}
     return {
@@ -74,11 +136,14 @@ def build_manifest(record: Mapping) -> dict:
         "hyperparameters": record.get("hyperparameters"),
         "provider": {"base_url": (record.get("provider") or {}).get("base_url")},
         "training_file": record.get("training_file"),
-        "models": [{"run": run["id"], "kind": run["kind"], "base_model": run["base_model"],
-                    "job_id": run.get("job_id"), "fine_tuned_model": run.get("fine_tuned_model"),
-                    "status": run.get("status"), "trained_tokens": run.get("trained_tokens"),
-                    "cost_estimate_usd": run.get("cost_estimate_usd"),
-                    "accuracy": (run.get("metrics") or {}).get("accuracy"),
-                    "macro_f1": (run.get("metrics") or {}).get("macro_f1")}
-                   for run in record.get("runs", [])],
+        "models": [_manifest_model(run) for run in record.get("runs", [])],
     }
+
+
+def _manifest_model(run: Run) -> ManifestModel:
+    metrics = run.get("metrics")
+    return {"run": run["id"], "kind": run["kind"], "base_model": run["base_model"], "job_id": run.get("job_id"),
+            "fine_tuned_model": run.get("fine_tuned_model"), "status": run.get("status"),
+            "trained_tokens": run.get("trained_tokens"), "cost_estimate_usd": run.get("cost_estimate_usd"),
+            "accuracy": metrics.get("accuracy") if metrics else None,
+            "macro_f1": metrics.get("macro_f1") if metrics else None}

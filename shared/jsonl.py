@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 ALLOWED_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 ALLOWED_MESSAGE_KEYS = frozenset(
@@ -128,7 +129,7 @@ class ValidationReport:
         return "Invalid training file: " + "; ".join(shown)
 
 
-def chat_jsonl(examples: Iterable[list[Message]]) -> bytes:
+def chat_jsonl(examples: Iterable[Sequence[Mapping[str, object]]]) -> bytes:
     """Serialise chat examples (each a list of messages) as UTF-8 JSONL, one `{"messages": [...]}` per line."""
     lines = [json.dumps({"messages": list(messages)}, ensure_ascii=False) for messages in examples]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
@@ -141,7 +142,8 @@ def _message_problems(index: int, message: object) -> list[str]:
     problems = []
     unknown = sorted(set(message) - ALLOWED_MESSAGE_KEYS)
     if unknown:
-        problems.append(f"{where} has unrecognised key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_MESSAGE_KEYS))}")
+        problems.append(f"{where} has unrecognised key(s) {', '.join(unknown)}; "
+                        f"allowed: {', '.join(sorted(ALLOWED_MESSAGE_KEYS))}")
     role = message.get("role")
     if role not in ALLOWED_ROLES:
         problems.append(f"{where} has role {role!r}; use one of {', '.join(ALLOWED_ROLES)}")

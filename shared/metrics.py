@@ -7,7 +7,7 @@ different labels, or none, is invalid (`None`): it counts against accuracy and i
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from shared.record_types import ClassScores, ConfusionMatrix, Metrics, Prediction
 
@@ -44,11 +44,12 @@ def make_prediction(row: int, expected: str, output: str | None, labels: Sequenc
     return {"row": row, "expected": expected, "output": output, "predicted": normalize_output(output, labels)}
 
 
-def _ratio(numerator: int, denominator: int) -> float:
+def _ratio(numerator: float, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> ConfusionMatrix:
+def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None],
+                     labels: Sequence[str]) -> ConfusionMatrix:
     """Rows are expected labels, columns predicted labels; `invalid` counts invalid outputs per expected label."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
@@ -83,7 +84,7 @@ def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], la
         f1 = _ratio(2 * true_positive, predicted_as + support)
         per_class[label] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
     n = len(expected)
-    correct = sum(1 for truth, guess in zip(expected, predicted) if truth == guess)
+    correct = sum(1 for truth, guess in zip(expected, predicted, strict=True) if truth == guess)
     return {
         "accuracy": _ratio(correct, n),
         "macro_f1": _ratio(sum(scores["f1"] for scores in per_class.values()), len(labels)),

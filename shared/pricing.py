@@ -11,6 +11,7 @@ number of examples; `default_epochs` reproduces its published rule (the fine-tun
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from shared.tokens import base_model_name
 
@@ -29,6 +30,19 @@ class Price:
     output: float
     base_input: float
     base_output: float
+
+
+class PriceRow(TypedDict):
+    """One model's prices in USD per 1M tokens, as pages and CLI output show them."""
+
+    model: str
+    training_per_1m: float
+    input_per_1m: float
+    output_per_1m: float
+    base_input_per_1m: float
+    base_output_per_1m: float
+    as_of: str
+    source: str
 
 
 PRICES: dict[str, Price] = {
@@ -110,7 +124,7 @@ def resolve_epochs(n_epochs: int | str, n_examples: int) -> int:
     return default_epochs(n_examples) if n_epochs == "auto" else int(n_epochs)
 
 
-def price_table() -> list[dict]:
+def price_table() -> list[PriceRow]:
     """The table as rows for pages and CLI output, with its date and source."""
     return [{"model": model, "training_per_1m": price.training, "input_per_1m": price.input,
              "output_per_1m": price.output, "base_input_per_1m": price.base_input,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import TypedDict
+
+from openai.types.chat import ChatCompletionMessageParam
 
 from shared.record_types import Prompt
 
@@ -32,6 +34,16 @@ TEXT_ONLY_TEMPLATE = "{text}"
 
 class PromptError(ValueError):
     """A prompt preset or template is unusable; the message says how to fix it."""
+
+
+class _Changes(TypedDict, total=False):
+    """The fields `PromptPreset.edited` replaces."""
+
+    name: str
+    system_prompt: str | None
+    eval_system_prompt: str | None
+    user_template: str
+    training_template: str
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class PromptPreset:
         `None` leaves a part unchanged; an empty (or blank) system prompt removes it, so examples carry no system
         message (it is optional in chat fine-tuning data). A preset that evaluates in the training format keeps
         doing so: both sides get the change."""
-        changes: dict = {"name": name or f"{self.name}-edited"}
+        changes: _Changes = {"name": name or f"{self.name}-edited"}
         if system_prompt is not None:
             changes["system_prompt"] = system_prompt.strip() or None
             if self.evaluates_in_training_format:
@@ -86,11 +98,11 @@ class PromptPreset:
                 "max_tokens": self.max_tokens, "training_template": self.training_template, "preset": self.name}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> PromptPreset:
-        """Inverse of `to_dict`; also accepts `name` for the preset name."""
-        values = {key: data[key] for key in ("system_prompt", "user_template", "eval_system_prompt", "temperature",
-                                             "max_tokens", "training_template") if key in data}
-        return cls(name=data.get("preset", data.get("name", "custom")), **values)
+    def from_dict(cls, data: Prompt) -> PromptPreset:
+        """Inverse of `to_dict`."""
+        return cls(name=data["preset"], system_prompt=data["system_prompt"], user_template=data["user_template"],
+                   eval_system_prompt=data["eval_system_prompt"], temperature=data["temperature"],
+                   max_tokens=data["max_tokens"], training_template=data["training_template"])
 
 
 def _pieces(template: str, what: str) -> list[str | None]:
@@ -133,19 +145,20 @@ def render(template: str, text: str) -> str:
     return "".join(text if piece is None else piece for piece in _pieces(template, "template"))
 
 
-def _messages(system_prompt: str | None, user_content: str) -> list[dict]:
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+def _messages(system_prompt: str | None, user_content: str) -> list[ChatCompletionMessageParam]:
+    messages: list[ChatCompletionMessageParam] = (
+        [{"role": "system", "content": system_prompt}] if system_prompt else [])
     messages.append({"role": "user", "content": user_content})
     return messages
 
 
-def training_messages(preset: PromptPreset, text: str, label: str) -> list[dict]:
+def training_messages(preset: PromptPreset, text: str, label: str) -> list[ChatCompletionMessageParam]:
     """One chat fine-tuning example: [system], user, assistant (the label)."""
     return _messages(preset.system_prompt, render(preset.training_template, text)) + [
         {"role": "assistant", "content": label}]
 
 
-def evaluation_messages(preset: PromptPreset, text: str) -> list[dict]:
+def evaluation_messages(preset: PromptPreset, text: str) -> list[ChatCompletionMessageParam]:
     """The messages sent to ask a model about `text`."""
     return _messages(preset.eval_system_prompt, render(preset.user_template, text))
 

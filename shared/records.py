@@ -8,14 +8,27 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Final, Iterable, Mapping, Sequence, overload
+from datetime import UTC, datetime
+from typing import Final, cast, overload
 
 from shared.dataset import DatasetError, SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
-from shared.record_types import (RUN_KINDS, SCHEMA_VERSION, Auto, ExperimentRecord, ExperimentStatus, Hyperparameters,
-                                 Run, RunKind, RunState, Summary, SummaryRow)
+from shared.record_types import (
+    RUN_KINDS,
+    SCHEMA_VERSION,
+    Auto,
+    ExperimentRecord,
+    ExperimentStatus,
+    Hyperparameters,
+    Run,
+    RunKind,
+    RunState,
+    Sampling,
+    Summary,
+    SummaryRow,
+)
 from shared.settings import Settings, get_settings
 
 FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
@@ -35,7 +48,7 @@ class RecordError(ValueError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 EXPERIMENT_ID = re.compile(r"exp_[0-9a-f]{12}")
@@ -83,16 +96,18 @@ def _auto_or_number(name: str, value: object, kind: type[int] | type[float], min
                     maximum: float | None = None) -> float | Auto:
     if value == "auto" or value is None:
         return "auto"
+    if not isinstance(value, (str, bytes, int, float)):
+        raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number")
     try:
-        as_float = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        as_float = float(value)
+    except ValueError:
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
     if not math.isfinite(as_float):
         raise RecordError(f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
                           f"{1 if kind is int else 0.5}")
     try:
-        number = kind(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = kind(value)
+    except ValueError:
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
     if kind is int and number != as_float:
         raise RecordError(f"hyperparameter {name}={value!r} must be a whole number or 'auto'")
@@ -184,7 +199,7 @@ class ExperimentSpec:
     zero_shot: list[str] = field(default_factory=list)
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     prompt: PromptPreset | None = None
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    hyperparameters: Mapping[str, object] = field(default_factory=dict)
     """As given; normalised on creation to the record's `Hyperparameters`."""
     settings: InitVar[Settings | None] = None
     """Whose caps apply (default: the process settings); not stored."""
@@ -234,7 +249,8 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "dataset": {"name": spec.dataset_name, "path": spec.dataset_path, "sha256": spec.dataset_sha256,
                     "columns": {"text": spec.text_column, "label": spec.label_column},
                     "n_rows": None, "class_counts": None},
-        "sampling": spec.sampling.to_dict(),
+        # SamplingSpec.to_dict (shared/dataset_sampling.py) is annotated as a plain dict; it builds exactly `Sampling`.
+        "sampling": cast(Sampling, spec.sampling.to_dict()),
         "prompt": spec.prompt.to_dict(),
         "hyperparameters": normalize_hyperparameters(spec.hyperparameters),
         "provider": {"base_url": base_url},

@@ -13,15 +13,18 @@ Resampling uses a fixed seed, so a record's intervals are the same every time th
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import ceil, sqrt
-from typing import Mapping, Sequence
+from typing import TypedDict
 
 import numpy as np
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
+
+from shared.record_types import Prediction
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -49,7 +52,8 @@ def _macro_f1(expected: np.ndarray, predicted: np.ndarray, n_labels: int, axis: 
         denominator = np.sum(is_expected, axis=axis) + np.sum(is_predicted, axis=axis)
         scores.append(np.divide(2 * true_positive, denominator, out=np.zeros(np.shape(denominator)),
                                 where=denominator > 0))
-    return np.mean(scores, axis=0)
+    mean: np.ndarray = np.mean(scores, axis=0)
+    return mean
 
 
 def macro_f1_interval(expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> list[float]:
@@ -70,7 +74,8 @@ def macro_f1_interval(expected: Sequence[str], predicted: Sequence[str | None], 
 
 
 def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(b, axis=axis) - np.mean(a, axis=axis)
+    difference: np.ndarray = np.mean(b, axis=axis) - np.mean(a, axis=axis)
+    return difference
 
 
 def items_to_detect(only_a: int, only_b: int, n: int) -> int | None:
@@ -79,9 +84,25 @@ def items_to_detect(only_a: int, only_b: int, n: int) -> int | None:
     discordant, difference = (only_a + only_b) / n, abs(only_b - only_a) / n
     if difference == 0:
         return None
-    z_alpha, z_beta = stats.norm.ppf(1 - ALPHA / 2), stats.norm.ppf(POWER)
+    z_alpha, z_beta = float(stats.norm.ppf(1 - ALPHA / 2)), float(stats.norm.ppf(POWER))
     needed = (z_alpha * sqrt(discordant) + z_beta * sqrt(max(discordant - difference ** 2, 0.0))) ** 2
     return ceil(needed / difference ** 2)
+
+
+class ComparisonBody(TypedDict):
+    """A `Comparison` as JSON (`Comparison.to_dict`)."""
+
+    runs: list[str]
+    n: int
+    accuracy_difference: float
+    accuracy_difference_ci95: list[float]
+    only_first_correct: int
+    only_second_correct: int
+    p_value: float
+    significant: bool
+    better: str | None
+    items_needed: int | None
+    sentence: str
 
 
 @dataclass(frozen=True)
@@ -123,7 +144,7 @@ class Comparison:
         return (f"no significant difference between {self.a} and {self.b} at n = {self.n} ({gap}, "
                 f"p = {_p(self.p_value)}){needed}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ComparisonBody:
         return {"runs": [self.a, self.b], "n": self.n, "accuracy_difference": self.difference,
                 "accuracy_difference_ci95": self.difference_ci95, "only_first_correct": self.only_a_correct,
                 "only_second_correct": self.only_b_correct, "p_value": self.p_value,
@@ -157,7 +178,7 @@ def compare_paired(a: str, correct_a: Sequence[bool], b: str, correct_b: Sequenc
                       items_needed=items_to_detect(only_a, only_b, len(first)))
 
 
-def correctness(predictions: Sequence[Mapping]) -> dict[int, bool]:
+def correctness(predictions: Sequence[Prediction]) -> dict[int, bool]:
     """Row -> whether the stored prediction was right (an invalid output is wrong)."""
     return {int(p["row"]): p.get("predicted") is not None and p["predicted"] == p["expected"] for p in predictions}
 

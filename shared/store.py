@@ -4,20 +4,40 @@ The record is split so concurrent chains never overwrite each other: the experim
 prepare/upload/summarize/cancel), one key per run (written only by that run's chain) and one hash of predictions per
 run (one field per test row, so a resumed evaluation sees what is already done). Updates are read-modify-write
 inside a WATCH transaction, so two writers of the same key cannot lose each other's change.
+
+The client is created with decode_responses=False (checked by `Store`), so replies are bytes; redis-py types them
+`bytes | str` because that option is only known at run time, hence the casts to bytes below.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from typing import Any, Callable, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import redis
 
-from shared.record_types import (Event, EventLevel, ExperimentRecord, ExperimentState, Prediction, Run, RunState,
-                                 StoredItems)
-from shared.records import (FINISHED_RUN_STATUSES, ExperimentSpec, is_dataset_hash, is_experiment_id,
-                            new_experiment_record, not_a_dataset_hash, not_an_experiment_id, now_iso)
+from shared.record_types import (
+    Event,
+    EventLevel,
+    ExperimentRecord,
+    ExperimentState,
+    Prediction,
+    Run,
+    RunState,
+    StoredItems,
+)
+from shared.records import (
+    FINISHED_RUN_STATUSES,
+    ExperimentSpec,
+    is_dataset_hash,
+    is_experiment_id,
+    new_experiment_record,
+    not_a_dataset_hash,
+    not_an_experiment_id,
+    now_iso,
+)
 
 PREFIX = "tq:"
 EXPERIMENTS_KEY = PREFIX + "experiments"
@@ -143,10 +163,10 @@ class Store:
     def experiments_needing(self, sha256: str) -> list[str]:
         """Ids of the experiments not yet finished that use the dataset (their prepare step reads it)."""
         needing: list[str] = []
-        ids = [raw.decode("utf-8") for raw in self.client.zrange(EXPERIMENTS_KEY, 0, -1)]
+        ids = [raw.decode("utf-8") for raw in cast("list[bytes]", self.client.zrange(EXPERIMENTS_KEY, 0, -1))]
         for start in range(0, len(ids), 200):
             chunk = ids[start:start + 200]
-            for exp_id, raw in zip(chunk, self.client.mget([experiment_key(exp_id) for exp_id in chunk])):
+            for exp_id, raw in zip(chunk, self.client.mget([experiment_key(exp_id) for exp_id in chunk]), strict=True):
                 record = json.loads(raw) if raw is not None else {}
                 if record.get("dataset", {}).get("sha256") == sha256 and record.get("status") in ACTIVE_STATUSES:
                     needing.append(exp_id)
@@ -156,9 +176,9 @@ class Store:
         """Every uploaded dataset as {"sha256", "name"}, sorted by name, then hash."""
         prefix, suffix = DATASET_PREFIX, ":name"
         keys = list(self.client.scan_iter(match=f"{prefix}*{suffix}", count=500))
-        names = self.client.mget(keys) if keys else []
+        names = cast("list[bytes | None]", self.client.mget(keys)) if keys else []
         found = [{"sha256": key.decode("utf-8")[len(prefix):-len(suffix)], "name": name.decode("utf-8")}
-                 for key, name in zip(keys, names) if name is not None]
+                 for key, name in zip(keys, names, strict=True) if name is not None]
         return sorted(found, key=lambda dataset: (dataset["name"], dataset["sha256"]))
 
     # experiments
@@ -190,7 +210,7 @@ class Store:
         return cast(ExperimentState, json.loads(raw)) if raw is not None else None
 
     def run_ids(self, exp_id: str) -> list[str]:
-        return [run_id.decode("utf-8") for run_id in self.client.lrange(runs_key(exp_id), 0, -1)]
+        return [run_id.decode("utf-8") for run_id in cast("list[bytes]", self.client.lrange(runs_key(exp_id), 0, -1))]
 
     def get_experiment(self, exp_id: str, with_predictions: bool = True) -> ExperimentRecord | None:
         """The full record (runs and, by default, predictions sorted by row), or None when unknown or malformed."""
@@ -206,7 +226,8 @@ class Store:
 
     def list_experiments(self, limit: int = 50) -> list[ExperimentRecord]:
         """The newest experiments first, without predictions."""
-        ids = [raw.decode("utf-8") for raw in self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1)]
+        ids = [raw.decode("utf-8")
+               for raw in cast("list[bytes]", self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1))]
         records = (self.get_experiment(exp_id, with_predictions=False) for exp_id in ids)
         return [record for record in records if record is not None]
 
@@ -223,7 +244,9 @@ class Store:
             pipe.set(key, _dumps(value))
             return value
 
-        return cast("dict[str, Any]", self.client.transaction(transaction, key, value_from_callable=True))
+        # redis-py types the callable as returning None; with value_from_callable=True its value is returned.
+        return cast("dict[str, Any]", self.client.transaction(transaction, key,  # type: ignore[arg-type]
+                                                              value_from_callable=True))
 
     def update_experiment(self, exp_id: str, **fields: Any) -> ExperimentState:
         """Set top-level fields of the experiment (not `runs`); a final status also stamps `finished_at`."""

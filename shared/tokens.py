@@ -10,9 +10,10 @@ for a `name`, and 3 to prime the reply.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import TypedDict
 
 import tiktoken
 
@@ -26,6 +27,15 @@ CL100K_MODEL_PREFIXES = ("gpt-3.5", "gpt-4", "babbage-002", "davinci-002", "text
 O200K_MODEL_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 
 
+class TokenFields(TypedDict):
+    """A token count as the record's `training_file` holds it."""
+
+    tokens: int
+    tokens_exact: bool
+    encoding: str
+    tokens_note: str
+
+
 @dataclass(frozen=True)
 class TokenCount:
     tokens: int
@@ -33,7 +43,7 @@ class TokenCount:
     encoding: str
     note: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> TokenFields:
         """The record's token fields: `tokens`, `tokens_exact`, `encoding`, `tokens_note`."""
         return {"tokens": self.tokens, "tokens_exact": self.exact, "encoding": self.encoding,
                 "tokens_note": self.note}
@@ -72,7 +82,7 @@ def count_text(text: str) -> int:
     return len(cl100k().encode(text, disallowed_special=()))
 
 
-def count_messages(messages: Iterable[dict]) -> int:
+def count_messages(messages: Iterable[Mapping[str, object]]) -> int:
     """Tokens of one chat request or training example, with the cookbook's message overhead."""
     total = REPLY_PRIMING_TOKENS
     for message in messages:
@@ -85,7 +95,7 @@ def count_messages(messages: Iterable[dict]) -> int:
     return total
 
 
-def count_examples(examples: Iterable[Iterable[dict]], model: str) -> TokenCount:
+def count_examples(examples: Iterable[Iterable[Mapping[str, object]]], model: str) -> TokenCount:
     """Tokens of a training file's examples (one epoch) for `model`."""
     tokens = sum(count_messages(messages) for messages in examples)
     _, exact, note = model_encoding(model)

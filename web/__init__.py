@@ -5,8 +5,9 @@ request, call `shared/` (and `worker.pipeline` to enqueue) and render.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -50,7 +51,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = AppRequest
     json_body.init_app(app)
-    app.json.sort_keys = False
     app.config.from_mapping(DEFAULTS)
     overrides = dict(test_config or {})
     app.config.from_mapping(config_from_settings(overrides.get("SETTINGS") or get_settings()))

@@ -8,11 +8,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from shared.dataset import DatasetError
-from shared.estimates import prelaunch_report
 from shared.records import RecordError
 from shared.store import DatasetQuotaExceeded
-from web.api_bodies import (CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody,
-                            SubmittedBody)
+from web.api_bodies import CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody, SubmittedBody
 from web.api_fields import BodyError, json_to_fields
 from web.datasets import load_dataset, store_upload
 from web.experiment_form import UploadedDataset, parse_fields
@@ -92,10 +90,9 @@ def create_experiment() -> ResponseReturnValue:
     except DatasetQuotaExceeded as exc:
         return _error(507, str(exc))
     draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
-    if draft.spec is None:
+    spec, report = draft.spec, draft.prelaunch_report()
+    if spec is None or report is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
-    spec = draft.spec
-    report = prelaunch_report(draft.split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
     if not report.ok:
         invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.",
                               "report": report.to_dict()}

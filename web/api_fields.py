@@ -1,7 +1,8 @@
 """The API's JSON body flattened into the new-experiment form's field names, so one parser serves both."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
@@ -33,10 +34,10 @@ def _names(body: Mapping[str, Any], key: str) -> list[str]:
     return [str(name) for name in value]
 
 
-def json_to_fields(body: Mapping[str, Any]) -> MultiDict:
+def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
     """Top-level `text_column`, `label_column`, `models`, `zero_shot`; prompt keys at the top level or under
     `prompt`; `sampling` and `hyperparameters` objects."""
-    fields: MultiDict = MultiDict()
+    fields: MultiDict[str, str] = MultiDict()
     prompt = {**_object(body, "prompt"), **{key: body[key] for key in PROMPT_KEYS if key in body}}
     for key in ("text_column", "label_column"):
         if body.get(key) is not None:

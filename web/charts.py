@@ -11,16 +11,18 @@ from __future__ import annotations
 import functools
 import io
 import unicodedata
-from typing import Callable, ParamSpec, Sequence
+from collections.abc import Callable, Sequence
+from typing import ParamSpec
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.typing import RcKeyType  # noqa: E402
 
 MAX_LABEL_CHARS = 24
-DATA_TEXT = {"text.parse_math": False, "text.usetex": False, "svg.fonttype": "path"}
+DATA_TEXT: dict[RcKeyType, object] = {"text.parse_math": False, "text.usetex": False, "svg.fonttype": "path"}
 P = ParamSpec("P")
 
 

@@ -60,7 +60,7 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
         draft = initial_draft(dataset, current_app.config["SETTINGS"])
     models, models_error = available_models()
     base_models = [model for model in models if not model.startswith("ft:")]
-    values = dict(draft.values if draft else default_values())
+    values = (draft.values if draft else default_values()).copy()
     # Models without a checkbox go back into the free-text fields, so a re-rendered form keeps them.
     values["models_other"] = ", ".join(m for m in values["models"] if m not in base_models)
     values["zero_shot_other"] = ", ".join(m for m in values["zero_shot"] if m not in models)

@@ -7,10 +7,11 @@ import logging
 
 import redis
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
 
-from shared.health import redact_url
+from shared.settings import redact_url
 from web.security import wants_json
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 ENTITY_HEADERS = frozenset({"content-type", "content-length"})
 
 
-def _respond(status: int, title: str, message: str, error: HTTPException | None = None):
+def _respond(status: int, title: str, message: str, error: HTTPException | None = None) -> ResponseReturnValue:
     """The error as JSON or as a page, with the headers `error` carries (less its own content type)."""
     headers = [(name, value) for name, value in (error.get_headers() if error else [])
                if name.lower() not in ENTITY_HEADERS]
@@ -28,7 +29,7 @@ def _respond(status: int, title: str, message: str, error: HTTPException | None 
     return render_template("error.html", title=title, message=message), status, headers
 
 
-def untrusted_host(_error: SecurityError):
+def untrusted_host(_error: SecurityError) -> ResponseReturnValue:
     """No page template: URLs cannot be built for a request whose host was refused."""
     host = request.headers.get("Host", "")
     message = (f"This server does not answer to the host name {host!r}. Use the address the operator published, "
@@ -38,20 +39,20 @@ def untrusted_host(_error: SecurityError):
     return Response(message + "\n", 400, mimetype="text/plain")
 
 
-def too_large(_error: RequestEntityTooLarge):
+def too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
     limit_mib = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
     return _respond(413, "Upload too large",
                     f"The upload is larger than this server accepts ({limit_mib:.1f} MiB). Upload a smaller CSV "
                     f"(fewer rows or columns), or ask the operator to raise TQ_MAX_UPLOAD_BYTES.", _error)
 
 
-def csrf_failed(error: CSRFError):
+def csrf_failed(error: CSRFError) -> ResponseReturnValue:
     return _respond(400, "Form expired",
                     f"The request was refused: {error.description} Reload the page and submit the form again; API "
                     f"clients authenticate with 'Authorization: Bearer <WEB_AUTH_TOKEN>'.")
 
 
-def redis_down(error: redis.RedisError):
+def redis_down(error: redis.RedisError) -> ResponseReturnValue:
     url = redact_url(current_app.config["SETTINGS"].redis_url)
     log.error("Redis at %s failed: %s", url, error)
     return _respond(503, "Store unavailable",
@@ -59,7 +60,7 @@ def redis_down(error: redis.RedisError):
                     f"(or fix REDIS_URL) and try again. /healthz shows every dependency.")
 
 
-def http_error(error: HTTPException):
+def http_error(error: HTTPException) -> ResponseReturnValue:
     return _respond(error.code or 500, error.name, error.description or error.name, error)
 
 

@@ -13,19 +13,80 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Final, Literal, NamedTuple, TypedDict, overload
 
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import (DatasetError, Item, SamplingSpec, Split, class_counts, column_index, detect_columns,
-                            items_from_rows, read_table, reference_sampling, split_items)
-from shared.prompts import PRESETS, PromptError, get_preset
-from shared.records import (DEFAULT_HYPERPARAMETERS, ExperimentSpec, RecordError, check_classes, check_columns,
-                            normalize_hyperparameters)
+from shared.dataset import (
+    DatasetError,
+    Item,
+    SamplingSpec,
+    Split,
+    class_counts,
+    column_index,
+    detect_columns,
+    items_from_rows,
+    read_table,
+    reference_sampling,
+    split_items,
+)
+from shared.estimates import Report, prelaunch_report
+from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
+from shared.record_types import SamplingMode
+from shared.records import (
+    ExperimentSpec,
+    RecordError,
+    check_classes,
+    check_columns,
+    normalize_hyperparameters,
+)
 from shared.settings import Settings, get_settings
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 PREVIEW_ROWS = 5
+
+Fields = MultiDict[str, str]
+"""The submitted form, or the API body flattened by `web.api_fields.json_to_fields`."""
+HyperparameterKey = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "seed"]
+HyperparameterField = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "hp_seed"]
+HYPERPARAMETER_FIELDS: Final[dict[HyperparameterKey, HyperparameterField]] = {
+    "n_epochs": "n_epochs", "batch_size": "batch_size", "learning_rate_multiplier": "learning_rate_multiplier",
+    "suffix": "suffix", "seed": "hp_seed"}
+"""The record's hyperparameter keys and the form fields that carry them."""
+
+
+class FormValues(TypedDict):
+    """The form's fields as typed (or as defaulted), to render it again."""
+
+    text_column: str | None
+    label_column: str | None
+    sampling_mode: str
+    train_counts: dict[str, int]
+    test_counts: dict[str, int]
+    train_offset: int
+    test_offset: int
+    sampling_seed: int | str
+    """A drawn or typed seed, or "" for none."""
+    preset: str
+    system_prompt: str
+    user_template: str
+    models: list[str]
+    models_other: str
+    zero_shot: list[str]
+    zero_shot_other: str
+    n_epochs: str
+    batch_size: str
+    learning_rate_multiplier: str
+    suffix: str
+    hp_seed: str
+
+
+class DatasetPreview(TypedDict):
+    sha256: str
+    name: str
+    header: list[str]
+    n_rows: int
+    preview: list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -39,18 +100,34 @@ class UploadedDataset:
 class Draft:
     """Everything the form needs to re-render: the values as typed, errors by field, and, when valid, the spec."""
 
-    values: dict[str, Any]
+    values: FormValues
     errors: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] | None = None
     split: Split | None = None
     spec: ExperimentSpec | None = None
 
+    def prelaunch_report(self) -> Report | None:
+        """The check shown before launch, for a draft without errors (None otherwise); the form and the API both
+        show it."""
+        if self.spec is None or self.split is None or self.spec.prompt is None:
+            return None
+        return prelaunch_report(self.split, self.spec.prompt, self.spec.models, self.spec.zero_shot,
+                                normalize_hyperparameters(self.spec.hyperparameters)["n_epochs"])
 
-def _names(fields: MultiDict, key: str) -> list[str]:
+
+def _names(fields: Fields, key: str) -> list[str]:
     names = [value.strip() for value in fields.getlist(key)]
     for other in fields.getlist(f"{key}_other"):
         names += [part.strip() for part in re.split(r"[,\n]", other)]
     return list(dict.fromkeys(name for name in names if name))
+
+
+@overload
+def _int(raw: str | None, name: str, errors: dict[str, str], default: int, minimum: int | None = 0) -> int: ...
+
+
+@overload
+def _int(raw: str | None, name: str, errors: dict[str, str], default: None, minimum: int | None = 0) -> int | None: ...
 
 
 def _int(raw: str | None, name: str, errors: dict[str, str], default: int | None, minimum: int | None = 0
@@ -67,10 +144,10 @@ def _int(raw: str | None, name: str, errors: dict[str, str], default: int | None
     return value
 
 
-def default_values() -> dict[str, Any]:
+def default_values() -> FormValues:
     """The form's defaults: the reference preset and sampling, provider-chosen hyperparameters."""
     preset = PRESETS["reference"]
-    values: dict[str, Any] = {
+    values: FormValues = {
         "text_column": None, "label_column": None, "sampling_mode": "balanced", "train_counts": {},
         "test_counts": {}, "train_offset": 0, "test_offset": 100, "sampling_seed": "", "preset": preset.name,
         "system_prompt": preset.system_prompt or "", "user_template": preset.user_template, "models": [],
@@ -80,19 +157,24 @@ def default_values() -> dict[str, Any]:
     return values
 
 
-def preview(dataset: UploadedDataset) -> dict[str, Any]:
+def preview(dataset: UploadedDataset) -> DatasetPreview:
     header, rows = read_table(dataset.data)
     return {"sha256": dataset.sha256, "name": dataset.name, "header": header, "n_rows": len(rows),
             "preview": [row + [""] * (len(header) - len(row)) for row in rows[:PREVIEW_ROWS]]}
 
 
-def _columns(fields: MultiDict, header: list[str], rows: list[list[str]], values: dict, errors: dict
-             ) -> list[Item] | None:
+class ChosenColumns(NamedTuple):
+    text: str
+    label: str
+    items: list[Item]
+
+
+def _columns(fields: Fields, header: list[str], rows: list[list[str]], values: FormValues, errors: dict[str, str]
+             ) -> ChosenColumns | None:
     detected_text, detected_label = detect_columns(header, rows)
-    values["text_column"] = (fields.get("text_column") or detected_text or "").strip()
-    values["label_column"] = (fields.get("label_column") or detected_label or "").strip()
-    for role in ("text", "label"):
-        name = values[f"{role}_column"]
+    text_column = values["text_column"] = (fields.get("text_column") or detected_text or "").strip()
+    label_column = values["label_column"] = (fields.get("label_column") or detected_label or "").strip()
+    for role, name in (("text", text_column), ("label", label_column)):
         if not name:
             errors[f"{role}_column"] = f"Choose the {role} column; none could be detected."
             continue
@@ -103,33 +185,34 @@ def _columns(fields: MultiDict, header: list[str], rows: list[list[str]], values
     if errors:
         return None
     try:
-        return items_from_rows(header, rows, values["text_column"], values["label_column"])[0]
+        return ChosenColumns(text_column, label_column, items_from_rows(header, rows, text_column, label_column)[0])
     except DatasetError as exc:
         errors["label_column"] = str(exc)
         return None
 
 
-def _sampling(fields: MultiDict, labels: list[str], values: dict, errors: dict) -> SamplingSpec | None:
+def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dict[str, str]
+              ) -> SamplingSpec | None:
     try:
         default = reference_sampling(labels)
     except DatasetError as exc:
         errors["label_column"] = str(exc)
         return None
-    mode = (fields.get("sampling_mode") or "balanced").strip()
-    if mode not in ("balanced", "random"):
-        errors["sampling_mode"] = f"Unknown sampling mode {mode!r}; choose 'balanced' or 'random'."
-        mode = "balanced"
+    typed_mode = (fields.get("sampling_mode") or "balanced").strip()
+    mode: SamplingMode = "random" if typed_mode == "random" else "balanced"
+    if typed_mode not in ("balanced", "random"):
+        errors["sampling_mode"] = f"Unknown sampling mode {typed_mode!r}; choose 'balanced' or 'random'."
     stale = fields.get("counts_for") not in (None, values["label_column"])
     counts: dict[str, dict[str, int]] = {}
-    for side in ("train", "test"):
+    for side, default_counts in (("train", default.train_counts), ("test", default.test_counts)):
         given = {key.split(":", 1)[1]: raw for key, raw in fields.items(multi=True)
                  if key.startswith(f"{side}_count:")}
-        chosen = dict(getattr(default, f"{side}_counts")) if stale or not given else {}
+        chosen = dict(default_counts) if stale or not given else {}
         if not stale:
             for label, raw in given.items():
                 chosen[label] = _int(raw, "counts", errors, 0)
         counts[side] = chosen
-        values[f"{side}_counts"] = chosen
+    values["train_counts"], values["test_counts"] = counts["train"], counts["test"]
     values["sampling_mode"] = mode
     values["train_offset"] = _int(fields.get("train_offset"), "train_offset", errors, 0)
     values["test_offset"] = _int(fields.get("test_offset"), "test_offset", errors, default.test_offset)
@@ -143,7 +226,7 @@ def _sampling(fields: MultiDict, labels: list[str], values: dict, errors: dict) 
                         test_counts=counts["test"], test_offset=values["test_offset"], seed=seed)
 
 
-def _prompt(fields: MultiDict, values: dict, errors: dict):
+def _prompt(fields: Fields, values: FormValues, errors: dict[str, str]) -> PromptPreset | None:
     values["preset"] = (fields.get("preset") or "reference").strip()
     try:
         preset = get_preset(values["preset"])
@@ -163,9 +246,9 @@ def _prompt(fields: MultiDict, values: dict, errors: dict):
         return None
 
 
-def _models(fields: MultiDict, values: dict, errors: dict) -> tuple[list[str], list[str]]:
+def _models(fields: Fields, values: FormValues, errors: dict[str, str]) -> tuple[list[str], list[str]]:
     models, zero_shot = _names(fields, "models"), _names(fields, "zero_shot")
-    values.update(models=models, zero_shot=zero_shot, models_other="", zero_shot_other="")
+    values.update({"models": models, "zero_shot": zero_shot, "models_other": "", "zero_shot_other": ""})
     bad = [name for name in models + zero_shot if not MODEL_NAME.match(name)]
     if bad:
         errors["models"] = (f"Not a valid model name: {bad[0]!r}. Use the provider's model id, e.g. local-tfidf or "
@@ -175,16 +258,13 @@ def _models(fields: MultiDict, values: dict, errors: dict) -> tuple[list[str], l
     return models, zero_shot
 
 
-HYPERPARAMETER_FIELDS = {"n_epochs": "n_epochs", "batch_size": "batch_size",
-                         "learning_rate_multiplier": "learning_rate_multiplier", "suffix": "suffix", "seed": "hp_seed"}
-
-
-def _hyperparameters(fields: MultiDict, values: dict, errors: dict) -> dict[str, Any]:
+def _hyperparameters(fields: Fields, values: FormValues, errors: dict[str, str]) -> dict[str, object]:
     """Each value checked on its own by `shared.records.normalize_hyperparameters`, so errors land on its field."""
-    chosen: dict[str, Any] = {}
+    chosen: dict[str, object] = {}
+    defaults = default_values()
     for key, name in HYPERPARAMETER_FIELDS.items():
         raw = (fields.get(name) or "").strip()
-        values[name] = raw or DEFAULT_HYPERPARAMETERS[key] or ""
+        values[name] = raw or defaults[name]
         try:
             chosen[key] = normalize_hyperparameters({key: raw})[key]
         except RecordError as exc:
@@ -192,7 +272,7 @@ def _hyperparameters(fields: MultiDict, values: dict, errors: dict) -> dict[str,
     return chosen
 
 
-def parse_fields(fields: MultiDict, dataset: UploadedDataset, settings: Settings | None = None) -> Draft:
+def parse_fields(fields: Fields, dataset: UploadedDataset, settings: Settings | None = None) -> Draft:
     """Validate every field against the caps of `settings` (default: the process settings); `Draft.spec` is set
     only when there is no error."""
     settings = settings or get_settings()
@@ -204,31 +284,30 @@ def parse_fields(fields: MultiDict, dataset: UploadedDataset, settings: Settings
     except DatasetError as exc:
         errors["file"] = str(exc)
         return draft
-    items = _columns(fields, header, rows, values, errors)
+    columns = _columns(fields, header, rows, values, errors)
     sampling = None
-    if items is not None:
-        draft.counts = class_counts(items)
+    if columns is not None:
+        counts = class_counts(columns.items)
         try:
-            check_classes(draft.counts, settings)
+            check_classes(counts, settings)
         except RecordError as exc:
             errors["label_column"] = str(exc)
-            draft.counts = None
-            items = None
-    if items is not None:
-        sampling = _sampling(fields, sorted(draft.counts), values, errors)
-        if sampling is not None:
-            try:
-                draft.split = split_items(items, sampling)
-            except DatasetError as exc:
-                errors["sampling"] = str(exc)
+        else:
+            draft.counts = counts
+            sampling = _sampling(fields, sorted(counts), values, errors)
+            if sampling is not None:
+                try:
+                    draft.split = split_items(columns.items, sampling)
+                except DatasetError as exc:
+                    errors["sampling"] = str(exc)
     prompt = _prompt(fields, values, errors)
     models, zero_shot = _models(fields, values, errors)
     hyperparameters = _hyperparameters(fields, values, errors)
-    if not errors:
+    if not errors and columns is not None and sampling is not None:  # no error: both are set
         try:
             draft.spec = ExperimentSpec(
                 dataset_sha256=dataset.sha256, dataset_name=dataset.name, dataset_path=None,
-                text_column=values["text_column"], label_column=values["label_column"], models=models,
+                text_column=columns.text, label_column=columns.label, models=models,
                 zero_shot=zero_shot, sampling=sampling, prompt=prompt, hyperparameters=hyperparameters,
                 settings=settings)
         except RecordError as exc:

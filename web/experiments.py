@@ -6,7 +6,6 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from shared.estimates import prelaunch_report
 from shared.record_types import ExperimentRecord
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
@@ -49,11 +48,9 @@ def new() -> ResponseReturnValue:
         return render_new_form(None, errors={"file": "Upload a CSV or pick an uploaded dataset first."}), 400
     dataset = load_dataset(sha256)
     draft = parse_fields(request.form, dataset, current_app.config["SETTINGS"])
-    if draft.spec is None:
+    spec, report = draft.spec, draft.prelaunch_report()
+    if spec is None or report is None:
         return render_new_form(dataset, draft), 400
-    spec = draft.spec
-    report = prelaunch_report(draft.split, spec.prompt, spec.models, spec.zero_shot,
-                              spec.hyperparameters["n_epochs"])
     if request.form.get("action") != "launch" or not report.ok:
         return render_new_form(dataset, draft, report), (200 if report.ok else 400)
     try:

@@ -14,10 +14,12 @@ once per interval. The same cached provider check tells a submission that the pr
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 
 import redis
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from shared.health import Check, TimedCache, check_all, check_backend
 from shared.settings import Settings
@@ -36,15 +38,23 @@ ADVISORY_CHECKS = frozenset({"workers"})
 EXTENSION = "tunequeue.health"
 
 
-def _caches() -> dict[str, TimedCache]:
+@dataclass(frozen=True)
+class _Caches:
+    workers: TimedCache[Mapping[str, Iterable[str]]] = field(default_factory=lambda: TimedCache(CHECK_CACHE_S))
+    """Worker pings' answers ({worker: queues}), by Redis URL."""
+    backend: TimedCache[Check] = field(default_factory=lambda: TimedCache(CHECK_CACHE_S))
+    """Provider checks, by base URL."""
+
+
+def _caches() -> _Caches:
     """This app's caches (one per app, so apps built with other settings never share results)."""
-    return current_app.extensions.setdefault(
-        EXTENSION, {"workers": TimedCache(CHECK_CACHE_S), "backend": TimedCache(CHECK_CACHE_S)})
+    caches: _Caches = current_app.extensions.setdefault(EXTENSION, _Caches())
+    return caches
 
 
 def backend_check(settings: Settings) -> Check:
     """The provider check of `/healthz`, cached for `CHECK_CACHE_S`."""
-    return _caches()["backend"].get(settings.openai_base_url, lambda: check_backend(settings))
+    return _caches().backend.get(settings.openai_base_url, lambda: check_backend(settings))
 
 
 def provider_warnings() -> list[str]:
@@ -66,12 +76,12 @@ def _caller_may_see_details() -> bool:
 
 
 @bp.get("/healthz")
-def healthz():
-    settings = current_app.config["SETTINGS"]
+def healthz() -> ResponseReturnValue:
+    settings: Settings = current_app.config["SETTINGS"]
     ping = worker_probe(settings, WORKER_PING_TIMEOUT_S)
 
-    def cached_ping():
-        return _caches()["workers"].get(settings.redis_url, ping)
+    def cached_ping() -> Mapping[str, Iterable[str]]:
+        return _caches().workers.get(settings.redis_url, ping)
 
     checks = check_all(settings, cached_ping, QUEUES, backend=backend_check)
     strict = request.args.get("strict", "").lower() in ("1", "true", "yes")

@@ -34,6 +34,9 @@ def nesting_exceeds(value: Any, limit: int) -> bool:
 class BodyJSONProvider(DefaultJSONProvider):
     """Flask's JSON, with parsing bounded in depth."""
 
+    sort_keys = False
+    """Responses keep the order their keys were written in (a record reads top down), not Flask's sorted order."""
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         too_deep = ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep; send a flat object as "
                               f"described in /api/openapi.json")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import re
 import types
-from typing import Any, Literal, Mapping, Union, get_args, get_origin, get_type_hints, is_typeddict
+from collections.abc import Mapping
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 JsonSchema = dict[str, Any]
 SCALARS: Mapping[object, str] = {str: "string", int: "integer", float: "number", bool: "boolean",

@@ -10,8 +10,18 @@ from typing import Any, get_type_hints
 
 from shared.prompts import PRESETS
 from shared.record_types import SCHEMA_VERSION, ExperimentRecord
-from web.api_bodies import (CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, HyperparametersRequest,
-                            PresetName, SamplingRequest, StoredDatasetBody, SubmitRequest, SubmittedBody)
+from web.api_bodies import (
+    CancelBody,
+    DatasetInUseBody,
+    ErrorBody,
+    ExperimentListBody,
+    HyperparametersRequest,
+    PresetName,
+    SamplingRequest,
+    StoredDatasetBody,
+    SubmitRequest,
+    SubmittedBody,
+)
 from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
 from web.json_schema import JsonSchema, SchemaBuilder
 

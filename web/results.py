@@ -66,8 +66,9 @@ def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
               "training_seconds": run.get("training_seconds"), "trained_tokens": run.get("trained_tokens"),
               "cost_estimate_usd": run.get("cost_estimate_usd")} for run in runs]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
+    summary = record.get("summary")
     return {"table": table, "labels": labels, "entries": items, "n_items": n_items,
-            "best_run": (record.get("summary") or {}).get("best_run"),
+            "best_run": summary["best_run"] if summary else None,
             "version": record.get("updated_at", "") + "-" + str(len(runs))}
 
 

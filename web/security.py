@@ -24,13 +24,27 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Request, current_app, flash, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from shared.sessions import end_all_sessions, new_session, session_is_valid
+from shared.settings import Settings
 from web.redirects import safe_redirect_target
 from web.store import get_redis
 
@@ -111,7 +125,7 @@ def wants_json() -> bool:
     return request.blueprint in ("api", "health") or request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def check_request():
+def check_request() -> ResponseReturnValue | None:
     """Runs before every view: authentication first, then CSRF on state-changing requests.
 
     A request that matched no route (404, 405, or a `Host` not trusted) changes nothing, so its error is raised
@@ -132,7 +146,7 @@ def check_request():
     return None
 
 
-def security_headers(response):
+def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -142,7 +156,8 @@ def security_headers(response):
 
 
 def login_rate_limit() -> str:
-    return current_app.config["SETTINGS"].login_rate_limit
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings.login_rate_limit
 
 
 def too_many_logins() -> str:
@@ -152,7 +167,7 @@ def too_many_logins() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"], error_message=too_many_logins)
-def login():
+def login() -> ResponseReturnValue:
     target = safe_redirect_target(request.args.get("next"), url_for("index"))
     token = current_app.config.get("WEB_AUTH_TOKEN")
     if not token:
@@ -170,7 +185,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     """Ends every login session (they all share the one token), including copies of this session's cookie."""
     end_all_sessions(get_redis())
     session.clear()

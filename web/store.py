@@ -10,14 +10,16 @@ EXTENSION = "tunequeue.redis"
 
 
 def get_redis() -> redis.Redis:
-    return current_app.extensions[EXTENSION]
+    client: redis.Redis = current_app.extensions[EXTENSION]
+    return client
 
 
 def get_store() -> Store:
     """The store for this request (cheap: it wraps the app's pooled client)."""
     if "store" not in g:
         g.store = Store(get_redis())
-    return g.store
+    store: Store = g.store
+    return store
 
 
 def init_app(app: Flask) -> None:
