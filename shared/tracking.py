@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -152,7 +153,7 @@ def _log_run(client: MlflowClient, experiment_id: str, record: Mapping[str, Any]
     params = [Param(key, value) for key, value in run_params(record, run).items()]
     for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
         client.log_batch(run_id, params=params[start:start + MAX_PARAMS_PER_BATCH])
-    at = _epoch_ms(run.get("finished_at")) or _epoch_ms(now_iso()) or 0
+    at = _epoch_ms(run.get("finished_at")) or int(time.time() * 1000)
     metrics = [Metric(key, value, at, step) for key, value, step in run_metrics(run)]
     for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metrics[start:start + MAX_METRICS_PER_BATCH])
