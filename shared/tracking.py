@@ -7,7 +7,8 @@ fails an experiment. The outcome (`MlflowLog`) is kept on the record, where the 
 password masked in the URI and in the error.
 
 Logging is idempotent because the summarize task may run twice (a redelivered message): a run already logged (found
-by its `tunequeue.run` tag) is kept; one left unfinished by an interrupted attempt is deleted and logged again.
+by its `tunequeue.run` and `tunequeue.finished_at` tags) is kept; one left unfinished by an interrupted attempt, or
+logged before the run was retried and finished again, is deleted and logged again.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def run_metrics(run: Mapping[str, Any]) -> list[tuple[str, float, int]]:
 
 def run_tags(record: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, str]:
     tags = {"tunequeue.experiment": record["id"], "tunequeue.run": run["id"], "tunequeue.status": run["status"]}
-    for key in ("fine_tuned_model", "job_id", "error"):
+    for key in ("finished_at", "fine_tuned_model", "job_id", "error"):
         if run.get(key):
             tags[f"tunequeue.{key}"] = str(run[key])[:MAX_TEXT_CHARS]
     return tags
@@ -140,11 +141,12 @@ def _experiment_id(client: MlflowClient, record: Mapping[str, Any], name: str, t
 
 def _log_run(client: MlflowClient, experiment_id: str, record: Mapping[str, Any], run: Mapping[str, Any],
              texts: Mapping[int, str] | None, logged: MlflowRun | None) -> str:
-    """The MLflow run id of `run`, logged now unless an earlier attempt finished logging it."""
+    """The MLflow run id of `run`, logged now unless an earlier attempt finished logging this same finish of it."""
     from mlflow.entities import Metric, Param
 
     if logged is not None:
-        if logged.info.status in RUN_STATUSES.values():
+        same_finish = logged.data.tags.get("tunequeue.finished_at") == run.get("finished_at")
+        if same_finish and logged.info.status in RUN_STATUSES.values():
             return str(logged.info.run_id)
         client.delete_run(logged.info.run_id)
     created = client.create_run(experiment_id, start_time=_epoch_ms(run.get("created_at")),

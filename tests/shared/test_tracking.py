@@ -128,6 +128,21 @@ def test_logging_again_keeps_the_runs_already_logged(tmp_path):
     assert len(logged_runs(uri, record)) == 2
 
 
+def test_a_run_finished_again_replaces_its_earlier_mlflow_run(tmp_path):
+    """A retried run (item 5 of issue 12) finishes again, later: its stale MLflow run gives way to the new one."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    record = finished_record()
+    first = tracking.log_experiment(record, uri)
+    record["runs"][1].update(status="succeeded", error=None, finished_at=now_iso(),
+                             metrics={**record["runs"][0]["metrics"], "accuracy": 1.0})
+    second = tracking.log_experiment(record, uri)
+    assert second["runs"]["run-1"] == first["runs"]["run-1"]
+    assert second["runs"]["run-2"] != first["runs"]["run-2"]
+    runs = logged_runs(uri, record)
+    assert runs["run-2"].info.run_id == second["runs"]["run-2"] and len(runs) == 2
+    assert runs["run-2"].info.status == "FINISHED" and runs["run-2"].data.metrics["accuracy"] == 1.0
+
+
 def test_an_unwritable_store_is_reported_not_raised(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
     uri = f"sqlite:///{tmp_path}/a-file/mlflow.db"
