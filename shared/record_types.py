@@ -18,6 +18,7 @@ RunStatus = Literal["pending", "fine_tuning", "evaluating", "succeeded", "failed
 RunKind = Literal["fine-tuned", "zero-shot"]
 EventLevel = Literal["info", "warning", "error"]
 SamplingMode = Literal["balanced", "random"]
+MlflowStatus = Literal["logged", "failed"]
 Auto = Literal["auto"]
 
 EXPERIMENT_STATUSES: Final[tuple[ExperimentStatus, ...]] = get_args(ExperimentStatus)
@@ -208,6 +209,20 @@ class Summary(TypedDict):
     table: list[SummaryRow]
 
 
+class MlflowLog(TypedDict):
+    """Where the finished runs were logged in MLflow (MLFLOW_TRACKING_URI), or why they were not: MLflow being down
+    never fails an experiment. Null until the finished experiment is logged, and always when MLFLOW_TRACKING_URI is
+    unset. `runs` maps each logged run's id to its MLflow run id; `tracking_uri` has its password masked."""
+
+    status: MlflowStatus
+    tracking_uri: str
+    experiment_name: str
+    experiment_id: str | None
+    runs: dict[str, str]
+    error: str | None
+    logged_at: str
+
+
 class ExperimentState(TypedDict):
     """An experiment as stored under its own key: everything but its runs."""
 
@@ -228,6 +243,7 @@ class ExperimentState(TypedDict):
     split: SplitInfo | None
     training_file: TrainingFile | None
     summary: Summary | None
+    mlflow: MlflowLog | None
 
 
 class ExperimentRecord(ExperimentState):

@@ -258,6 +258,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "training_file": None,
         "runs": runs,
         "summary": None,
+        "mlflow": None,
     }
 
 

@@ -17,7 +17,7 @@ from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from shared import evaluate as evaluation
-from shared import fine_tune_job, prepare as preparation, summary, upload as uploading
+from shared import fine_tune_job, prepare as preparation, summary, tracking, upload as uploading
 from shared.dataset_reading import DatasetError
 from shared.provider import make_client
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
@@ -181,4 +181,7 @@ def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalPro
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
 def summarize(self: Task, exp_id: str) -> dict[str, Any]:
-    return summary.summarize(store(), exp_id)
+    """Close the experiment, then log it to MLflow when MLFLOW_TRACKING_URI is set (never failing it)."""
+    result = summary.summarize(store(), exp_id)
+    tracking.track(store(), exp_id, get_settings())
+    return result

@@ -226,3 +226,15 @@ def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start
     assert record["status"] == "succeeded" and run["fine_tuned_model"].startswith("ft:local-tfidf:")
     assert run["metrics"]["n"] == 15 and len(run["predictions"]) == 15 and record["training_file"]["n_examples"] == 30
     assert checked(client, client.get("/api/experiments")).status_code == 200
+
+
+def test_records_logged_and_not_logged_to_mlflow_match_the_document(client, sample_csv, store: Store, tmp_path):
+    from shared import tracking
+
+    (tmp_path / "a-file").write_text("not a directory")
+    for uri, status in ((f"sqlite:///{tmp_path}/mlflow.db", "logged"),
+                        (f"sqlite:///{tmp_path}/a-file/mlflow.db", "failed")):
+        exp_id = finished_experiment(store, sample_csv)
+        tracking.track(store, exp_id, load_settings({"MLFLOW_TRACKING_URI": uri}))
+        record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
+        assert record["mlflow"]["status"] == status, record["mlflow"]

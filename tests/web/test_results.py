@@ -123,3 +123,20 @@ def test_failed_run_shows_its_message(client, store: Store):
     assert store.get_experiment(exp_id)["status"] == "failed"
     assert "model &#39;no-such-model&#39; does not exist &lt;script&gt;" in body
     assert "<script>alert" not in body
+
+
+def test_the_page_says_whether_the_runs_were_logged_to_mlflow(client, finished, store: Store, tmp_path):
+    from shared import tracking
+    from shared.settings import load_settings
+
+    assert "MLflow" not in client.get(f"/experiments/{finished}").get_data(as_text=True)
+    (tmp_path / "a-file").write_text("not a directory")
+    tracking.track(store, finished, load_settings({"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/a-file/m.db"}))
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert "Not logged to MLflow" in body and "a-file" in body
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    logged = tracking.track(store, finished, load_settings({"MLFLOW_TRACKING_URI": uri}))
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert f"Logged to MLflow as tunequeue/{finished}" in body
+    assert f"experiment {logged['experiment_id']}, 2 runs" in body and uri in body
