@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping
 import openai
 from openai.types.fine_tuning import FineTuningJob
 
-from shared import pricing
 from shared.provider_errors import TRANSIENT_ERRORS, is_retryable, provider_error_message
 from shared.run_state import RunCancelled, StepError, check_not_cancelled, experiment_record
 from shared.store import Store
@@ -141,8 +140,7 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         started = training_started_at(client, job_id) or run.get("training_started_at") or job.created_at
         seconds = round(max(0.0, job.finished_at - started), 1) if job.finished_at and started else None
         store.update_run(exp_id, run_id, status="evaluating", job_status=job.status,
-                         fine_tuned_model=job.fine_tuned_model, trained_tokens=trained, training_seconds=seconds,
-                         cost_estimate_usd=pricing.training_cost(run["base_model"], trained))
+                         fine_tuned_model=job.fine_tuned_model, trained_tokens=trained, training_seconds=seconds)
         return PollResult(True, job.fine_tuned_model, job.status)
     if job.status == JOB_FAILED:
         reason = job.error.message if job.error and job.error.message else "no reason given"

@@ -5,6 +5,8 @@ from typing import Any, Mapping
 
 from shared.dataset_reading import Item, class_counts, items_from_rows, read_table
 from shared.dataset_sampling import SamplingSpec, Split, split_items
+from shared.estimates import run_estimates
+from shared.prompts import PromptPreset
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import NotFound, Store
 
@@ -46,6 +48,10 @@ def prepare(store: Store, exp_id: str) -> Split:
     dataset.update(n_rows=len(rows), n_items=len(items), dropped_rows=len(dropped),
                    class_counts=class_counts(items))
     store.update_experiment(exp_id, status="running", dataset=dataset, split=split.to_dict())
+    estimates = run_estimates(split, PromptPreset.from_dict(record["prompt"]), record["runs"],
+                              record["hyperparameters"]["n_epochs"])
+    for run_id, estimate in estimates.items():
+        store.update_run(exp_id, run_id, cost_estimate_usd=estimate)
     store.add_event(exp_id, None, f"prepared {len(split.train)} training and {len(split.test)} test items "
                                   f"({', '.join(split.labels)}) from {len(rows)} rows")
     return split

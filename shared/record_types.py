@@ -13,7 +13,8 @@ from typing import Final, Literal, NotRequired, TypedDict, get_args
 SCHEMA_VERSION: Final = 1
 """Bump with `ExperimentState.schema_version` when a stored record changes shape."""
 
-ExperimentStatus = Literal["queued", "preparing", "running", "succeeded", "failed", "cancelled"]
+ExperimentStatus = Literal["queued", "preparing", "running", "succeeded", "partial", "failed", "cancelled"]
+"""`partial`: some runs succeeded and some failed; `failed`: no run succeeded (or the experiment itself failed)."""
 RunStatus = Literal["pending", "fine_tuning", "evaluating", "succeeded", "failed", "cancelled"]
 RunKind = Literal["fine-tuned", "zero-shot"]
 EventLevel = Literal["info", "warning", "error"]
@@ -22,6 +23,8 @@ MlflowStatus = Literal["logged", "failed"]
 Auto = Literal["auto"]
 
 EXPERIMENT_STATUSES: Final[tuple[ExperimentStatus, ...]] = get_args(ExperimentStatus)
+FINISHED_EXPERIMENT_STATUSES: Final[tuple[ExperimentStatus, ...]] = ("succeeded", "partial", "failed", "cancelled")
+"""The statuses an experiment ends in: nothing changes it afterwards."""
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 
@@ -138,27 +141,45 @@ class ConfusionMatrix(TypedDict):
 
 
 class Metrics(TypedDict):
-    """A run's scores on the test items; an invalid output counts as wrong."""
+    """A run's scores on the test items; an invalid output counts as wrong. `accuracy_ci95` is the 95 % Wilson score
+    interval of the accuracy, `macro_f1_ci95` a 95 % percentile bootstrap interval of macro-F1, each [low, high]."""
 
     accuracy: float
+    accuracy_ci95: list[float]
     macro_f1: float
+    macro_f1_ci95: list[float]
     invalid: int
     n: int
     per_class: dict[str, ClassScores]
     confusion_matrix: ConfusionMatrix
 
 
+class Usage(TypedDict):
+    """Tokens the provider reported (`usage` of its chat completions), summed."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class Prediction(TypedDict):
-    """One test item's answer; `predicted` is null for an output naming no label or several."""
+    """One test item's answer; `predicted` is null for an output naming no label or several. `usage` is the
+    provider's token count for this answer (absent when the provider reported none)."""
 
     row: int
     expected: str
     output: str | None
     predicted: str | None
+    usage: NotRequired[Usage]
 
 
 class RunState(TypedDict):
-    """A run as stored under its own key: everything but its predictions."""
+    """A run as stored under its own key: everything but its predictions.
+
+    Set when its evaluation finishes (null before): `usage`, the provider's token counts summed over every answer;
+    `cost_usd`, the actual cost (trained tokens at the training price plus `usage` at the inference prices of the
+    dated price table; 0 for a local model; null for a model missing from the table), with `cost_note` saying
+    which."""
 
     id: str
     base_model: str
@@ -178,6 +199,9 @@ class RunState(TypedDict):
     created_at: str
     updated_at: str | None
     finished_at: str | None
+    usage: Usage | None
+    cost_usd: float | None
+    cost_note: str | None
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -200,13 +224,37 @@ class SummaryRow(TypedDict):
     invalid: int | None
     training_seconds: float | None
     cost_estimate_usd: float | None
+    cost_usd: float | None
+
+
+class ComparisonBody(TypedDict):
+    """Two runs scored on the same `n` test items (`runs`: [first, second]): `accuracy_difference` is second minus
+    first, with a paired bootstrap 95 % interval; `p_value` is the exact McNemar test's; `better` is the run that is
+    significantly better (null: a tie within noise); `items_needed`: about how many test items would detect a
+    difference of this size (80 % power); `sentence` says it in words."""
+
+    runs: list[str]
+    n: int
+    accuracy_difference: float
+    accuracy_difference_ci95: list[float]
+    only_first_correct: int
+    only_second_correct: int
+    p_value: float
+    significant: bool
+    better: str | None
+    items_needed: int | None
+    sentence: str
 
 
 class Summary(TypedDict):
-    """The comparison table and the best succeeded run (by accuracy, then macro-F1)."""
+    """The comparison table, the paired comparisons of runs scored on the same items, and the best run: declared only
+    when it is significantly better than the runner-up (null otherwise; `verdict` says why, e.g. a tie within
+    noise)."""
 
     best_run: str | None
     table: list[SummaryRow]
+    comparisons: list[ComparisonBody]
+    verdict: str
 
 
 class MlflowLog(TypedDict):

@@ -13,6 +13,7 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from typing import Final, cast, overload
 
+from shared import significance
 from shared.dataset import DatasetError, SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
 from shared.record_types import (
@@ -22,6 +23,7 @@ from shared.record_types import (
     ExperimentRecord,
     ExperimentStatus,
     Hyperparameters,
+    Prediction,
     Run,
     RunKind,
     RunState,
@@ -225,6 +227,7 @@ def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
         "training_seconds": None, "trained_tokens": None, "cost_estimate_usd": None,
         "events": [], "progress": {"done": 0, "total": 0}, "metrics": None, "predictions": [], "error": None,
         "created_at": now_iso(), "updated_at": None, "finished_at": None,
+        "usage": None, "cost_usd": None, "cost_note": None,
     }
 
 
@@ -275,8 +278,10 @@ def spec_from_record(record: ExperimentRecord) -> ExperimentSpec:
         hyperparameters=dict(record.get("hyperparameters") or {}))
 
 
-def summarize_runs(runs: Sequence[RunState]) -> Summary:
-    """The comparison table (one row per run) and the best succeeded run by accuracy, then macro-F1."""
+def summarize_runs(runs: Sequence[RunState], predictions: Mapping[str, Sequence[Prediction]] | None = None) -> Summary:
+    """The comparison table (one row per run), the paired comparisons of the succeeded runs scored on the same test
+    items (`predictions`: run id -> its stored predictions), and the best run: the top succeeded run by accuracy,
+    declared only when it is significantly better than the runner-up (`verdict` says which, or why none)."""
     table: list[SummaryRow] = []
     for run in runs:
         metrics = run.get("metrics")
@@ -286,17 +291,25 @@ def summarize_runs(runs: Sequence[RunState]) -> Summary:
                       "macro_f1": metrics["macro_f1"] if metrics else None,
                       "invalid": metrics["invalid"] if metrics else None,
                       "training_seconds": run.get("training_seconds"),
-                      "cost_estimate_usd": run.get("cost_estimate_usd")})
-    scored = [row for row in table if row["status"] == "succeeded" and row["accuracy"] is not None]
-    best = max(scored, key=lambda row: (row["accuracy"] or 0.0, row["macro_f1"] or 0.0), default=None)
-    return {"best_run": best["run"] if best else None, "table": table}
+                      "cost_estimate_usd": run.get("cost_estimate_usd"), "cost_usd": run.get("cost_usd")})
+    accuracy = {row["run"]: row["accuracy"] for row in table
+                if row["status"] == "succeeded" and row["accuracy"] is not None}
+    predictions = predictions or {}
+    comparisons = significance.compare_runs(
+        {run_id: significance.correctness(predictions[run_id]) for run_id in accuracy if run_id in predictions})
+    best, verdict = significance.best_run(accuracy, comparisons)
+    return {"best_run": best, "table": table, "comparisons": [comparison.to_dict() for comparison in comparisons],
+            "verdict": verdict}
 
 
 def final_status(run_statuses: Iterable[str]) -> ExperimentStatus:
-    """The experiment's status once its runs are finished: succeeded only if every run succeeded."""
+    """The experiment's status once its runs are finished: succeeded only if every run succeeded, partial when some
+    succeeded and the others failed, failed when none succeeded."""
     statuses = list(run_statuses)
     if statuses and all(status == "succeeded" for status in statuses):
         return "succeeded"
     if any(status == "cancelled" for status in statuses):
         return "cancelled"
+    if any(status == "succeeded" for status in statuses):
+        return "partial"
     return "failed"

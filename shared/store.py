@@ -19,6 +19,7 @@ from typing import Any, cast
 import redis
 
 from shared.record_types import (
+    FINISHED_EXPERIMENT_STATUSES,
     Event,
     EventLevel,
     ExperimentRecord,
@@ -255,7 +256,7 @@ class Store:
 
         def change(record: dict[str, Any]) -> None:
             record.update(fields)
-            if fields.get("status") in ("succeeded", "failed", "cancelled") and not record.get("finished_at"):
+            if fields.get("status") in FINISHED_EXPERIMENT_STATUSES and not record.get("finished_at"):
                 record["finished_at"] = now_iso()
 
         return cast(ExperimentState, self._update(experiment_key(exp_id), change, f"experiment {exp_id}"))

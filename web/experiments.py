@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from shared.record_types import ExperimentRecord
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
@@ -17,7 +17,6 @@ from worker.pipeline import cancel_experiment, submit_experiment
 
 log = logging.getLogger(__name__)
 bp = Blueprint("experiments", __name__, url_prefix="/experiments")
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class ListedExperiment(ExperimentRecord):
@@ -73,7 +72,7 @@ def show(exp_id: str) -> str:
     show = request.args.get("show", "all")
     if show not in FILTERS:
         show = "all"
-    return render_template("experiments/show.html", exp=record, terminal=TERMINAL, show=show,
+    return render_template("experiments/show.html", exp=record, terminal=FINISHED_EXPERIMENT_STATUSES, show=show,
                            results=results_view(record, show))
 
 

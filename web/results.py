@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 
 from shared.export import build_manifest, item_texts, predictions_csv
+from shared.pricing import PRICES_AS_OF
 from shared.record_types import ExperimentRecord, Metrics, Run
 from web import charts
 from web.store import get_store
@@ -56,19 +57,24 @@ def _items(record: ExperimentRecord, runs: list[Run], show: str) -> tuple[list[d
 
 
 def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
-    """What the results template shows: the comparison table, labels and the filtered per-item entries."""
+    """What the results template shows: the comparison table (figures with their intervals, estimated and actual
+    cost), the paired comparisons and the verdict on a best run, labels and the filtered per-item entries."""
     runs = _scored_runs(record)
     split = record.get("split")
     labels = list(split["labels"] if split else [])
     table = [{"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
-              "accuracy": _metrics(run).get("accuracy"), "macro_f1": _metrics(run).get("macro_f1"),
+              "accuracy": _metrics(run).get("accuracy"), "accuracy_ci95": _metrics(run).get("accuracy_ci95"),
+              "macro_f1": _metrics(run).get("macro_f1"), "macro_f1_ci95": _metrics(run).get("macro_f1_ci95"),
               "per_class": _metrics(run).get("per_class") or {}, "invalid": _metrics(run).get("invalid"),
               "training_seconds": run.get("training_seconds"), "trained_tokens": run.get("trained_tokens"),
-              "cost_estimate_usd": run.get("cost_estimate_usd")} for run in runs]
+              "cost_estimate_usd": run.get("cost_estimate_usd"), "cost_usd": run.get("cost_usd"),
+              "cost_note": run.get("cost_note")} for run in runs]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
     summary = record.get("summary")
     return {"table": table, "labels": labels, "entries": items, "n_items": n_items,
             "best_run": summary["best_run"] if summary else None,
+            "verdict": summary.get("verdict") if summary else None,
+            "comparisons": summary.get("comparisons", []) if summary else [], "prices_as_of": PRICES_AS_OF,
             "version": record.get("updated_at", "") + "-" + str(len(runs))}
 
 

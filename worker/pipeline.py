@@ -3,6 +3,9 @@
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
 
+A failed run's task ends in FAILURE, which fails the chord's body once every run has finished; the body's error
+callback is `summarize` too, so the experiment is summarized either way.
+
 Only ids travel through the broker; the dataset and every result live in the store.
 """
 from __future__ import annotations
@@ -20,7 +23,8 @@ from shared.dataset_sampling import Split
 from shared.estimates import Report, prelaunch_report
 from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
-from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
+from shared.records import ExperimentSpec
 from shared.run_state import StepError
 from shared.settings import get_settings
 from shared.store import Store
@@ -40,7 +44,8 @@ def run_signature(exp_id: str, run: dict[str, Any]) -> Signature:
 
 def experiment_canvas(record: dict[str, Any]) -> Signature:
     exp_id = record["id"]
-    runs = chord([run_signature(exp_id, run) for run in record["runs"]], tasks.summarize.si(exp_id))
+    summarize = tasks.summarize.si(exp_id).on_error(tasks.summarize.si(exp_id))
+    runs = chord([run_signature(exp_id, run) for run in record["runs"]], summarize)
     if any(run["kind"] == "fine-tuned" for run in record["runs"]):
         return chain(tasks.prepare.si(exp_id), tasks.upload.si(exp_id), runs)
     return chain(tasks.prepare.si(exp_id), runs)
@@ -104,7 +109,7 @@ def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = 
     record = store.get_experiment(exp_id, with_predictions=False)
     if record is None:
         raise StepError(f"no experiment {exp_id}")
-    if record["status"] in FINISHED_RUN_STATUSES:
+    if record["status"] in FINISHED_EXPERIMENT_STATUSES:
         return
     store.request_cancel(exp_id)
     store.update_experiment(exp_id, status="cancelled")

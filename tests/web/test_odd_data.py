@@ -15,13 +15,14 @@ from odd_data import LABELS, assert_renders_intact, odd_csv
 from shared import steps
 from shared.dataset import SamplingSpec
 from shared.metrics import make_prediction
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.records import ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
 from web import create_app
 from worker.celery_app import reconfigure
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = FINISHED_EXPERIMENT_STATUSES
 
 
 def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(client, store: Store):

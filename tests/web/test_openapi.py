@@ -24,8 +24,16 @@ from shared import prompts, steps
 from shared.dataset import SamplingSpec
 from shared.metrics import make_prediction
 from shared.prompts import PromptPreset
-from shared.record_types import (SCHEMA_VERSION, ExperimentRecord, ExperimentState, Hyperparameters, Run, RunState,
-                                 Sampling)
+from shared.record_types import (
+    FINISHED_EXPERIMENT_STATUSES,
+    SCHEMA_VERSION,
+    ExperimentRecord,
+    ExperimentState,
+    Hyperparameters,
+    Run,
+    RunState,
+    Sampling,
+)
 from shared.records import ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
@@ -34,7 +42,7 @@ from web.api_bodies import HyperparametersRequest, PromptRequest, SamplingReques
 from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
 from worker.celery_app import reconfigure
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = FINISHED_EXPERIMENT_STATUSES
 
 
 def checked(client, response: TestResponse) -> TestResponse:

@@ -6,6 +6,7 @@ answers are written by the test (they stand in for a provider, which the browser
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -15,6 +16,7 @@ import pytest
 from shared import steps
 from shared.dataset import SamplingSpec
 from shared.metrics import make_prediction
+from shared.pricing import PRICES_AS_OF
 from shared.records import ExperimentSpec
 from shared.store import Store
 
@@ -65,6 +67,19 @@ def test_result_page_has_comparison_charts_and_inert_text(client, finished, stor
     assert "<script>alert" not in body and "&lt;script&gt;alert(" in body
     assert body.count("confusion/run-") == 2 and "comparison.svg" in body
     assert re.search(r'id="cancel-form"\s+hidden>', body), "a finished experiment offers no cancel"
+
+
+def test_result_page_shows_intervals_the_comparison_sentence_the_verdict_and_both_costs(client, finished,
+                                                                                     store: Store):
+    record = store.get_experiment(finished)
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    [comparison] = record["summary"]["comparisons"]
+    assert html.escape(comparison["sentence"], quote=False) in body
+    assert html.escape(record["summary"]["verdict"], quote=False) in body
+    low, high = record["runs"][1]["metrics"]["accuracy_ci95"]
+    assert f"({low * 100:.1f}%–{high * 100:.1f}%)" in body
+    assert "Cost estimate" in body and "Actual cost" in body and f"as of {PRICES_AS_OF}" in body
+    assert body.count("local model: no charge") >= 2
 
 
 def test_prediction_filters(client, finished, store: Store):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -65,7 +66,8 @@ def test_a_failed_run_is_recorded_and_the_others_still_compared(capsys, start_wo
     assert [row["status"] for row in record["summary"]["table"]] == ["failed", "succeeded"]
     assert record["summary"]["best_run"] == succeeded["id"]
     assert failed["error"] in record["error"]
-    assert status == 1  # the experiment as a whole did not fully succeed
+    assert record["status"] == "partial"
+    assert status == 3  # some runs succeeded, the others failed (was 1 before the `partial` status existed)
 
 
 def test_run_refuses_a_bad_column_before_queueing_anything(capsys, tq_stack, tq_store):
@@ -105,16 +107,35 @@ def test_comparison_table_lists_every_run_and_failures():
     record = {"runs": [
         {"id": "run-1", "base_model": "local-tfidf", "kind": "fine-tuned", "status": "succeeded",
          "fine_tuned_model": "ft:local-tfidf:local:tq:1", "training_seconds": 4.25, "trained_tokens": 6000,
-         "cost_estimate_usd": 0.0, "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2}},
+         "cost_estimate_usd": 0.0, "cost_usd": 0.0, "cost_note": "local model: no charge",
+         "metrics": {"accuracy": 0.61, "accuracy_ci95": [0.512, 0.7], "macro_f1": 0.6, "macro_f1_ci95": [0.5, 0.69],
+                     "invalid": 2}},
         {"id": "run-2", "base_model": "gpt-x", "kind": "zero-shot", "status": "failed", "error": "boom",
          "metrics": None}]}
     table = render.comparison_table(record).splitlines()
     assert table[0].split() == ["model", "kind", "accuracy", "macro-F1", "invalid", "training", "s", "tokens",
-                                "cost", "$", "status"]
-    assert table[2].split() == ["ft:local-tfidf:local:tq:1", "fine-tuned", "0.610", "0.600", "2", "4.2", "6000",
-                                "0.0000", "succeeded"]
+                                "est.", "$", "cost", "$", "status"]
+    assert table[2].split() == ["ft:local-tfidf:local:tq:1", "fine-tuned", "0.610", "[0.51-0.70]", "0.600",
+                                "[0.50-0.69]", "2", "4.2", "6000", "0.0000", "0.0000", "succeeded"]
     assert table[3].split()[:3] == ["gpt-x", "zero-shot", "-"]
-    assert table[-1] == "run-2 (gpt-x) failed: boom"
+    assert table[4] == "run-2 (gpt-x) failed: boom"
+    assert table[-1] == "cost: local model: no charge"
+
+
+def test_show_prints_each_comparison_sentence_under_the_table_and_the_tie_verdict():
+    sentence = ("no significant difference between run-1 and run-2 at n = 100 (a difference of 0.04, p = 0.39); "
+                "about 1,000 test items would detect a difference of this size")
+    run = {"base_model": "local-tfidf", "kind": "fine-tuned", "status": "succeeded", "metrics": {"accuracy": 0.8}}
+    record = {"id": "exp_0123456789ab", "status": "succeeded", "error": None,
+              "dataset": {"name": "t.csv", "sha256": "ab" * 32, "columns": {"text": "text", "label": "label"}},
+              "runs": [{**run, "id": "run-1"}, {**run, "id": "run-2"}],
+              "summary": {"best_run": None, "verdict": f"tie within noise: {sentence}",
+                          "comparisons": [{"sentence": sentence}]}}
+    printed = io.StringIO()
+    render.print_record(record, False, printed)
+    lines = printed.getvalue().splitlines()
+    assert f"best: none (tie within noise: {sentence})" in lines
+    assert lines[-1] == f"  {sentence}"
 
 
 def test_progress_line_counts_training_and_evaluation():

@@ -5,7 +5,7 @@
   "use strict";
   var root = document.getElementById("experiment");
   if (!root) { return; }
-  var TERMINAL = ["succeeded", "failed", "cancelled"];
+  var TERMINAL = (root.dataset.terminal || "").split(" ");
   var pollMs = parseInt(root.dataset.pollMs, 10) || 1500;
   var scoredRuns = -1;
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from worker.commands.errors import FollowInterrupted
-from worker.commands.follow import execute
+from worker.commands.follow import execute, exit_status
 from worker.commands.lookup import connect_store
 from worker.commands.spec import add_experiment_arguments, build_spec
 
@@ -21,7 +21,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{interrupted.exp_id} keeps running on the workers: `python -m worker show {interrupted.exp_id}`",
               file=sys.stderr)
         raise
-    return 0 if record["status"] == "succeeded" else 1
+    return exit_status(record)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
