@@ -54,7 +54,8 @@ class DatasetInfo(TypedDict):
 
 
 class Sampling(TypedDict):
-    """How the train and test items are drawn (`shared.dataset.SamplingSpec`)."""
+    """How the train, test and validation items are drawn (`shared.dataset_sampling.SamplingSpec`);
+    `validation_count` (rows per class) is present only when above 0."""
 
     mode: SamplingMode
     train_counts: dict[str, int]
@@ -62,6 +63,7 @@ class Sampling(TypedDict):
     test_counts: dict[str, int]
     test_offset: int
     seed: int | None
+    validation_count: NotRequired[int]
 
 
 class Prompt(TypedDict):
@@ -93,13 +95,16 @@ class Provider(TypedDict):
 
 
 class SplitInfo(TypedDict):
-    """The drawn split: 0-based data-row numbers of the CSV and per-class counts."""
+    """The drawn split: 0-based data-row numbers of the CSV and per-class counts; the validation ones only when
+    there is a validation sample."""
 
     train_rows: list[int]
     test_rows: list[int]
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     labels: list[str]
+    validation_rows: NotRequired[list[int]]
+    validation_counts: NotRequired[dict[str, int]]
 
 
 class TrainingFile(TypedDict):
@@ -112,6 +117,18 @@ class TrainingFile(TypedDict):
     tokens_exact: bool
     encoding: str
     tokens_note: str
+
+
+class ValidationFile(TrainingFile):
+    """The uploaded validation JSONL, sent as each fine-tuning job's `validation_file`."""
+
+
+class LossPoint(TypedDict):
+    """One step of a fine-tuning job's loss curve, as the provider reported it (null: not measured at that step)."""
+
+    step: int
+    train_loss: float | None
+    valid_loss: float | None
 
 
 class Progress(TypedDict):
@@ -157,7 +174,8 @@ class Prediction(TypedDict):
 
 
 class RunState(TypedDict):
-    """A run as stored under its own key: everything but its predictions."""
+    """A run as stored under its own key: everything but its predictions. `validation_file` is the provider's id of
+    its job's validation file (null: none); `loss_curve` fills, in step order, while the job trains."""
 
     id: str
     base_model: str
@@ -177,6 +195,8 @@ class RunState(TypedDict):
     created_at: str
     updated_at: str | None
     finished_at: str | None
+    validation_file: str | None
+    loss_curve: list[LossPoint]
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -228,6 +248,7 @@ class ExperimentState(TypedDict):
     split: SplitInfo | None
     training_file: TrainingFile | None
     summary: Summary | None
+    validation_file: ValidationFile | None
 
 
 class ExperimentRecord(ExperimentState):
@@ -249,6 +270,7 @@ class StoredItems(TypedDict):
     train: list[StoredItem]
     test: list[StoredItem]
     labels: list[str]
+    validation: NotRequired[list[StoredItem]]
 
 
 class ReportIssue(TypedDict):
