@@ -2,19 +2,22 @@
 
 Jobs are created in OpenAI's current shape, hyperparameters under `method={"type": "supervised", "supervised":
 {"hyperparameters": {...}}}`, and carry the metadata `{"tunequeue_experiment": exp_id, "tunequeue_run": run_id}` by
-which a retried task finds the job an earlier attempt made. Polling never sleeps: `poll_fine_tune` looks once and
-the task schedules the next look.
+which a retried task finds the job an earlier attempt made; the experiment's validation file, when it has one, goes
+as the job's `validation_file`. Polling never sleeps: `poll_fine_tune` looks once (and adds what is new to the run's
+loss curve, `shared.loss_curve`) and the task schedules the next look.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import openai
 from openai.types.fine_tuning import FineTuningJob
 
+from shared.loss_curve import refresh_loss_curve
 from shared.provider_errors import TRANSIENT_ERRORS, is_retryable, provider_error_message
 from shared.run_state import RunCancelled, StepError, check_not_cancelled, experiment_record
 from shared.store import Store
@@ -34,7 +37,8 @@ def job_metadata(exp_id: str, run_id: str) -> dict[str, str]:
 
 def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str) -> dict[str, Any]:
     """The arguments of `fine_tuning.jobs.create` for `run`: the record's hyperparameters under the supervised
-    method, its suffix and seed (when set) on the job, and the run's metadata."""
+    method, its suffix and seed (when set) on the job, its validation file (when uploaded), and the run's
+    metadata."""
     chosen = dict(record.get("hyperparameters") or {})
     request: dict[str, Any] = {
         "model": run["base_model"], "training_file": file_id, "metadata": job_metadata(record["id"], run["id"]),
@@ -45,6 +49,8 @@ def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str)
         request["suffix"] = chosen["suffix"]
     if chosen.get("seed") is not None:
         request["seed"] = chosen["seed"]
+    if record.get("validation_file"):
+        request["validation_file"] = record["validation_file"]["file_id"]
     return request
 
 
@@ -84,7 +90,7 @@ def start_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
                 from exc
         store.add_event(exp_id, run_id, f"created the fine-tuning job {job.id} for {run['base_model']}")
     store.update_run(exp_id, run_id, status="fine_tuning", file_id=file_id, job_id=job.id, job_status=job.status,
-                     deadline_at=clock() + deadline_s)
+                     validation_file=job.validation_file, deadline_at=clock() + deadline_s)
     return job.id
 
 
@@ -133,6 +139,7 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         raise
     if job.status != run.get("job_status"):
         store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
+    refresh_loss_curve(store, client, exp_id, run, job)
     if job.status in (JOB_FAILED, JOB_CANCELLED):
         store.update_run(exp_id, run_id, job_status=job.status)  # recorded before raising ends the run
     if job.status == JOB_SUCCEEDED:

@@ -1,26 +1,31 @@
-"""The prepare step: read the stored CSV, draw the train/test split, and store it for the later steps."""
+"""The prepare step: read the stored CSV, draw the train/test (and validation) split, and store it for the later
+steps."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.dataset_reading import Item, class_counts, items_from_rows, read_table
 from shared.dataset_sampling import SamplingSpec, Split, split_items
 from shared.estimates import run_estimates
 from shared.prompts import PromptPreset
+from shared.record_types import StoredItem, StoredItems
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import NotFound, Store
 
 
-def split_to_json(split: Split) -> dict[str, Any]:
-    def items(chosen: list[Item]) -> list[dict[str, Any]]:
+def split_to_json(split: Split) -> StoredItems:
+    def items(chosen: list[Item]) -> list[StoredItem]:
         return [{"row": item.row, "text": item.text, "label": item.label} for item in chosen]
 
-    return {"train": items(split.train), "test": items(split.test), "labels": list(split.labels)}
+    return {"train": items(split.train), "test": items(split.test), "labels": list(split.labels),
+            "validation": items(split.validation)}
 
 
 def split_from_json(data: Mapping[str, Any]) -> Split:
+    """The stored split; items stored before validation samples existed have none."""
     return Split(train=[Item(**item) for item in data["train"]], test=[Item(**item) for item in data["test"]],
-                 labels=list(data["labels"]))
+                 labels=list(data["labels"]), validation=[Item(**item) for item in data.get("validation", [])])
 
 
 def load_split(store: Store, exp_id: str) -> Split:
@@ -52,6 +57,7 @@ def prepare(store: Store, exp_id: str) -> Split:
                               record["hyperparameters"]["n_epochs"])
     for run_id, estimate in estimates.items():
         store.update_run(exp_id, run_id, cost_estimate_usd=estimate)
-    store.add_event(exp_id, None, f"prepared {len(split.train)} training and {len(split.test)} test items "
-                                  f"({', '.join(split.labels)}) from {len(rows)} rows")
+    validation = f", {len(split.validation)} validation" if split.validation else ""
+    store.add_event(exp_id, None, f"prepared {len(split.train)} training{validation} and {len(split.test)} test "
+                                  f"items ({', '.join(split.labels)}) from {len(rows)} rows")
     return split

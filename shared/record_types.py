@@ -58,7 +58,8 @@ class DatasetInfo(TypedDict):
 
 
 class Sampling(TypedDict):
-    """How the train and test items are drawn (`shared.dataset.SamplingSpec`)."""
+    """How the train, test and validation items are drawn (`shared.dataset_sampling.SamplingSpec`);
+    `validation_count` (rows per class) is present only when above 0."""
 
     mode: SamplingMode
     train_counts: dict[str, int]
@@ -66,6 +67,7 @@ class Sampling(TypedDict):
     test_counts: dict[str, int]
     test_offset: int
     seed: int | None
+    validation_count: NotRequired[int]
 
 
 class Prompt(TypedDict):
@@ -97,13 +99,16 @@ class Provider(TypedDict):
 
 
 class SplitInfo(TypedDict):
-    """The drawn split: 0-based data-row numbers of the CSV and per-class counts."""
+    """The drawn split: 0-based data-row numbers of the CSV and per-class counts; the validation ones only when
+    there is a validation sample."""
 
     train_rows: list[int]
     test_rows: list[int]
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     labels: list[str]
+    validation_rows: NotRequired[list[int]]
+    validation_counts: NotRequired[dict[str, int]]
 
 
 class TrainingFile(TypedDict):
@@ -116,6 +121,18 @@ class TrainingFile(TypedDict):
     tokens_exact: bool
     encoding: str
     tokens_note: str
+
+
+class ValidationFile(TrainingFile):
+    """The uploaded validation JSONL, sent as each fine-tuning job's `validation_file`."""
+
+
+class LossPoint(TypedDict):
+    """One step of a fine-tuning job's loss curve, as the provider reported it (null: not measured at that step)."""
+
+    step: int
+    train_loss: float | None
+    valid_loss: float | None
 
 
 class Progress(TypedDict):
@@ -174,7 +191,8 @@ class Prediction(TypedDict):
 
 
 class RunState(TypedDict):
-    """A run as stored under its own key: everything but its predictions.
+    """A run as stored under its own key: everything but its predictions. `validation_file` is the provider's id of
+    its job's validation file (null: none); `loss_curve` fills, in step order, while the job trains.
 
     Set when its evaluation finishes (null before): `usage`, the provider's token counts summed over every answer;
     `cost_usd`, the actual cost (trained tokens at the training price plus `usage` at the inference prices of the
@@ -202,6 +220,8 @@ class RunState(TypedDict):
     usage: Usage | None
     cost_usd: float | None
     cost_note: str | None
+    validation_file: str | None
+    loss_curve: list[LossPoint]
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -292,6 +312,7 @@ class ExperimentState(TypedDict):
     training_file: TrainingFile | None
     summary: Summary | None
     mlflow: MlflowLog | None
+    validation_file: ValidationFile | None
 
 
 class ExperimentRecord(ExperimentState):
@@ -313,6 +334,7 @@ class StoredItems(TypedDict):
     train: list[StoredItem]
     test: list[StoredItem]
     labels: list[str]
+    validation: NotRequired[list[StoredItem]]
 
 
 class ReportIssue(TypedDict):

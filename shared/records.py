@@ -228,6 +228,7 @@ def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
         "events": [], "progress": {"done": 0, "total": 0}, "metrics": None, "predictions": [], "error": None,
         "created_at": now_iso(), "updated_at": None, "finished_at": None,
         "usage": None, "cost_usd": None, "cost_note": None,
+        "validation_file": None, "loss_curve": [],
     }
 
 
@@ -259,6 +260,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "provider": {"base_url": base_url},
         "split": None,
         "training_file": None,
+        "validation_file": None,
         "runs": runs,
         "summary": None,
         "mlflow": None,

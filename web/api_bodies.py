@@ -65,7 +65,9 @@ class PromptRequest(TypedDict, total=False):
 
 
 class SamplingRequest(TypedDict, total=False):
-    """How to draw the items (the record's `sampling`); counts map label -> items of that class."""
+    """How to draw the items (the record's `sampling`); counts map label -> items of that class. `validation_count`
+    (default 0) is the rows per class, outside train and test, of the validation file sent with each fine-tuning
+    job."""
 
     mode: SamplingMode
     train_counts: dict[str, int]
@@ -73,6 +75,7 @@ class SamplingRequest(TypedDict, total=False):
     test_counts: dict[str, int]
     test_offset: int
     seed: int | None
+    validation_count: int
 
 
 class HyperparametersRequest(TypedDict, total=False):
@@ -86,8 +89,8 @@ class HyperparametersRequest(TypedDict, total=False):
 
 
 class SubmitRequest(TypedDict, total=False):
-    """A JSON submission naming an uploaded dataset. Columns are detected when omitted; the prompt keys may also be
-    given at the top level."""
+    """A JSON submission naming an uploaded dataset. Columns are detected when omitted; the prompt keys and the
+    sampling's `validation_count` may also be given at the top level."""
 
     dataset: Required[str]
     text_column: str
@@ -98,5 +101,6 @@ class SubmitRequest(TypedDict, total=False):
     system_prompt: str
     user_template: str
     prompt: PromptRequest
+    validation_count: int
     sampling: SamplingRequest
     hyperparameters: HyperparametersRequest

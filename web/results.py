@@ -71,7 +71,9 @@ def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
               "cost_note": run.get("cost_note")} for run in runs]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
     summary = record.get("summary")
-    return {"table": table, "labels": labels, "entries": items, "n_items": n_items,
+    loss_charts = [{"run": run["id"], "base_model": run["base_model"], "points": len(run.get("loss_curve") or [])}
+                   for run in record.get("runs", []) if run.get("loss_curve")]
+    return {"table": table, "labels": labels, "entries": items, "n_items": n_items, "loss_charts": loss_charts,
             "best_run": summary["best_run"] if summary else None,
             "verdict": summary.get("verdict") if summary else None,
             "comparisons": summary.get("comparisons", []) if summary else [], "prices_as_of": PRICES_AS_OF,
@@ -103,6 +105,16 @@ def confusion_chart(exp_id: str, run_id: str) -> Response:
         abort(404, description=f"Run {run_id} of {exp_id} has no metrics yet.")
     matrix = _metrics(run)["confusion_matrix"]
     svg = charts.confusion_matrix_svg(matrix["labels"], matrix["matrix"], f"{run_id} {run['base_model']}")
+    return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
+
+
+@bp.get("/charts/loss/<run_id>.svg")
+def loss_chart(exp_id: str, run_id: str) -> Response:
+    """The run's training and validation loss by step; 404 until its job has reported a loss."""
+    run = next((run for run in _record(exp_id).get("runs", []) if run["id"] == run_id), None)
+    if run is None or not run.get("loss_curve"):
+        abort(404, description=f"Run {run_id} of {exp_id} has no loss curve yet.")
+    svg = charts.loss_curve_svg(run["loss_curve"], f"{run_id} {run['base_model']} loss")
     return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
 
 

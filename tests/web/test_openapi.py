@@ -196,6 +196,20 @@ def test_a_finished_experiment_matches_the_document(client, sample_csv, store: S
     assert checked(client, client.get("/api/experiments")).get_json()["experiments"][0]["id"] == exp_id
 
 
+def test_a_run_with_a_validation_file_and_a_loss_curve_matches_the_document(client, sample_csv, store: Store):
+    exp_id = finished_experiment(store, sample_csv)
+    store.update_experiment(exp_id, validation_file={"file_id": "file-v", "n_examples": 9, "bytes": 900, "tokens": 90,
+                                                     "tokens_exact": True, "encoding": "cl100k_base",
+                                                     "tokens_note": ""})
+    store.update_run(exp_id, "run-1", validation_file="file-v", loss_curve=[
+        {"step": 1, "train_loss": 1.2, "valid_loss": None}, {"step": 2, "train_loss": 0.9, "valid_loss": 1.0}])
+    record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
+    assert record["runs"][0]["loss_curve"][1]["valid_loss"] == 1.0 and record["runs"][1]["loss_curve"] == []
+    store.update_run(exp_id, "run-1", loss_curve=[{"step": "two", "train_loss": 0.9, "valid_loss": 1.0}])
+    with pytest.raises(InvalidData):
+        checked(client, client.get(f"/api/experiments/{exp_id}"))
+
+
 def test_a_record_that_drifted_from_the_types_fails_validation(client, sample_csv, store: Store):
     """The check can fail: a run field the types do not declare, or a required one missing, is refused."""
     exp_id = finished_experiment(store, sample_csv)

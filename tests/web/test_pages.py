@@ -130,3 +130,18 @@ def test_dataset_summary_for_chosen_columns(client, sample_csv):
     wrong = client.get(f"/datasets/{sha256}/summary.json?text_column=text&label_column=nope")
     assert wrong.status_code == 400 and "Available columns" in wrong.get_json()["error"]
     assert client.get(f"/datasets/{'0' * 64}/summary.json").status_code == 404
+
+
+def test_the_form_takes_a_validation_count_and_shows_its_error_next_to_it(client, sample_csv, store: Store):
+    sha256 = uploaded_sha256(upload(client, sample_csv))
+    form = client.get(f"/experiments/new?dataset={sha256}").get_data(as_text=True)
+    assert 'name="validation_count"' in form
+    too_many = client.post("/experiments/new", data=form_fields(client, sha256, action="launch",
+                                                                validation_count="500"))
+    body = too_many.get_data(as_text=True)
+    assert too_many.status_code == 400 and 'data-error-for="validation_count"' in body and "only" in body
+    launched = client.post("/experiments/new", data=form_fields(client, sha256, action="launch",
+                                                                validation_count="12"))
+    assert launched.status_code == 302
+    record = store.get_experiment(launched.headers["Location"].rsplit("/", 1)[1])
+    assert record["sampling"]["validation_count"] == 12

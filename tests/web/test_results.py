@@ -102,6 +102,21 @@ def test_charts_are_svg(client, finished):
     assert client.get(f"/experiments/{finished}/charts/confusion/run-9.svg").status_code == 404
 
 
+def test_the_loss_chart_is_drawn_for_runs_with_a_loss_curve(client, finished, store: Store):
+    assert client.get(f"/experiments/{finished}/charts/loss/run-1.svg").status_code == 404, "no curve yet"
+    assert "charts/loss/" not in client.get(f"/experiments/{finished}/results").get_data(as_text=True)
+    store.update_run(finished, "run-1", loss_curve=[{"step": 1, "train_loss": 1.1, "valid_loss": 1.3},
+                                                    {"step": 2, "train_loss": 0.7, "valid_loss": 0.9}])
+    response = client.get(f"/experiments/{finished}/charts/loss/run-1.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert ET.fromstring(response.data).tag.endswith("svg") and b"<script" not in response.data
+    results = client.get(f"/experiments/{finished}/results").get_data(as_text=True)
+    assert results.count("charts/loss/") == 1 and "charts/loss/run-1.svg" in results
+    page = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert 'data-field="loss_curve"' in page, "the live page has a loss chart each run card can show"
+    assert client.get(f"/experiments/{finished}/charts/loss/run-9.svg").status_code == 404
+
+
 def test_csv_export_neutralises_formulas(client, finished):
     response = client.get(f"/experiments/{finished}/predictions.csv")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]

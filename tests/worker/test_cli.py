@@ -98,6 +98,22 @@ def test_run_respects_the_dataset_quota(capsys, tq_stack, tq_store, monkeypatch,
     assert not tq_store.has_dataset(hashlib.sha256(big.read_bytes()).hexdigest())
 
 
+def test_run_takes_a_validation_count_and_refuses_one_the_file_cannot_fill(capsys, tq_stack, tq_store):
+    from worker.commands.spec import build_spec
+
+    spec = build_spec(tq_store, SAMPLE_CSV, "text", "airline_sentiment", ["local-tfidf"], [], "reference",
+                      validation_count=5)
+    assert spec.sampling.validation_count == 5
+    before = len(tq_store.list_experiments(limit=1000))
+    status, _, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--model", "local-tfidf",
+                             "--validation-count", "500")
+    assert status == 2 and "validation" in err and "only" in err, err
+    assert len(tq_store.list_experiments(limit=1000)) == before
+    status, _, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--model", "local-tfidf",
+                             "--validation-count", "-2")
+    assert status == 2 and "--validation-count" in err, err
+
+
 def test_show_unknown_experiment_says_what_ids_look_like(capsys, tq_stack):
     status, _, err = run_cli(capsys, "show", "exp_000000000000")
     assert status == 2 and "no experiment 'exp_000000000000'" in err

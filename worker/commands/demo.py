@@ -53,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> int:
         log.info("stack ready in %.1f s (logs in %s)", time.monotonic() - started, settings.data_dir / "logs")
         store = Store.from_url(stack.redis_url)
         spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot,
-                          args.preset)
+                          args.preset, args.validation_count)
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")

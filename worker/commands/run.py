@@ -14,7 +14,7 @@ from worker.commands.spec import add_experiment_arguments, build_spec
 def cmd_run(args: argparse.Namespace) -> int:
     store = connect_store()
     spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot,
-                      args.preset)
+                      args.preset, args.validation_count)
     try:
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
     except FollowInterrupted as interrupted:

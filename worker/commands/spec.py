@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,19 +41,26 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, demo: bool = False
                               if demo else ""))
     parser.add_argument("--preset", default="reference", choices=sorted(PRESETS),
                         help="prompt preset (default %(default)s)")
+    parser.add_argument("--validation-count", type=int, default=0, metavar="N",
+                        help="rows per class for a validation file sent with each fine-tuning job, taken after each "
+                             "class's train rows and outside its test rows (default 0: none)")
     parser.add_argument("--json", action="store_true", help="print the JSON record instead of the table")
 
 
 def build_spec(store: Store, data_path: Path, text_column: str, label_column: str, models: Sequence[str],
-               zero_shot: Sequence[str], preset: str) -> ExperimentSpec:
+               zero_shot: Sequence[str], preset: str, validation_count: int = 0) -> ExperimentSpec:
     """Check the CSV and the request here, before anything is queued, then store the CSV and return the spec."""
+    if validation_count < 0:
+        raise CliError(f"--validation-count {validation_count} is out of range: pass 0 (no validation file) or a "
+                       f"number of rows per class")
     try:
         data = data_path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {data_path}: {exc.strerror}; pass an existing CSV file with --data") from None
     try:
         items = load_items(data, text_column, label_column)
-        sampling = reference_sampling(item.label for item in items)
+        sampling = dataclasses.replace(reference_sampling(item.label for item in items),
+                                       validation_count=validation_count)
         split_items(items, sampling)
         spec = ExperimentSpec(dataset_sha256="", dataset_name=data_path.name, dataset_path=str(data_path),
                               text_column=text_column, label_column=label_column, models=list(models),
