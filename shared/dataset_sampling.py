@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
-from shared.dataset_reading import DatasetError, Item, class_counts
+from shared.dataset_reading import DatasetError, Item, class_counts, group_by_label
 
 REFERENCE_LABELS = ("negative", "neutral", "positive")
 REFERENCE_TRAIN_COUNTS = {"neutral": 34, "positive": 33, "negative": 33}
@@ -99,14 +100,7 @@ def random_sampling(labels: Iterable[str], train_per_class: int, test_per_class:
                         seed=secrets.randbelow(2**31) if seed is None else seed)
 
 
-def _by_class(items: Iterable[Item]) -> dict[str, list[Item]]:
-    grouped: dict[str, list[Item]] = {}
-    for item in items:
-        grouped.setdefault(item.label, []).append(item)
-    return grouped
-
-
-def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> None:
+def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]]) -> None:
     if spec.mode not in ("balanced", "random"):
         raise DatasetError(f"Unknown sampling mode {spec.mode!r}; use 'balanced' or 'random'.")
     _check_labels(sorted(grouped))
@@ -130,7 +124,7 @@ def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> Non
         raise DatasetError("The test sample is empty; give at least one class a test count above 0.")
 
 
-def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) -> list[Item]:
+def _balanced(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], name: str) -> list[Item]:
     counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts,
                                                                                      spec.test_offset)
     chosen: list[Item] = []
@@ -145,28 +139,30 @@ def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) 
     return chosen
 
 
-def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> tuple[list[Item], list[Item]]:
+def _random(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]]) -> tuple[list[Item], list[Item]]:
     if spec.seed is None:
         raise DatasetError("Random sampling needs a seed so the split can be reproduced; set one.")
     rng = random.Random(spec.seed)
     train: list[Item] = []
     test: list[Item] = []
     for label in sorted(set(spec.train_counts) | set(spec.test_counts)):
-        pool = list(grouped[label])
+        group = grouped[label]
+        # Shuffle positions, not items: the same permutation, without making an item for every row of the class.
+        pool = list(range(len(group)))
         n_train, n_test = spec.train_counts.get(label, 0), spec.test_counts.get(label, 0)
         if n_train + n_test > len(pool):
             raise DatasetError(
                 f"Too few rows of class {label!r}: random sampling needs {n_train} train + {n_test} test = "
                 f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}.")
         rng.shuffle(pool)
-        train.extend(sorted(pool[:n_train], key=lambda item: item.row))
-        test.extend(sorted(pool[n_train:n_train + n_test], key=lambda item: item.row))
+        train.extend(sorted((group[i] for i in pool[:n_train]), key=lambda item: item.row))
+        test.extend(sorted((group[i] for i in pool[n_train:n_train + n_test]), key=lambda item: item.row))
     return train, test
 
 
 def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
     """Draw the train and test items; raises DatasetError when impossible, and checks they share no row."""
-    grouped = _by_class(items)
+    grouped = group_by_label(items)
     _validate_spec(spec, grouped)
     if spec.mode == "balanced":
         train, test = _balanced(spec, grouped, "train"), _balanced(spec, grouped, "test")

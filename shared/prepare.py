@@ -1,9 +1,11 @@
-"""The prepare step: read the stored CSV, draw the train/test split, and store it for the later steps."""
+"""The prepare step: read the stored dataset (in the format its file name says),
+draw the train/test split, and store it for the later steps."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from shared.dataset_reading import Item, class_counts, items_from_rows, read_table
+from shared.dataset_reading import Item, read_items
 from shared.dataset_sampling import SamplingSpec, Split, split_items
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import NotFound, Store
@@ -22,7 +24,7 @@ def split_from_json(data: Mapping[str, Any]) -> Split:
 
 
 def load_split(store: Store, exp_id: str) -> Split:
-    """The split `prepare` stored (upload and evaluate read their items from it, never from the CSV)."""
+    """The split `prepare` stored (upload and evaluate read their items from it, never from the dataset file)."""
     data = store.get_items(exp_id)
     if data is None:
         raise StepError(f"experiment {exp_id} has no prepared items; its prepare step never finished")
@@ -30,7 +32,7 @@ def load_split(store: Store, exp_id: str) -> Split:
 
 
 def prepare(store: Store, exp_id: str) -> Split:
-    """Read the stored CSV, draw the train/test split, and record it (rows, per-class counts, labels)."""
+    """Read the stored dataset, draw the train/test split, and record it (rows, per-class counts, labels)."""
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
     store.update_experiment(exp_id, status="preparing")
@@ -39,13 +41,12 @@ def prepare(store: Store, exp_id: str) -> Split:
         data = store.get_dataset(dataset["sha256"])
     except NotFound as exc:
         raise StepError(str(exc)) from exc
-    header, rows = read_table(data)
-    items, dropped = items_from_rows(header, rows, dataset["columns"]["text"], dataset["columns"]["label"])
+    items = read_items(data, dataset["columns"]["text"], dataset["columns"]["label"], name=dataset["name"])
     split = split_items(items, SamplingSpec.from_dict(record["sampling"]))
     store.save_items(exp_id, split_to_json(split))
-    dataset.update(n_rows=len(rows), n_items=len(items), dropped_rows=len(dropped),
-                   class_counts=class_counts(items))
+    dataset.update(n_rows=items.n_rows, n_items=len(items), dropped_rows=len(items.dropped_rows),
+                   class_counts=items.class_counts())
     store.update_experiment(exp_id, status="running", dataset=dataset, split=split.to_dict())
     store.add_event(exp_id, None, f"prepared {len(split.train)} training and {len(split.test)} test items "
-                                  f"({', '.join(split.labels)}) from {len(rows)} rows")
+                                  f"({', '.join(split.labels)}) from {items.n_rows} rows")
     return split
