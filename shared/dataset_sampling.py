@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from shared.dataset_reading import DatasetError, Item, class_counts
+from shared.dataset_reading import DatasetError, Item, class_counts, group_by_label
 
 REFERENCE_LABELS = ("negative", "neutral", "positive")
 REFERENCE_TRAIN_COUNTS = {"neutral": 34, "positive": 33, "negative": 33}
@@ -122,14 +122,7 @@ def random_sampling(labels: Iterable[str], train_per_class: int, test_per_class:
                         seed=secrets.randbelow(2**31) if seed is None else seed)
 
 
-def _by_class(items: Iterable[Item]) -> dict[str, list[Item]]:
-    grouped: dict[str, list[Item]] = {}
-    for item in items:
-        grouped.setdefault(item.label, []).append(item)
-    return grouped
-
-
-def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> None:
+def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]]) -> None:
     if spec.mode not in ("balanced", "random"):
         raise DatasetError(f"Unknown sampling mode {spec.mode!r}; use 'balanced' or 'random'.")
     _check_labels(sorted(grouped))
@@ -156,7 +149,7 @@ def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> Non
         raise DatasetError("The test sample is empty; give at least one class a test count above 0.")
 
 
-def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) -> list[Item]:
+def _balanced(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], name: str) -> list[Item]:
     counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts,
                                                                                      spec.test_offset)
     chosen: list[Item] = []
@@ -171,26 +164,26 @@ def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) 
     return chosen
 
 
-def _balanced_validation(spec: SamplingSpec, grouped: Mapping[str, list[Item]], labels: Sequence[str]
+def _balanced_validation(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
                          ) -> list[Item]:
     """Per class, the first `validation_count` rows after the train rows that are outside the test window."""
     chosen: list[Item] = []
     for label in labels:
+        group = grouped[label]
         start = spec.train_offset + spec.train_counts.get(label, 0)
         test_window = range(spec.test_offset, spec.test_offset + spec.test_counts.get(label, 0))
-        free = [item for position, item in enumerate(grouped[label])
-                if position >= start and position not in test_window]
+        free = [position for position in range(start, len(group)) if position not in test_window]
         if len(free) < spec.validation_count:
             raise ValidationSplitError(
                 f"Too few rows of class {label!r} for the validation sample: it needs {spec.validation_count} rows "
                 f"of that class after its train rows (from position {start} in file order) and outside its test "
                 f"rows, but the file has only {len(free)} such rows. Lower the validation count to {len(free)} or "
                 f"less, or move the test offset.")
-        chosen.extend(free[:spec.validation_count])
+        chosen.extend(group[position] for position in free[:spec.validation_count])
     return chosen
 
 
-def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]], labels: Sequence[str]
+def _random(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
             ) -> tuple[list[Item], list[Item], list[Item]]:
     if spec.seed is None:
         raise DatasetError("Random sampling needs a seed so the split can be reproduced; set one.")
@@ -199,7 +192,9 @@ def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]], labels: Seque
     test: list[Item] = []
     validation: list[Item] = []
     for label in labels:
-        pool = list(grouped[label])
+        group = grouped[label]
+        # Shuffle positions, not items: the same permutation, without making an item for every row of the class.
+        pool = list(range(len(group)))
         n_train, n_test = spec.train_counts.get(label, 0), spec.test_counts.get(label, 0)
         if n_train + n_test > len(pool):
             raise DatasetError(
@@ -213,16 +208,16 @@ def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]], labels: Seque
                 f"more. Lower the validation count to {left} or less.")
         rng.shuffle(pool)
         end = n_train + n_test
-        train.extend(sorted(pool[:n_train], key=lambda item: item.row))
-        test.extend(sorted(pool[n_train:end], key=lambda item: item.row))
-        validation.extend(sorted(pool[end:end + spec.validation_count], key=lambda item: item.row))
+        train.extend(sorted((group[i] for i in pool[:n_train]), key=lambda item: item.row))
+        test.extend(sorted((group[i] for i in pool[n_train:end]), key=lambda item: item.row))
+        validation.extend(sorted((group[i] for i in pool[end:end + spec.validation_count]), key=lambda item: item.row))
     return train, test, validation
 
 
 def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
     """Draw the train, test and validation items; raises DatasetError when impossible, and checks that no two
     samples share a row."""
-    grouped = _by_class(items)
+    grouped = group_by_label(items)
     _validate_spec(spec, grouped)
     labels = sorted(set(spec.train_counts) | set(spec.test_counts))
     if spec.mode == "balanced":

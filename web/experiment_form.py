@@ -161,7 +161,7 @@ def default_values() -> FormValues:
 
 
 def preview(dataset: UploadedDataset) -> DatasetPreview:
-    header, rows = read_table(dataset.data)
+    header, rows = read_table(dataset.data, dataset.name)
     return {"sha256": dataset.sha256, "name": dataset.name, "header": header, "n_rows": len(rows),
             "preview": [row + [""] * (len(header) - len(row)) for row in rows[:PREVIEW_ROWS]]}
 
@@ -284,7 +284,7 @@ def parse_fields(fields: Fields, dataset: UploadedDataset, settings: Settings | 
     draft = Draft(values=default_values())
     values, errors = draft.values, draft.errors
     try:
-        header, rows = read_table(dataset.data)
+        header, rows = read_table(dataset.data, dataset.name)
         check_columns(header, settings)
     except DatasetError as exc:
         errors["file"] = str(exc)
