@@ -157,7 +157,8 @@ class Prediction(TypedDict):
 
 
 class RunState(TypedDict):
-    """A run as stored under its own key: everything but its predictions."""
+    """A run as stored under its own key: everything but its predictions. `attempt` is 1, then 2, 3, ... after each
+    retry of the run (`POST /api/experiments/<id>/runs/<run_id>/retry`)."""
 
     id: str
     base_model: str
@@ -177,6 +178,7 @@ class RunState(TypedDict):
     created_at: str
     updated_at: str | None
     finished_at: str | None
+    attempt: int
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -209,7 +211,8 @@ class Summary(TypedDict):
 
 
 class ExperimentState(TypedDict):
-    """An experiment as stored under its own key: everything but its runs."""
+    """An experiment as stored under its own key: everything but its runs. `rerun_of` names the experiment this one
+    re-runs (`POST /api/experiments/<id>/rerun`), null for an original."""
 
     schema_version: Literal[1]
     id: str
@@ -228,6 +231,7 @@ class ExperimentState(TypedDict):
     split: SplitInfo | None
     training_file: TrainingFile | None
     summary: Summary | None
+    rerun_of: str | None
 
 
 class ExperimentRecord(ExperimentState):
