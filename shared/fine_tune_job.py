@@ -26,13 +26,17 @@ log = logging.getLogger(__name__)
 
 JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED = "succeeded", "failed", "cancelled"
 METADATA_EXPERIMENT, METADATA_RUN = "tunequeue_experiment", "tunequeue_run"
+METADATA_ATTEMPT = "tunequeue_attempt"
+"""Set on the jobs of a retried run (attempt 2, 3, ...; `shared.retry`), so that a retry never finds an earlier
+attempt's job."""
 JOB_OPTIONS = ("suffix", "seed")
 """Hyperparameters of the record that go to the job itself; every other one goes to the training method."""
 TRAINING_STARTED_EVENT = "Fine-tuning job started"
 
 
-def job_metadata(exp_id: str, run_id: str) -> dict[str, str]:
-    return {METADATA_EXPERIMENT: exp_id, METADATA_RUN: run_id}
+def job_metadata(exp_id: str, run_id: str, attempt: int = 1) -> dict[str, str]:
+    retried = {METADATA_ATTEMPT: str(attempt)} if attempt > 1 else {}
+    return {METADATA_EXPERIMENT: exp_id, METADATA_RUN: run_id, **retried}
 
 
 def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str) -> dict[str, Any]:
@@ -41,7 +45,8 @@ def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str)
     metadata."""
     chosen = dict(record.get("hyperparameters") or {})
     request: dict[str, Any] = {
-        "model": run["base_model"], "training_file": file_id, "metadata": job_metadata(record["id"], run["id"]),
+        "model": run["base_model"], "training_file": file_id,
+        "metadata": job_metadata(record["id"], run["id"], run.get("attempt", 1)),
         "method": {"type": "supervised", "supervised": {"hyperparameters": {
             name: value for name, value in chosen.items() if name not in JOB_OPTIONS}}},
     }
@@ -54,9 +59,10 @@ def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str)
     return request
 
 
-def find_job(client: openai.OpenAI, exp_id: str, run_id: str) -> FineTuningJob | None:
-    """The job this run already created, found by its metadata (filtered by the server and checked here)."""
-    wanted = job_metadata(exp_id, run_id)
+def find_job(client: openai.OpenAI, exp_id: str, run_id: str, attempt: int = 1) -> FineTuningJob | None:
+    """The job this attempt of the run already created, found by its metadata (filtered by the server and checked
+    here)."""
+    wanted = job_metadata(exp_id, run_id, attempt)
     for job in client.fine_tuning.jobs.list(metadata=wanted, limit=100):
         if all((job.metadata or {}).get(key) == value for key, value in wanted.items()):
             return job
@@ -76,7 +82,7 @@ def start_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
     run = store.get_run(exp_id, run_id)
     if run.get("job_id"):
         return str(run["job_id"])
-    job = find_job(client, exp_id, run_id)
+    job = find_job(client, exp_id, run_id, run.get("attempt", 1))
     if job is not None:
         store.add_event(exp_id, run_id, f"found the fine-tuning job {job.id} created by an earlier attempt")
     else:

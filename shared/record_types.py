@@ -192,7 +192,8 @@ class Prediction(TypedDict):
 
 class RunState(TypedDict):
     """A run as stored under its own key: everything but its predictions. `validation_file` is the provider's id of
-    its job's validation file (null: none); `loss_curve` fills, in step order, while the job trains.
+    its job's validation file (null: none); `loss_curve` fills, in step order, while the job trains. `attempt` is
+    1, then 2, 3, ... after each retry of the run (`POST /api/experiments/<id>/runs/<run_id>/retry`).
 
     Set when its evaluation finishes (null before): `usage`, the provider's token counts summed over every answer;
     `cost_usd`, the actual cost (trained tokens at the training price plus `usage` at the inference prices of the
@@ -222,6 +223,7 @@ class RunState(TypedDict):
     cost_note: str | None
     validation_file: str | None
     loss_curve: list[LossPoint]
+    attempt: int
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -292,7 +294,8 @@ class MlflowLog(TypedDict):
 
 
 class ExperimentState(TypedDict):
-    """An experiment as stored under its own key: everything but its runs."""
+    """An experiment as stored under its own key: everything but its runs. `rerun_of` names the experiment this one
+    re-runs (`POST /api/experiments/<id>/rerun`), null for an original."""
 
     schema_version: Literal[1]
     id: str
@@ -313,6 +316,7 @@ class ExperimentState(TypedDict):
     summary: Summary | None
     mlflow: MlflowLog | None
     validation_file: ValidationFile | None
+    rerun_of: str | None
 
 
 class ExperimentRecord(ExperimentState):

@@ -56,6 +56,7 @@ def now_iso() -> str:
 EXPERIMENT_ID = re.compile(r"exp_[0-9a-f]{12}")
 DATASET_HASH = re.compile(r"[0-9a-f]{64}")
 EXPERIMENT_ID_EXAMPLE = "exp_0123456789ab"
+RUN_ID = re.compile(r"run-[1-9][0-9]{0,3}")
 
 
 def new_experiment_id() -> str:
@@ -71,6 +72,16 @@ def is_experiment_id(value: object) -> bool:
 def is_dataset_hash(value: object) -> bool:
     """A dataset is named by the lowercase hex sha256 of its bytes."""
     return isinstance(value, str) and DATASET_HASH.fullmatch(value) is not None
+
+
+def is_run_id(value: object) -> bool:
+    """Runs are named `run-1`, `run-2`, ... in the order the experiment lists them (`new_experiment_record`)."""
+    return isinstance(value, str) and RUN_ID.fullmatch(value) is not None
+
+
+def not_a_run_id(value: object) -> str:
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+    return f"{shown!r} is not a run id; runs are named run-1, run-2, ... as the experiment record lists them"
 
 
 def not_an_experiment_id(value: object) -> str:
@@ -229,6 +240,7 @@ def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
         "created_at": now_iso(), "updated_at": None, "finished_at": None,
         "usage": None, "cost_usd": None, "cost_note": None,
         "validation_file": None, "loss_curve": [],
+        "attempt": 1,
     }
 
 
@@ -264,6 +276,7 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "runs": runs,
         "summary": None,
         "mlflow": None,
+        "rerun_of": None,
     }
 
 

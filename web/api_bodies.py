@@ -104,3 +104,33 @@ class SubmitRequest(TypedDict, total=False):
     validation_count: int
     sampling: SamplingRequest
     hyperparameters: HyperparametersRequest
+
+
+class RerunRequest(TypedDict, total=False):
+    """What a re-run changes; everything else (dataset, columns, sampling, prompt, other hyperparameters) is the
+    original's, so the re-run is scored on the same test items. Omitted: as in the original. `seed` is the
+    fine-tuning seed (null: none, the provider chooses)."""
+
+    models: list[str]
+    zero_shot: list[str]
+    seed: int | None
+
+
+class RerunBody(TypedDict):
+    """The re-run is queued; `url` (also the Location header) serves its record, which links back in `rerun_of`."""
+
+    id: str
+    url: str
+    rerun_of: str
+
+
+class RetryBody(TypedDict):
+    """The run is queued again in place. `evaluation_only`: its fine-tuned model (or, zero-shot, its base model) is
+    evaluated again without training; `message` says what is reused; `url` (also Location) serves the record."""
+
+    id: str
+    run: str
+    attempt: int
+    evaluation_only: bool
+    message: str
+    url: str

@@ -1,7 +1,9 @@
-"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment.
+"""Checking, building and enqueuing an experiment's canvas, re-running an experiment, retrying one of its runs, and
+cancelling an experiment.
 
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
+    retry:  [prepare] -> [upload -> start_fine_tune -> poll_fine_tune] -> evaluate -> summarize
 
 A failed run's task ends in FAILURE, which fails the chord's body once every run has finished; the body's error
 callback is `summarize` too, so the experiment is summarized either way.
@@ -24,9 +26,11 @@ from shared.estimates import Report, prelaunch_report
 from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
 from shared.record_types import FINISHED_EXPERIMENT_STATUSES
-from shared.records import ExperimentSpec
+from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
+from shared.rerun import RerunChanges, rerun_spec
+from shared.retry import RetryPlan, start_retry
 from shared.run_state import StepError
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import tasks
 from worker.celery_app import app
@@ -76,15 +80,48 @@ def release_results(result: ResultBase) -> None:
         app.backend.remove_pending_result(sent)
 
 
-def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
-    """Create the experiment record, enqueue its canvas, and return the experiment id."""
+def submit_experiment(store: Store, spec: ExperimentSpec, rerun_of: str | None = None) -> str:
+    """Create the experiment record (linked to the experiment it re-runs, if any), enqueue its canvas, and return
+    the experiment id."""
     exp_id = store.create_experiment(spec, get_settings().openai_base_url)
+    if rerun_of is not None:
+        store.update_experiment(exp_id, rerun_of=rerun_of)
     record = store.get_experiment(exp_id, with_predictions=False)
     release_results(experiment_canvas(record).apply_async())
     store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
                                   + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
     log.info("queued experiment %s", exp_id)
     return exp_id
+
+
+def rerun_experiment(store: Store, exp_id: str, changes: RerunChanges, settings: Settings | None = None) -> str:
+    """Start a new experiment with the dataset, split and spec of `exp_id` (and `changes`); returns its id. Raises
+    StepError for an unknown experiment, RecordError for changes the caps of `settings` refuse."""
+    record = store.get_experiment(exp_id, with_predictions=False)
+    if record is None:
+        raise StepError(f"no experiment {exp_id}")
+    return submit_experiment(store, rerun_spec(record, changes, settings), rerun_of=exp_id)
+
+
+def retry_signature(plan: RetryPlan) -> Signature:
+    """The retried run's chain, ending with the experiment's summarize: only the steps whose results are missing."""
+    exp_id, run_id = plan.exp_id, plan.run_id
+    steps: list[Signature] = [tasks.prepare.si(exp_id)] if plan.prepare else []
+    if plan.model is not None:
+        steps.append(tasks.evaluate.si(plan.model, exp_id, run_id))
+    else:
+        steps += [tasks.upload.si(exp_id), tasks.start_fine_tune.s(exp_id, run_id),
+                  tasks.poll_fine_tune.s(exp_id, run_id), tasks.evaluate.s(exp_id, run_id)]
+    return chain(*steps, tasks.summarize.si(exp_id))
+
+
+def retry_run(store: Store, exp_id: str, run_id: str) -> RetryPlan:
+    """Retry one failed or cancelled run in place (`shared.retry`) and enqueue what it needs; raises NotFound or
+    RetryRefused."""
+    plan = start_retry(store, exp_id, run_id)
+    release_results(retry_signature(plan).apply_async())
+    log.info("%s %s: %s", exp_id, run_id, plan.describe())
+    return plan
 
 
 @dataclass(frozen=True)
