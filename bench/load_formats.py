@@ -10,6 +10,7 @@ Parquet is compressed, so its decoded text alone can pass that: compare it with 
 
     .venv/bin/python bench/load_formats.py [--rows 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,32 @@ from shared.dataset_reading import read_items  # noqa: E402
 from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 
 FILES = {"csv": "bench.csv", "tsv": "bench.tsv", "jsonl": "bench.jsonl", "parquet": "bench.parquet"}
-WORDS = ("flight", "delayed", "again", "thanks", "crew", "great", "worst", "service", "bag", "lost", "gate", "seat",
-         "upgrade", "refund", "hours", "on", "time", "never", "love", "the", "my", "@airline", "customer", "help")
+WORDS = (
+    "flight",
+    "delayed",
+    "again",
+    "thanks",
+    "crew",
+    "great",
+    "worst",
+    "service",
+    "bag",
+    "lost",
+    "gate",
+    "seat",
+    "upgrade",
+    "refund",
+    "hours",
+    "on",
+    "time",
+    "never",
+    "love",
+    "the",
+    "my",
+    "@airline",
+    "customer",
+    "help",
+)
 LABELS = ("negative", "neutral", "positive")
 MEMORY_BUDGET = 3.0
 
@@ -44,7 +69,7 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
     lengths = rng.integers(8, 17, size=rows)
     words = np.array(WORDS)[rng.integers(0, len(WORDS), size=int(lengths.sum()))]
     ends = np.cumsum(lengths)
-    texts = [" ".join(words[end - length:end]) for end, length in zip(ends, lengths, strict=True)]
+    texts = [" ".join(words[end - length : end]) for end, length in zip(ends, lengths, strict=True)]
     return pd.DataFrame({"text": texts, "label": np.array(LABELS)[rng.integers(0, 3, size=rows)]})
 
 
@@ -96,8 +121,14 @@ def measure(path: Path) -> dict[str, float]:
     load_and_sample(data, path.name)
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"bytes": len(data), "items": n_items, "seconds": seconds, "rss_peak": rss_peak,
-            "arrow_peak": arrow_peak, "traced_peak": traced_peak}
+    return {
+        "bytes": len(data),
+        "items": n_items,
+        "seconds": seconds,
+        "rss_peak": rss_peak,
+        "arrow_peak": arrow_peak,
+        "traced_peak": traced_peak,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,25 +145,34 @@ def main(argv: list[str] | None = None) -> int:
         for fmt, path in paths.items():
             write_file(frame, fmt, path)
         del frame
-        print(f"{args.rows:,} rows (text, label): load (read_items) + reference sampling (split_items), from the "
-              f"bytes in hand. held = Arrow pool peak + Python (tracemalloc) peak; RSS = high-water gained")
-        print(f"{'format':8} {'file MB':>8} {'seconds':>8} {'Arrow MB':>9} {'Python MB':>10} {'held x file':>12} "
-              f"{'RSS MB':>7} {'RSS x file':>11}")
+        print(
+            f"{args.rows:,} rows (text, label): load (read_items) + reference sampling (split_items), from the "
+            f"bytes in hand. held = Arrow pool peak + Python (tracemalloc) peak; RSS = high-water gained"
+        )
+        print(
+            f"{'format':8} {'file MB':>8} {'seconds':>8} {'Arrow MB':>9} {'Python MB':>10} {'held x file':>12} "
+            f"{'RSS MB':>7} {'RSS x file':>11}"
+        )
         over = []
         for fmt, path in paths.items():
-            out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", str(path)], check=True, capture_output=True, text=True
+            ).stdout
             result = json.loads(out)
             size = result["bytes"]
             held = (result["arrow_peak"] + result["traced_peak"]) / size
-            print(f"{fmt:8} {size / 1e6:8.1f} {result['seconds']:8.2f} {result['arrow_peak'] / 1e6:9.1f} "
-                  f"{result['traced_peak'] / 1e6:10.1f} {held:12.2f} {result['rss_peak'] / 1e6:7.1f} "
-                  f"{result['rss_peak'] / size:11.2f}")
+            print(
+                f"{fmt:8} {size / 1e6:8.1f} {result['seconds']:8.2f} {result['arrow_peak'] / 1e6:9.1f} "
+                f"{result['traced_peak'] / 1e6:10.1f} {held:12.2f} {result['rss_peak'] / 1e6:7.1f} "
+                f"{result['rss_peak'] / size:11.2f}"
+            )
             if held > MEMORY_BUDGET:
                 over.append(fmt)
         if over:
-            print(f"over {MEMORY_BUDGET:g}x the file: {', '.join(over)} (a compressed format holds at least its "
-                  f"decoded columns: compare with the CSV's size)")
+            print(
+                f"over {MEMORY_BUDGET:g}x the file: {', '.join(over)} (a compressed format holds at least its "
+                f"decoded columns: compare with the CSV's size)"
+            )
     return 0
 
 

@@ -5,6 +5,7 @@ dataset (its sha256), took the text and label from the same columns and drew the
 compared item by item with `shared.significance` (a re-run keeps its original's split for exactly this reason).
 Anything else is a `ComparisonError` that says what differs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -109,23 +110,33 @@ def scored_items(record: ExperimentRecord) -> ScoredItems | None:
     if not split:
         return None
     dataset = record["dataset"]
-    return ScoredItems(sha256=dataset["sha256"], text_column=dataset["columns"]["text"],
-                     label_column=dataset["columns"]["label"], rows=tuple(sorted(split["test_rows"])))
+    return ScoredItems(
+        sha256=dataset["sha256"],
+        text_column=dataset["columns"]["text"],
+        label_column=dataset["columns"]["label"],
+        rows=tuple(sorted(split["test_rows"])),
+    )
 
 
 def difference(first: str, a: ScoredItems, second: str, b: ScoredItems, names: tuple[str, str]) -> str | None:
     """Why runs `first` and `second` were not scored on the same test items (None when they were)."""
     if a.sha256 != b.sha256:
-        return (f"{first} was scored on dataset {names[0]} ({a.sha256[:12]}) and {second} on {names[1]} "
-                f"({b.sha256[:12]}); only runs on the same dataset can be compared")
+        return (
+            f"{first} was scored on dataset {names[0]} ({a.sha256[:12]}) and {second} on {names[1]} "
+            f"({b.sha256[:12]}); only runs on the same dataset can be compared"
+        )
     if (a.text_column, a.label_column) != (b.text_column, b.label_column):
-        return (f"{first} reads text from {a.text_column!r} and labels from {a.label_column!r}, {second} from "
-                f"{b.text_column!r} and {b.label_column!r}; only runs on the same columns can be compared")
+        return (
+            f"{first} reads text from {a.text_column!r} and labels from {a.label_column!r}, {second} from "
+            f"{b.text_column!r} and {b.label_column!r}; only runs on the same columns can be compared"
+        )
     if a.rows != b.rows:
         only_a, only_b = len(set(a.rows) - set(b.rows)), len(set(b.rows) - set(a.rows))
-        return (f"{first} and {second} were scored on different test rows ({len(a.rows)} and {len(b.rows)} items; "
-                f"{only_a} only in {first}'s test set, {only_b} only in {second}'s); re-run one experiment with "
-                f"the other's models (POST /api/experiments/<id>/rerun) to score them on the same items")
+        return (
+            f"{first} and {second} were scored on different test rows ({len(a.rows)} and {len(b.rows)} items; "
+            f"{only_a} only in {first}'s test set, {only_b} only in {second}'s); re-run one experiment with "
+            f"the other's models (POST /api/experiments/<id>/rerun) to score them on the same items"
+        )
     return None
 
 
@@ -153,12 +164,21 @@ def compared_run(ref: RunRef, record: ExperimentRecord, run: Run) -> ComparedRun
     metrics = run["metrics"]
     assert metrics is not None, "compare() checks that every run was scored"
     split = record.get("split")
-    return {"key": ref.key, "experiment": ref.exp_id, "run": ref.run_id, "base_model": run["base_model"],
-            "kind": run["kind"], "fine_tuned_model": run.get("fine_tuned_model"), "prompt": record["prompt"]["preset"],
-            "accuracy": metrics["accuracy"], "accuracy_ci95": accuracy_ci95(metrics),
-            "macro_f1": metrics["macro_f1"],
-            "macro_f1_ci95": macro_f1_ci95(metrics, run, split["labels"] if split else ()),
-            "invalid": metrics["invalid"], "n": metrics["n"]}
+    return {
+        "key": ref.key,
+        "experiment": ref.exp_id,
+        "run": ref.run_id,
+        "base_model": run["base_model"],
+        "kind": run["kind"],
+        "fine_tuned_model": run.get("fine_tuned_model"),
+        "prompt": record["prompt"]["preset"],
+        "accuracy": metrics["accuracy"],
+        "accuracy_ci95": accuracy_ci95(metrics),
+        "macro_f1": metrics["macro_f1"],
+        "macro_f1_ci95": macro_f1_ci95(metrics, run, split["labels"] if split else ()),
+        "invalid": metrics["invalid"],
+        "n": metrics["n"],
+    }
 
 
 def compare(chosen: Sequence[tuple[RunRef, ExperimentRecord, Run]]) -> CrossComparisonBody:
@@ -168,23 +188,33 @@ def compare(chosen: Sequence[tuple[RunRef, ExperimentRecord, Run]]) -> CrossComp
     for ref, record, run in chosen:
         scored_on = scored_items(record)
         if run["status"] != "succeeded" or not run.get("metrics") or scored_on is None:
-            raise ComparisonError(f"{ref.key} has no scores to compare (it is {run['status']}); pick runs that "
-                                  f"succeeded")
+            raise ComparisonError(
+                f"{ref.key} has no scores to compare (it is {run['status']}); pick runs that succeeded"
+            )
         items.append(scored_on)
     first, first_record, _ = chosen[0]
     for (ref, record, _), scored_on in zip(chosen[1:], items[1:], strict=True):
-        why = difference(first.key, items[0], ref.key, scored_on,
-                         (first_record["dataset"]["name"], record["dataset"]["name"]))
+        why = difference(
+            first.key, items[0], ref.key, scored_on, (first_record["dataset"]["name"], record["dataset"]["name"])
+        )
         if why is not None:
             raise ComparisonError(why)
     scored = {ref.key: correctness(run["predictions"]) for ref, _, run in chosen}
     incomplete = [key for key, rows in scored.items() if tuple(sorted(rows)) != items[0].rows]
     if incomplete:
-        raise ComparisonError(f"{', '.join(incomplete)} lack(s) an answer for some test items, so cannot be "
-                              f"compared item by item; retry the run (POST .../runs/<run_id>/retry)")
+        raise ComparisonError(
+            f"{', '.join(incomplete)} lack(s) an answer for some test items, so cannot be "
+            f"compared item by item; retry the run (POST .../runs/<run_id>/retry)"
+        )
     comparisons = compare_runs(scored)
     runs = [compared_run(ref, record, run) for ref, record, run in chosen]
     best, verdict = best_run({run["key"]: run["accuracy"] for run in runs}, comparisons)
-    return {"dataset_sha256": items[0].sha256, "dataset_name": first_record["dataset"]["name"],
-            "n": len(items[0].rows), "runs": runs, "comparisons": [c.to_dict() for c in comparisons],
-            "best_run": best, "verdict": verdict}
+    return {
+        "dataset_sha256": items[0].sha256,
+        "dataset_name": first_record["dataset"]["name"],
+        "n": len(items[0].rows),
+        "runs": runs,
+        "comparisons": [c.to_dict() for c in comparisons],
+        "best_run": best,
+        "verdict": verdict,
+    }

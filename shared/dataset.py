@@ -3,6 +3,7 @@
 Import from those two modules in new code; this module goes once web/, worker/cli.py, shared/records.py,
 shared/estimates.py, bench/ and the tests import from them directly.
 """
+
 from __future__ import annotations
 
 from shared.dataset_reading import (
@@ -41,9 +42,34 @@ from shared.dataset_sampling import (
 )
 
 __all__ = [
-    "DETECT_SAMPLE_ROWS", "LABEL_COLUMN_HINTS", "MAX_LABEL_CARDINALITY", "REFERENCE_LABELS", "REFERENCE_SAMPLE_SIZE",
-    "REFERENCE_TEST_OFFSET", "REFERENCE_TRAIN_COUNTS", "TEXT_COLUMN_HINTS", "DatasetError", "DatasetSummary", "Item",
-    "ItemColumns", "SamplingSpec", "Split", "check_table", "class_counts", "column_index", "dataset_format",
-    "decode_csv", "detect_columns", "even_counts", "group_by_label", "items_from_rows", "load_items", "random_sampling",
-    "read_items", "read_table", "reference_sampling", "split_items", "summarize",
+    "DETECT_SAMPLE_ROWS",
+    "LABEL_COLUMN_HINTS",
+    "MAX_LABEL_CARDINALITY",
+    "REFERENCE_LABELS",
+    "REFERENCE_SAMPLE_SIZE",
+    "REFERENCE_TEST_OFFSET",
+    "REFERENCE_TRAIN_COUNTS",
+    "TEXT_COLUMN_HINTS",
+    "DatasetError",
+    "DatasetSummary",
+    "Item",
+    "ItemColumns",
+    "SamplingSpec",
+    "Split",
+    "check_table",
+    "class_counts",
+    "column_index",
+    "dataset_format",
+    "decode_csv",
+    "detect_columns",
+    "even_counts",
+    "group_by_label",
+    "items_from_rows",
+    "load_items",
+    "random_sampling",
+    "read_items",
+    "read_table",
+    "reference_sampling",
+    "split_items",
+    "summarize",
 ]

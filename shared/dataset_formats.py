@@ -11,6 +11,7 @@ long row's extra cells ignored, an unclosed quote an error naming its line, a fi
 error. JSON Lines lines are decoded by the json module one at a time, so a broken line is reported by number and a
 column mixing 1 and 2.5 is not turned into floats (as `pandas.read_json` would); Parquet is read with pyarrow.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -30,7 +31,12 @@ import pyarrow.parquet as pq
 
 DatasetFormat = Literal["csv", "tsv", "jsonl", "parquet"]
 FORMAT_EXTENSIONS: dict[str, DatasetFormat] = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
 }
 FORMAT_NAMES: dict[DatasetFormat, str] = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSON Lines", "parquet": "Parquet"}
 ACCEPTED_EXTENSIONS = ", ".join(FORMAT_EXTENSIONS)
@@ -69,8 +75,9 @@ def read_string_table(data: bytes, name: str | None = None, columns: Sequence[st
     not in the header is left out (the caller reports it with the available columns)."""
     fmt = dataset_format(name)
     if fmt != "parquet" and data.startswith(PARQUET_MAGIC):
-        raise DatasetError(f"The file is a Parquet file but its name says {FORMAT_NAMES[fmt]}. Upload it with its "
-                           f".parquet extension.")
+        raise DatasetError(
+            f"The file is a Parquet file but its name says {FORMAT_NAMES[fmt]}. Upload it with its .parquet extension."
+        )
     if fmt == "parquet":
         return _read_parquet(data, columns)
     if fmt == "jsonl":
@@ -79,12 +86,12 @@ def read_string_table(data: bytes, name: str | None = None, columns: Sequence[st
 
 
 def _empty_error(fmt: DatasetFormat) -> DatasetError:
-    examples = {"csv": "Upload a CSV whose first line names the columns (e.g. text,label) followed by one row per "
-                       "example.",
-                "tsv": "Upload a TSV whose first line names the columns (e.g. text<TAB>label) followed by one row "
-                       "per example.",
-                "jsonl": 'Upload a JSON Lines file with one object per line, e.g. {"text": "...", "label": "..."}.',
-                "parquet": "Upload a Parquet file with one row per example."}
+    examples = {
+        "csv": "Upload a CSV whose first line names the columns (e.g. text,label) followed by one row per example.",
+        "tsv": "Upload a TSV whose first line names the columns (e.g. text<TAB>label) followed by one row per example.",
+        "jsonl": 'Upload a JSON Lines file with one object per line, e.g. {"text": "...", "label": "..."}.',
+        "parquet": "Upload a Parquet file with one row per example.",
+    }
     return DatasetError(f"The file is empty. {examples[fmt]}")
 
 
@@ -100,9 +107,10 @@ def _wanted(header: Sequence[str], columns: Sequence[str] | None) -> list[int]:
 
 # CSV and TSV
 
+
 def decode_csv(data: bytes) -> str:
     """Decode UTF-8 (with or without a BOM), or raise a DatasetError that points at the first bad byte."""
-    body = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
+    body = data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -111,7 +119,8 @@ def decode_csv(data: bytes) -> str:
         raise DatasetError(
             f"The file is not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) is not valid "
             f"UTF-8. Re-save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8 in.csv > out.csv` for a Latin-1 file.") from None
+            f"`iconv -f latin1 -t utf-8 in.csv > out.csv` for a Latin-1 file."
+        ) from None
 
 
 def _check_utf8(data: bytes) -> None:
@@ -121,7 +130,7 @@ def _check_utf8(data: bytes) -> None:
     step = 1 << 20
     try:
         for start in range(0, len(data), step):
-            decoder.decode(view[start:start + step], final=start + step >= len(data))
+            decoder.decode(view[start : start + step], final=start + step >= len(data))
     except UnicodeDecodeError:
         decode_csv(data)
         raise
@@ -162,33 +171,48 @@ def parse_csv_records(text: str, delimiter: str) -> list[list[str]]:
         if "unexpected end of data" in str(exc):
             raise DatasetError(
                 f"A quoted field starting on line {last_line + 1} is never closed, so the rest of the file would be "
-                f"read as one value. Add the missing closing quote (\") or remove the stray opening one.") from None
+                f'read as one value. Add the missing closing quote (") or remove the stray opening one.'
+            ) from None
     try:
         return [record for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if record]
     except csv.Error as exc:
-        raise DatasetError(f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a "
-                           f"comma-separated UTF-8 file.") from None
+        raise DatasetError(
+            f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a comma-separated UTF-8 file."
+        ) from None
 
 
-def _pandas_csv(data: bytes, delimiter: str, usecols: Sequence[int] | None, nrows: int | None = None
-                ) -> pd.DataFrame:
+def _pandas_csv(data: bytes, delimiter: str, usecols: Sequence[int] | None, nrows: int | None = None) -> pd.DataFrame:
     """pandas' C parser with the csv module's rules (see the module docstring); raises DatasetError."""
     try:
-        return pd.read_csv(io.BytesIO(data), sep=delimiter, header=None, usecols=usecols, dtype=str,
-                           keep_default_na=False, na_filter=False, index_col=False, skip_blank_lines=True,
-                           encoding="utf-8", nrows=nrows, engine="c")
+        return pd.read_csv(
+            io.BytesIO(data),
+            sep=delimiter,
+            header=None,
+            usecols=usecols,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            index_col=False,
+            skip_blank_lines=True,
+            encoding="utf-8",
+            nrows=nrows,
+            engine="c",
+        )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         parse_csv_records(decode_csv(data), delimiter)
-        raise DatasetError(f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a "
-                           f"comma-separated UTF-8 file.") from None
+        raise DatasetError(
+            f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a comma-separated UTF-8 file."
+        ) from None
 
 
 def _check_field_sizes(columns: dict[int, pd.Series]) -> None:
     limit = csv.field_size_limit()
     for column in columns.values():
         if len(column) and int(column.str.len().max()) > limit:
-            raise DatasetError(f"The file is not a readable CSV (field larger than field limit ({limit})). Check "
-                               f"the quoting and re-save it as a comma-separated UTF-8 file.")
+            raise DatasetError(
+                f"The file is not a readable CSV (field larger than field limit ({limit})). Check "
+                f"the quoting and re-save it as a comma-separated UTF-8 file."
+            )
 
 
 def _read_delimited(data: bytes, fmt: DatasetFormat, columns: Sequence[str] | None) -> StringTable:
@@ -197,10 +221,11 @@ def _read_delimited(data: bytes, fmt: DatasetFormat, columns: Sequence[str] | No
         raise _empty_error(fmt)
     _check_utf8(data)
     end = data.find(b"\n", start)
-    first_line = data[start:end if end >= 0 else len(data)].decode("utf-8")
+    first_line = data[start : end if end >= 0 else len(data)].decode("utf-8")
     if _is_json_object(first_line):
-        raise DatasetError(f"The file holds JSON objects but its name says {FORMAT_NAMES[fmt]}. Upload it with a "
-                           f".jsonl extension.")
+        raise DatasetError(
+            f"The file holds JSON objects but its name says {FORMAT_NAMES[fmt]}. Upload it with a .jsonl extension."
+        )
     delimiter = "\t" if fmt == "tsv" else sniff_delimiter(first_line)
     head = _pandas_csv(data, delimiter, None, nrows=1)
     header = [str(value).strip() for value in head.iloc[0].tolist()]
@@ -215,6 +240,7 @@ def _read_delimited(data: bytes, fmt: DatasetFormat, columns: Sequence[str] | No
 
 
 # JSON Lines
+
 
 def _as_text(value: object) -> str | None:
     """A JSON value as the string the file spells: strings as they are, null missing, the rest as JSON text."""
@@ -234,18 +260,24 @@ def _jsonl_objects(data: bytes) -> Iterator[tuple[int, dict[str, object]]]:
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
-            raise DatasetError(f"Line {number} of the JSON Lines file is not UTF-8 (byte 0x{raw[exc.start]:02x} at "
-                               f"column {exc.start + 1}). Re-save the file as UTF-8.") from None
+            raise DatasetError(
+                f"Line {number} of the JSON Lines file is not UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                f"column {exc.start + 1}). Re-save the file as UTF-8."
+            ) from None
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"Line {number} of the JSON Lines file is not valid JSON: {exc.msg} at column "
-                               f"{exc.colno}. Each line must hold one JSON object, e.g. "
-                               f'{{"text": "...", "label": "..."}}; fix or remove that line.') from None
+            raise DatasetError(
+                f"Line {number} of the JSON Lines file is not valid JSON: {exc.msg} at column "
+                f"{exc.colno}. Each line must hold one JSON object, e.g. "
+                f'{{"text": "...", "label": "..."}}; fix or remove that line.'
+            ) from None
         if not isinstance(value, dict):
-            raise DatasetError(f"Line {number} of the JSON Lines file holds a JSON {type(value).__name__}, not an "
-                               f'object. Each line must hold one JSON object, e.g. {{"text": "...", "label": '
-                               f'"..."}}.')
+            raise DatasetError(
+                f"Line {number} of the JSON Lines file holds a JSON {type(value).__name__}, not an "
+                f'object. Each line must hold one JSON object, e.g. {{"text": "...", "label": '
+                f'"..."}}.'
+            )
         yield number, value
 
 
@@ -293,11 +325,14 @@ def _series(array: pa.ChunkedArray) -> pd.Series:
 
 # Parquet
 
+
 def _read_parquet(data: bytes, columns: Sequence[str] | None) -> StringTable:
     if len(data) < 12 or not (data.startswith(PARQUET_MAGIC) and data.endswith(PARQUET_MAGIC)):
-        raise DatasetError("The file is not a Parquet file: it does not start and end with the Parquet magic bytes "
-                           "PAR1. Upload the file pandas or pyarrow wrote (DataFrame.to_parquet), or give a CSV or "
-                           "JSON Lines file its own extension (.csv, .jsonl).")
+        raise DatasetError(
+            "The file is not a Parquet file: it does not start and end with the Parquet magic bytes "
+            "PAR1. Upload the file pandas or pyarrow wrote (DataFrame.to_parquet), or give a CSV or "
+            "JSON Lines file its own extension (.csv, .jsonl)."
+        )
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
         header = [str(name) for name in parquet.schema_arrow.names]
@@ -305,11 +340,14 @@ def _read_parquet(data: bytes, columns: Sequence[str] | None) -> StringTable:
         names = [header[index] for index in wanted]
         # Batch by batch, so the decompressed pages of one batch (not of the whole file) are held at a time.
         batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=names, use_threads=False)
-        table = pa.Table.from_batches(list(batches), schema=pa.schema([parquet.schema_arrow.field(name)
-                                                                       for name in names]))
+        table = pa.Table.from_batches(
+            list(batches), schema=pa.schema([parquet.schema_arrow.field(name) for name in names])
+        )
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DatasetError(f"The file is not a readable Parquet file ({exc}). Re-write it with pandas "
-                           f"(DataFrame.to_parquet) or pyarrow.") from None
+        raise DatasetError(
+            f"The file is not a readable Parquet file ({exc}). Re-write it with pandas "
+            f"(DataFrame.to_parquet) or pyarrow."
+        ) from None
     if parquet.metadata.num_rows == 0:
         raise _no_rows_error()
     read = {}
@@ -318,7 +356,9 @@ def _read_parquet(data: bytes, columns: Sequence[str] | None) -> StringTable:
         try:
             text = column if _is_text(column.type) else column.cast(pa.large_string())
         except (pa.ArrowException, ValueError):
-            raise DatasetError(f"The Parquet column {header[index]!r} has type {column.type}, which cannot be read "
-                               f"as text. Store the text and label columns as strings or numbers.") from None
+            raise DatasetError(
+                f"The Parquet column {header[index]!r} has type {column.type}, which cannot be read "
+                f"as text. Store the text and label columns as strings or numbers."
+            ) from None
         read[index] = _series(text)
     return StringTable(header=header, columns=read, n_rows=parquet.metadata.num_rows)

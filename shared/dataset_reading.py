@@ -5,6 +5,7 @@ The bytes are read by `shared.dataset_formats` (CSV, TSV, JSON Lines or Parquet,
 one row, and blank lines (which hold no record) are skipped, as pandas does. Rows whose text or label is missing or
 blank are dropped but keep their numbers, so a row number always points at the same record in the file.
 """
+
 from __future__ import annotations
 
 from array import array
@@ -24,10 +25,29 @@ DETECT_SAMPLE_ROWS = 2000
 MAX_LABEL_CARDINALITY = 50
 ITEM_CHUNK_ROWS = 8192
 
-__all__ = ["DETECT_SAMPLE_ROWS", "LABEL_COLUMN_HINTS", "MAX_LABEL_CARDINALITY", "TEXT_COLUMN_HINTS", "UTF8_BOM",
-           "DatasetError", "DatasetSummary", "Item", "ItemColumns", "check_table", "class_counts", "column_index",
-           "dataset_format", "decode_csv", "detect_columns", "group_by_label", "items_from_rows", "load_items",
-           "read_items", "read_table", "summarize"]
+__all__ = [
+    "DETECT_SAMPLE_ROWS",
+    "LABEL_COLUMN_HINTS",
+    "MAX_LABEL_CARDINALITY",
+    "TEXT_COLUMN_HINTS",
+    "UTF8_BOM",
+    "DatasetError",
+    "DatasetSummary",
+    "Item",
+    "ItemColumns",
+    "check_table",
+    "class_counts",
+    "column_index",
+    "dataset_format",
+    "decode_csv",
+    "detect_columns",
+    "group_by_label",
+    "items_from_rows",
+    "load_items",
+    "read_items",
+    "read_table",
+    "summarize",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +86,15 @@ def column_index(header: Sequence[str], column: str, role: str) -> int:
     matches = [i for i, name in enumerate(header) if name == column]
     if not matches:
         available = ", ".join(repr(name) for name in header)
-        raise DatasetError(f"The {role} column {column!r} is not in the file. Available columns: {available}. "
-                           f"Choose one of them as the {role} column.")
+        raise DatasetError(
+            f"The {role} column {column!r} is not in the file. Available columns: {available}. "
+            f"Choose one of them as the {role} column."
+        )
     if len(matches) > 1:
-        raise DatasetError(f"The {role} column {column!r} appears {len(matches)} times in the header; rename the "
-                           f"duplicates so the column is unambiguous.")
+        raise DatasetError(
+            f"The {role} column {column!r} appears {len(matches)} times in the header; rename the "
+            f"duplicates so the column is unambiguous."
+        )
     return matches[0]
 
 
@@ -78,8 +102,9 @@ def _cell(row: Sequence[str], index: int) -> str:
     return row[index] if index < len(row) else ""
 
 
-def items_from_rows(header: Sequence[str], rows: Sequence[Sequence[str]], text_column: str,
-                    label_column: str) -> tuple[list[Item], list[int]]:
+def items_from_rows(
+    header: Sequence[str], rows: Sequence[Sequence[str]], text_column: str, label_column: str
+) -> tuple[list[Item], list[int]]:
     """(items, dropped row numbers): rows with missing or blank text or label are dropped."""
     text_index = column_index(header, text_column, "text")
     label_index = column_index(header, label_column, "label")
@@ -94,8 +119,10 @@ def items_from_rows(header: Sequence[str], rows: Sequence[Sequence[str]], text_c
         else:
             dropped.append(number)
     if not items:
-        raise DatasetError(f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
-                           f"check that these are the right columns.")
+        raise DatasetError(
+            f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
+            f"check that these are the right columns."
+        )
     return items, dropped
 
 
@@ -104,8 +131,15 @@ class ItemColumns(Sequence[Item]):
     buffers) rather than one Python object per row, so a million-row file takes about its own size; an `Item` is
     made when it is read. Sampling reads every row's label but makes items only for the rows it draws."""
 
-    def __init__(self, table: StringTable, text_index: int, rows: npt.NDArray[np.int64],
-                 codes: npt.NDArray[np.int32], labels: list[str], dropped_rows: list[int]) -> None:
+    def __init__(
+        self,
+        table: StringTable,
+        text_index: int,
+        rows: npt.NDArray[np.int64],
+        codes: npt.NDArray[np.int32],
+        labels: list[str],
+        dropped_rows: list[int],
+    ) -> None:
         self._texts = table.columns[text_index]
         self._rows = rows
         self._codes = codes
@@ -135,13 +169,16 @@ class ItemColumns(Sequence[Item]):
     def _items(self, positions: npt.NDArray[np.int64]) -> list[Item]:
         rows = self._rows[positions]
         texts = self._texts.take(rows).tolist()
-        return [Item(row=int(row), text=text, label=self._labels[int(code)])
-                for row, text, code in zip(rows, texts, self._codes[positions], strict=True)]
+        return [
+            Item(row=int(row), text=text, label=self._labels[int(code)])
+            for row, text, code in zip(rows, texts, self._codes[positions], strict=True)
+        ]
 
     def by_label(self) -> dict[str, Sequence[Item]]:
         """Items per label, each in file order, as views that make items only when read."""
-        return {label: _ItemSubset(self, np.flatnonzero(self._codes == code))
-                for code, label in enumerate(self._labels)}
+        return {
+            label: _ItemSubset(self, np.flatnonzero(self._codes == code)) for code, label in enumerate(self._labels)
+        }
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self._codes, minlength=len(self._labels))
@@ -171,7 +208,7 @@ class _ItemSubset(Sequence[Item]):
 
     def __iter__(self) -> Iterator[Item]:
         for start in range(0, len(self), ITEM_CHUNK_ROWS):
-            yield from self[start:start + ITEM_CHUNK_ROWS]
+            yield from self[start : start + ITEM_CHUNK_ROWS]
 
 
 def read_items(data: bytes, text_column: str, label_column: str, name: str | None = None) -> ItemColumns:
@@ -187,8 +224,11 @@ def read_items(data: bytes, text_column: str, label_column: str, name: str | Non
     label_codes: dict[str, int] = {}
     dropped: list[int] = []
     for start in range(0, table.n_rows, ITEM_CHUNK_ROWS):
-        chunk = zip(texts.iloc[start:start + ITEM_CHUNK_ROWS].tolist(),
-                    labels.iloc[start:start + ITEM_CHUNK_ROWS].tolist(), strict=True)
+        chunk = zip(
+            texts.iloc[start : start + ITEM_CHUNK_ROWS].tolist(),
+            labels.iloc[start : start + ITEM_CHUNK_ROWS].tolist(),
+            strict=True,
+        )
         for number, (text, label) in enumerate(chunk, start):
             label = label.strip()
             if text.strip() and label:
@@ -197,10 +237,18 @@ def read_items(data: bytes, text_column: str, label_column: str, name: str | Non
             else:
                 dropped.append(number)
     if not rows:
-        raise DatasetError(f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
-                           f"check that these are the right columns.")
-    return ItemColumns(table, text_index, np.frombuffer(rows, dtype=np.int64),
-                       np.frombuffer(codes, dtype=np.int32), list(label_codes), dropped)
+        raise DatasetError(
+            f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
+            f"check that these are the right columns."
+        )
+    return ItemColumns(
+        table,
+        text_index,
+        np.frombuffer(rows, dtype=np.int64),
+        np.frombuffer(codes, dtype=np.int32),
+        list(label_codes),
+        dropped,
+    )
 
 
 def load_items(data: bytes, text_column: str, label_column: str, name: str | None = None) -> list[Item]:
@@ -210,8 +258,9 @@ def load_items(data: bytes, text_column: str, label_column: str, name: str | Non
 
 def summarize(data: bytes, text_column: str, label_column: str, name: str | None = None) -> DatasetSummary:
     items = read_items(data, text_column, label_column, name)
-    return DatasetSummary(n_rows=items.n_rows, n_items=len(items), dropped_rows=items.dropped_rows,
-                          class_counts=items.class_counts())
+    return DatasetSummary(
+        n_rows=items.n_rows, n_items=len(items), dropped_rows=items.dropped_rows, class_counts=items.class_counts()
+    )
 
 
 def group_by_label(items: Sequence[Item]) -> dict[str, Sequence[Item]]:

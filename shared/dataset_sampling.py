@@ -9,6 +9,7 @@ never moves them. Balanced: per class in file order, the rows right after that c
 test window (`test_offset` to `test_offset + test_counts[label] - 1`) wherever it falls. Random: per class, the
 rows of the seeded shuffle after the train and test rows.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,10 +53,15 @@ class SamplingSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SamplingSpec:
-        return cls(mode=data.get("mode", "balanced"), train_counts=dict(data["train_counts"]),
-                   train_offset=int(data.get("train_offset", 0)), test_counts=dict(data["test_counts"]),
-                   test_offset=int(data.get("test_offset", 0)), seed=data.get("seed"),
-                   validation_count=int(data.get("validation_count", 0)))
+        return cls(
+            mode=data.get("mode", "balanced"),
+            train_counts=dict(data["train_counts"]),
+            train_offset=int(data.get("train_offset", 0)),
+            test_counts=dict(data["test_counts"]),
+            test_offset=int(data.get("test_offset", 0)),
+            seed=data.get("seed"),
+            validation_count=int(data.get("validation_count", 0)),
+        )
 
 
 class ValidationSplitError(DatasetError):
@@ -72,21 +78,27 @@ class Split:
     def to_dict(self) -> dict[str, Any]:
         """The record's `split` section: row numbers and per-class counts (validation ones only when there is a
         validation sample)."""
-        data: dict[str, Any] = {"train_rows": [item.row for item in self.train],
-                                "test_rows": [item.row for item in self.test],
-                                "train_counts": class_counts(self.train), "test_counts": class_counts(self.test),
-                                "labels": list(self.labels)}
+        data: dict[str, Any] = {
+            "train_rows": [item.row for item in self.train],
+            "test_rows": [item.row for item in self.test],
+            "train_counts": class_counts(self.train),
+            "test_counts": class_counts(self.test),
+            "labels": list(self.labels),
+        }
         if self.validation:
-            data.update(validation_rows=[item.row for item in self.validation],
-                        validation_counts=class_counts(self.validation))
+            data.update(
+                validation_rows=[item.row for item in self.validation], validation_counts=class_counts(self.validation)
+            )
         return data
 
 
 def _check_labels(labels: Sequence[str]) -> None:
     if len(set(labels)) < 2:
         found = f"only the class {labels[0]!r}" if labels else "no class"
-        raise DatasetError(f"The label column has {found}; a classifier needs at least two classes. Check that the "
-                           f"label column is the right one and that the file holds examples of every class.")
+        raise DatasetError(
+            f"The label column has {found}; a classifier needs at least two classes. Check that the "
+            f"label column is the right one and that the file holds examples of every class."
+        )
 
 
 def even_counts(labels: Sequence[str], total: int) -> dict[str, int]:
@@ -94,8 +106,10 @@ def even_counts(labels: Sequence[str], total: int) -> dict[str, int]:
     ordered = sorted(set(labels))
     base, extra = divmod(total, len(ordered))
     if base == 0:
-        raise DatasetError(f"{len(ordered)} classes cannot share {total} examples (at least one each); use fewer "
-                           f"classes or a larger sample.")
+        raise DatasetError(
+            f"{len(ordered)} classes cannot share {total} examples (at least one each); use fewer "
+            f"classes or a larger sample."
+        )
     return {label: base + (1 if i < extra else 0) for i, label in enumerate(ordered)}
 
 
@@ -108,50 +122,70 @@ def reference_sampling(labels: Iterable[str]) -> SamplingSpec:
         counts = dict(REFERENCE_TRAIN_COUNTS)
     else:
         counts = even_counts(labels, REFERENCE_SAMPLE_SIZE)
-    return SamplingSpec(mode="balanced", train_counts=counts, train_offset=0, test_counts=dict(counts),
-                        test_offset=REFERENCE_TEST_OFFSET, seed=None)
+    return SamplingSpec(
+        mode="balanced",
+        train_counts=counts,
+        train_offset=0,
+        test_counts=dict(counts),
+        test_offset=REFERENCE_TEST_OFFSET,
+        seed=None,
+    )
 
 
-def random_sampling(labels: Iterable[str], train_per_class: int, test_per_class: int,
-                    seed: int | None = None) -> SamplingSpec:
+def random_sampling(
+    labels: Iterable[str], train_per_class: int, test_per_class: int, seed: int | None = None
+) -> SamplingSpec:
     """A random stratified split; without a seed one is drawn and recorded so the split can be reproduced."""
     labels = sorted(set(labels))
     _check_labels(labels)
-    return SamplingSpec(mode="random", train_counts={label: train_per_class for label in labels}, train_offset=0,
-                        test_counts={label: test_per_class for label in labels}, test_offset=0,
-                        seed=secrets.randbelow(2**31) if seed is None else seed)
+    return SamplingSpec(
+        mode="random",
+        train_counts={label: train_per_class for label in labels},
+        train_offset=0,
+        test_counts={label: test_per_class for label in labels},
+        test_offset=0,
+        seed=secrets.randbelow(2**31) if seed is None else seed,
+    )
 
 
 def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]]) -> None:
     if spec.mode not in ("balanced", "random"):
         raise DatasetError(f"Unknown sampling mode {spec.mode!r}; use 'balanced' or 'random'.")
     _check_labels(sorted(grouped))
-    for name, counts, offset in (("train", spec.train_counts, spec.train_offset),
-                                 ("test", spec.test_counts, spec.test_offset)):
+    for name, counts, offset in (
+        ("train", spec.train_counts, spec.train_offset),
+        ("test", spec.test_counts, spec.test_offset),
+    ):
         if not isinstance(offset, int) or offset < 0:
             raise DatasetError(f"The {name} offset is {offset!r}; it must be a whole number, 0 or more.")
         for label, count in counts.items():
             if not isinstance(count, int) or count < 0:
-                raise DatasetError(f"The {name} count for {label!r} is {count!r}; it must be a whole number, 0 or "
-                                   f"more.")
+                raise DatasetError(
+                    f"The {name} count for {label!r} is {count!r}; it must be a whole number, 0 or more."
+                )
             if label not in grouped:
                 present = ", ".join(repr(known) for known in sorted(grouped))
-                raise DatasetError(f"The {name} sample asks for class {label!r}, which is not in the label column. "
-                                   f"Classes present: {present}.")
+                raise DatasetError(
+                    f"The {name} sample asks for class {label!r}, which is not in the label column. "
+                    f"Classes present: {present}."
+                )
     if not isinstance(spec.validation_count, int) or spec.validation_count < 0:
-        raise DatasetError(f"The validation count is {spec.validation_count!r}; it must be a whole number of rows per "
-                           f"class, 0 (no validation file) or more.")
+        raise DatasetError(
+            f"The validation count is {spec.validation_count!r}; it must be a whole number of rows per "
+            f"class, 0 (no validation file) or more."
+        )
     trained_classes = [label for label, count in spec.train_counts.items() if count > 0]
     if len(trained_classes) < 2:
-        raise DatasetError(f"The train sample has items of {len(trained_classes)} class(es); a classifier needs at "
-                           f"least two: give two or more classes a train count above 0.")
+        raise DatasetError(
+            f"The train sample has items of {len(trained_classes)} class(es); a classifier needs at "
+            f"least two: give two or more classes a train count above 0."
+        )
     if sum(spec.test_counts.values()) == 0:
         raise DatasetError("The test sample is empty; give at least one class a test count above 0.")
 
 
 def _balanced(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], name: str) -> list[Item]:
-    counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts,
-                                                                                     spec.test_offset)
+    counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts, spec.test_offset)
     chosen: list[Item] = []
     for label, count in counts.items():
         available = len(grouped[label])
@@ -159,13 +193,15 @@ def _balanced(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], name: s
             raise DatasetError(
                 f"Too few rows of class {label!r}: the {name} sample needs {count} from position {offset} "
                 f"(that class's rows {offset} to {offset + count - 1} in file order) but the file has only "
-                f"{available}. Lower the {name} count or offset for {label!r}, or use a file with more {label!r} rows.")
-        chosen.extend(grouped[label][offset:offset + count])
+                f"{available}. Lower the {name} count or offset for {label!r}, or use a file with more {label!r} rows."
+            )
+        chosen.extend(grouped[label][offset : offset + count])
     return chosen
 
 
-def _balanced_validation(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
-                         ) -> list[Item]:
+def _balanced_validation(
+    spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
+) -> list[Item]:
     """Per class, the first `validation_count` rows after the train rows that are outside the test window."""
     chosen: list[Item] = []
     for label in labels:
@@ -178,13 +214,15 @@ def _balanced_validation(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item
                 f"Too few rows of class {label!r} for the validation sample: it needs {spec.validation_count} rows "
                 f"of that class after its train rows (from position {start} in file order) and outside its test "
                 f"rows, but the file has only {len(free)} such rows. Lower the validation count to {len(free)} or "
-                f"less, or move the test offset.")
-        chosen.extend(group[position] for position in free[:spec.validation_count])
+                f"less, or move the test offset."
+            )
+        chosen.extend(group[position] for position in free[: spec.validation_count])
     return chosen
 
 
-def _random(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
-            ) -> tuple[list[Item], list[Item], list[Item]]:
+def _random(
+    spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
+) -> tuple[list[Item], list[Item], list[Item]]:
     if spec.seed is None:
         raise DatasetError("Random sampling needs a seed so the split can be reproduced; set one.")
     rng = random.Random(spec.seed)
@@ -199,18 +237,22 @@ def _random(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: S
         if n_train + n_test > len(pool):
             raise DatasetError(
                 f"Too few rows of class {label!r}: random sampling needs {n_train} train + {n_test} test = "
-                f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}.")
+                f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}."
+            )
         left = len(pool) - n_train - n_test
         if spec.validation_count > left:
             raise ValidationSplitError(
                 f"Too few rows of class {label!r} for the validation sample: it needs {spec.validation_count} rows "
                 f"of that class besides its {n_train} train and {n_test} test rows, but the file has only {left} "
-                f"more. Lower the validation count to {left} or less.")
+                f"more. Lower the validation count to {left} or less."
+            )
         rng.shuffle(pool)
         end = n_train + n_test
         train.extend(sorted((group[i] for i in pool[:n_train]), key=lambda item: item.row))
         test.extend(sorted((group[i] for i in pool[n_train:end]), key=lambda item: item.row))
-        validation.extend(sorted((group[i] for i in pool[end:end + spec.validation_count]), key=lambda item: item.row))
+        validation.extend(
+            sorted((group[i] for i in pool[end : end + spec.validation_count]), key=lambda item: item.row)
+        )
     return train, test, validation
 
 
@@ -231,7 +273,8 @@ def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
             f"Train and test share {len(overlap)} row(s) (first: row {overlap[0]}), so the test would score rows the "
             f"model was trained on. Move the test offset ({spec.test_offset}) to at least "
             f"{spec.train_offset + max(spec.train_counts.values())} (train offset + largest train count), or lower "
-            f"the counts.")
+            f"the counts."
+        )
     validation_rows = {item.row for item in validation}
     assert not validation_rows & {item.row for item in train + test}, "validation rows are drawn outside both"
     return Split(train=train, test=test, labels=labels, validation=validation)

@@ -3,6 +3,7 @@
 Runs are ranked only against runs scored on the same test items (`shared.comparison.ScoredItems`), so the board has
 one table per distinct test set; a re-run keeps its original's test set and lands in the same table.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -52,12 +53,23 @@ def leaderboard(records: Iterable[ExperimentRecord], sha256: str) -> list[Board]
             metrics = run.get("metrics")
             if run["status"] != "succeeded" or not metrics:
                 continue
-            boards.setdefault(items, Board(items)).rows.append({
-                "key": f"{record['id']}:{run['id']}", "experiment": record["id"], "run": run["id"],
-                "base_model": run["base_model"], "kind": run["kind"], "fine_tuned_model": run.get("fine_tuned_model"),
-                "prompt": record["prompt"]["preset"], "accuracy": metrics["accuracy"],
-                "accuracy_ci95": accuracy_ci95(metrics), "macro_f1": metrics["macro_f1"],
-                "macro_f1_ci95": macro_f1_ci95(metrics), "n": metrics["n"], "finished_at": run.get("finished_at")})
+            boards.setdefault(items, Board(items)).rows.append(
+                {
+                    "key": f"{record['id']}:{run['id']}",
+                    "experiment": record["id"],
+                    "run": run["id"],
+                    "base_model": run["base_model"],
+                    "kind": run["kind"],
+                    "fine_tuned_model": run.get("fine_tuned_model"),
+                    "prompt": record["prompt"]["preset"],
+                    "accuracy": metrics["accuracy"],
+                    "accuracy_ci95": accuracy_ci95(metrics),
+                    "macro_f1": metrics["macro_f1"],
+                    "macro_f1_ci95": macro_f1_ci95(metrics),
+                    "n": metrics["n"],
+                    "finished_at": run.get("finished_at"),
+                }
+            )
     for board in boards.values():
         board.rows.sort(key=lambda row: (row["accuracy"], row["macro_f1"]), reverse=True)
     return sorted(boards.values(), key=lambda board: len(board.rows), reverse=True)

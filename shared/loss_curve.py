@@ -8,6 +8,7 @@ Three places hold the losses, and each is read as OpenAI writes it (local_openai
 Events feed the curve while the job trains; once it succeeded the checkpoints and the result file fill in any step
 the events did not hold. Points are merged by step, so reading a place twice never duplicates one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -107,8 +108,9 @@ def read_points(client: openai.OpenAI, job: FineTuningJob, after_step: int) -> l
     return points
 
 
-def refresh_loss_curve(store: Store, client: openai.OpenAI, exp_id: str, run: RunState,
-                       job: FineTuningJob) -> list[LossPoint]:
+def refresh_loss_curve(
+    store: Store, client: openai.OpenAI, exp_id: str, run: RunState, job: FineTuningJob
+) -> list[LossPoint]:
     """Add what is new to the `loss_curve` of `run` (as just read from the store) and return it. A provider error
     leaves the curve as it was (the next poll reads again): a missing chart must never fail a run."""
     curve: list[LossPoint] = list(run.get("loss_curve") or [])

@@ -1,5 +1,6 @@
 """The prepare step: read the stored dataset (in the format its file name says), draw the train/test (and
 validation) split, and store it for the later steps."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -18,14 +19,22 @@ def split_to_json(split: Split) -> StoredItems:
     def items(chosen: list[Item]) -> list[StoredItem]:
         return [{"row": item.row, "text": item.text, "label": item.label} for item in chosen]
 
-    return {"train": items(split.train), "test": items(split.test), "labels": list(split.labels),
-            "validation": items(split.validation)}
+    return {
+        "train": items(split.train),
+        "test": items(split.test),
+        "labels": list(split.labels),
+        "validation": items(split.validation),
+    }
 
 
 def split_from_json(data: Mapping[str, Any]) -> Split:
     """The stored split; items stored before validation samples existed have none."""
-    return Split(train=[Item(**item) for item in data["train"]], test=[Item(**item) for item in data["test"]],
-                 labels=list(data["labels"]), validation=[Item(**item) for item in data.get("validation", [])])
+    return Split(
+        train=[Item(**item) for item in data["train"]],
+        test=[Item(**item) for item in data["test"]],
+        labels=list(data["labels"]),
+        validation=[Item(**item) for item in data.get("validation", [])],
+    )
 
 
 def load_split(store: Store, exp_id: str) -> Split:
@@ -49,14 +58,20 @@ def prepare(store: Store, exp_id: str) -> Split:
     items = read_items(data, dataset["columns"]["text"], dataset["columns"]["label"], name=dataset["name"])
     split = split_items(items, SamplingSpec.from_dict(record["sampling"]))
     store.save_items(exp_id, split_to_json(split))
-    dataset.update(n_rows=items.n_rows, n_items=len(items), dropped_rows=len(items.dropped_rows),
-                   class_counts=items.class_counts())
+    dataset.update(
+        n_rows=items.n_rows, n_items=len(items), dropped_rows=len(items.dropped_rows), class_counts=items.class_counts()
+    )
     store.update_experiment(exp_id, status="running", dataset=dataset, split=split.to_dict())
-    estimates = run_estimates(split, PromptPreset.from_dict(record["prompt"]), record["runs"],
-                              record["hyperparameters"]["n_epochs"])
+    estimates = run_estimates(
+        split, PromptPreset.from_dict(record["prompt"]), record["runs"], record["hyperparameters"]["n_epochs"]
+    )
     for run_id, estimate in estimates.items():
         store.update_run(exp_id, run_id, cost_estimate_usd=estimate)
     validation = f", {len(split.validation)} validation" if split.validation else ""
-    store.add_event(exp_id, None, f"prepared {len(split.train)} training{validation} and {len(split.test)} test "
-                                  f"items ({', '.join(split.labels)}) from {items.n_rows} rows")
+    store.add_event(
+        exp_id,
+        None,
+        f"prepared {len(split.train)} training{validation} and {len(split.test)} test "
+        f"items ({', '.join(split.labels)}) from {items.n_rows} rows",
+    )
     return split

@@ -10,6 +10,7 @@ evaluation answer x the inference prices. Training cost = trained tokens x epoch
 `n_epochs="auto"` OpenAI picks the epochs from the number of examples; `default_epochs` reproduces its published
 rule (the fine-tuning data-prep cookbook).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -132,11 +133,15 @@ def actual_cost(model: str, kind: RunKind, trained_tokens: int | None, usage: Us
     inference = inference_cost(model, usage["prompt_tokens"], usage["completion_tokens"], fine_tuned=fine_tuned)
     training = training_cost(model, trained_tokens or 0)
     if inference is None or training is None:
-        return Cost(None, f"{model} is not in the price table (prices as of {PRICES_AS_OF}); add it to "
-                          f"shared/pricing.py PRICES to see its cost")
-    return Cost(round(training + inference, 6),
-                f"{trained_tokens or 0} trained and {usage['total_tokens']} evaluation tokens at prices as of "
-                f"{PRICES_AS_OF}")
+        return Cost(
+            None,
+            f"{model} is not in the price table (prices as of {PRICES_AS_OF}); add it to "
+            f"shared/pricing.py PRICES to see its cost",
+        )
+    return Cost(
+        round(training + inference, 6),
+        f"{trained_tokens or 0} trained and {usage['total_tokens']} evaluation tokens at prices as of {PRICES_AS_OF}",
+    )
 
 
 def default_epochs(n_examples: int) -> int:
@@ -157,7 +162,16 @@ def resolve_epochs(n_epochs: int | str, n_examples: int) -> int:
 
 def price_table() -> list[PriceRow]:
     """The table as rows for pages and CLI output, with its date and source."""
-    return [{"model": model, "training_per_1m": price.training, "input_per_1m": price.input,
-             "output_per_1m": price.output, "base_input_per_1m": price.base_input,
-             "base_output_per_1m": price.base_output, "as_of": PRICES_AS_OF, "source": PRICES_SOURCE}
-            for model, price in PRICES.items()]
+    return [
+        {
+            "model": model,
+            "training_per_1m": price.training,
+            "input_per_1m": price.input,
+            "output_per_1m": price.output,
+            "base_input_per_1m": price.base_input,
+            "base_output_per_1m": price.base_output,
+            "as_of": PRICES_AS_OF,
+            "source": PRICES_SOURCE,
+        }
+        for model, price in PRICES.items()
+    ]

@@ -5,6 +5,7 @@ The sampling is never changed, so the re-run is scored on the same test items as
 compared item by item (`/api/compare`). `seed` is the fine-tuning seed (the record's `hyperparameters.seed`): a
 re-run with another seed measures how much a score moves by chance alone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -44,14 +45,16 @@ def rerun_changes(body: Mapping[str, object]) -> RerunChanges:
     RecordError naming the field at fault."""
     unknown = sorted(set(body) - set(CHANGEABLE))
     if unknown:
-        raise RecordError(f"a re-run cannot change {', '.join(unknown)}; it keeps the dataset, sampling and prompt "
-                          f"of the original and takes only {', '.join(CHANGEABLE)}", unknown[0])
+        raise RecordError(
+            f"a re-run cannot change {', '.join(unknown)}; it keeps the dataset, sampling and prompt "
+            f"of the original and takes only {', '.join(CHANGEABLE)}",
+            unknown[0],
+        )
     seed: int | None | Literal["same"] = SAME
     if "seed" in body:
         given = body["seed"]
         if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < 0):
-            raise RecordError(f"'seed' must be a whole number of at least 0 (or null for none), not {given!r}",
-                              "seed")
+            raise RecordError(f"'seed' must be a whole number of at least 0 (or null for none), not {given!r}", "seed")
         seed = given
     return RerunChanges(models=_model_list(body, "models"), zero_shot=_model_list(body, "zero_shot"), seed=seed)
 
@@ -62,6 +65,10 @@ def rerun_spec(record: ExperimentRecord, changes: RerunChanges, settings: Settin
     hyperparameters = dict(spec.hyperparameters)
     if changes.seed != SAME:
         hyperparameters["seed"] = changes.seed
-    return replace(spec, models=spec.models if changes.models is None else list(changes.models),
-                   zero_shot=spec.zero_shot if changes.zero_shot is None else list(changes.zero_shot),
-                   hyperparameters=hyperparameters, settings=settings)
+    return replace(
+        spec,
+        models=spec.models if changes.models is None else list(changes.models),
+        zero_shot=spec.zero_shot if changes.zero_shot is None else list(changes.zero_shot),
+        hyperparameters=hyperparameters,
+        settings=settings,
+    )

@@ -12,6 +12,7 @@ experiment's summary and status are recomputed by the summarize step the retry e
 A run is retried only once every run of its experiment has finished: no chain is still writing the experiment
 (its own summarize included), and the cancel flag can be cleared without waking a run still being cancelled.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ class RetryPlan:
         else:
             reused = f"the uploaded training file {self.training_file}" if self.training_file else "a new upload"
             steps = f"fine-tuning again from {reused}, then evaluating"
-        return f"retry {self.attempt - 1} of {self.run_id}: {'preparing the split, then ' if self.prepare else ''}" \
-               f"{steps}"
+        return (
+            f"retry {self.attempt - 1} of {self.run_id}: {'preparing the split, then ' if self.prepare else ''}{steps}"
+        )
 
 
 def plan_retry(record: ExperimentRecord, run_id: str, has_items: bool) -> RetryPlan:
@@ -64,34 +66,63 @@ def plan_retry(record: ExperimentRecord, run_id: str, has_items: bool) -> RetryP
     retried now."""
     run = next((run for run in record["runs"] if run["id"] == run_id), None)
     if run is None:
-        raise NotFound(f"experiment {record['id']} has no run {run_id}; its runs are "
-                       f"{', '.join(r['id'] for r in record['runs'])}")
+        raise NotFound(
+            f"experiment {record['id']} has no run {run_id}; its runs are {', '.join(r['id'] for r in record['runs'])}"
+        )
     if run["status"] not in RETRYABLE_STATUSES:
-        raise RetryRefused(f"{run_id} of {record['id']} is {run['status']}; only a failed or cancelled run can be "
-                           f"retried (to run a finished experiment again, re-run it: POST "
-                           f"/api/experiments/{record['id']}/rerun)")
-    busy = [f"{other['id']} ({other['status']})" for other in record["runs"]
-            if other["status"] not in FINISHED_RUN_STATUSES]
+        raise RetryRefused(
+            f"{run_id} of {record['id']} is {run['status']}; only a failed or cancelled run can be "
+            f"retried (to run a finished experiment again, re-run it: POST "
+            f"/api/experiments/{record['id']}/rerun)"
+        )
+    busy = [
+        f"{other['id']} ({other['status']})" for other in record["runs"] if other["status"] not in FINISHED_RUN_STATUSES
+    ]
     if busy:
-        raise RetryRefused(f"experiment {record['id']} still has unfinished runs: {', '.join(busy)}; retry "
-                           f"{run_id} once they have finished (or cancel the experiment)")
+        raise RetryRefused(
+            f"experiment {record['id']} still has unfinished runs: {', '.join(busy)}; retry "
+            f"{run_id} once they have finished (or cancel the experiment)"
+        )
     model: str | None = None
     if run["kind"] == "zero-shot":
         model = run["base_model"]
     elif run.get("job_status") == "succeeded" and run.get("fine_tuned_model"):
         model = run["fine_tuned_model"]
     uploaded = record.get("training_file")
-    return RetryPlan(exp_id=record["id"], run_id=run_id, kind=run["kind"], attempt=run.get("attempt", 1) + 1,
-                     prepare=not has_items, model=model,
-                     training_file=uploaded["file_id"] if uploaded else None)
+    return RetryPlan(
+        exp_id=record["id"],
+        run_id=run_id,
+        kind=run["kind"],
+        attempt=run.get("attempt", 1) + 1,
+        prepare=not has_items,
+        model=model,
+        training_file=uploaded["file_id"] if uploaded else None,
+    )
 
 
 def _reset_fields(plan: RetryPlan) -> dict[str, object]:
-    fields: dict[str, object] = {"status": "pending", "error": None, "finished_at": None, "metrics": None,
-                                 "usage": None, "cost_usd": None, "cost_note": None, "attempt": plan.attempt}
+    fields: dict[str, object] = {
+        "status": "pending",
+        "error": None,
+        "finished_at": None,
+        "metrics": None,
+        "usage": None,
+        "cost_usd": None,
+        "cost_note": None,
+        "attempt": plan.attempt,
+    }
     if not plan.evaluation_only:
-        fields.update(job_id=None, job_status=None, fine_tuned_model=None, file_id=None, training_seconds=None,
-                      trained_tokens=None, validation_file=None, loss_curve=[], progress={"done": 0, "total": 0})
+        fields.update(
+            job_id=None,
+            job_status=None,
+            fine_tuned_model=None,
+            file_id=None,
+            training_seconds=None,
+            trained_tokens=None,
+            validation_file=None,
+            loss_curve=[],
+            progress={"done": 0, "total": 0},
+        )
     return fields
 
 
@@ -103,14 +134,19 @@ def start_retry(store: Store, exp_id: str, run_id: str) -> RetryPlan:
         raise NotFound(f"there is no experiment {exp_id}")
     plan = plan_retry(record, run_id, has_items=store.get_items(exp_id) is not None)
     reset: RunState | None = store.update_run_if(
-        exp_id, run_id, RETRYABLE_STATUSES, remove=() if plan.evaluation_only else RETRAIN_DROPPED,
-        **_reset_fields(plan))
+        exp_id,
+        run_id,
+        RETRYABLE_STATUSES,
+        remove=() if plan.evaluation_only else RETRAIN_DROPPED,
+        **_reset_fields(plan),
+    )
     if reset is None:
         raise RetryRefused(f"{run_id} of {exp_id} is already being retried")
     if not plan.evaluation_only:
         store.clear_predictions(exp_id, run_id)
-    store.update_experiment(exp_id, status="queued" if plan.prepare else "running", error=None, finished_at=None,
-                            cancel_requested=False)
+    store.update_experiment(
+        exp_id, status="queued" if plan.prepare else "running", error=None, finished_at=None, cancel_requested=False
+    )
     store.add_event(exp_id, None, plan.describe())
     store.add_event(exp_id, run_id, plan.describe())
     return plan

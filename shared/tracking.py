@@ -10,6 +10,7 @@ Logging is idempotent because the summarize task may run twice (a redelivered me
 by its `tunequeue.run` and `tunequeue.finished_at` tags) is kept; one left unfinished by an interrupted attempt, or
 logged before the run was retried and finished again, is deleted and logged again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,17 +73,29 @@ def run_params(record: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, s
     if run["kind"] == "fine-tuned":
         params.update(record["hyperparameters"])
     prompt = record["prompt"]
-    params.update({"prompt.preset": prompt["preset"], "prompt.sha256": prompt_sha256(prompt),
-                   "prompt.temperature": prompt["temperature"], "prompt.max_tokens": prompt["max_tokens"]})
+    params.update(
+        {
+            "prompt.preset": prompt["preset"],
+            "prompt.sha256": prompt_sha256(prompt),
+            "prompt.temperature": prompt["temperature"],
+            "prompt.max_tokens": prompt["max_tokens"],
+        }
+    )
     dataset = record["dataset"]
-    params.update({"dataset.name": dataset["name"], "dataset.sha256": dataset["sha256"],
-                   "dataset.text_column": dataset["columns"]["text"],
-                   "dataset.label_column": dataset["columns"]["label"]})
+    params.update(
+        {
+            "dataset.name": dataset["name"],
+            "dataset.sha256": dataset["sha256"],
+            "dataset.text_column": dataset["columns"]["text"],
+            "dataset.label_column": dataset["columns"]["label"],
+        }
+    )
     params.update({f"split.{key}": value for key, value in record["sampling"].items()})
     split = record.get("split")
     if split:
-        params.update({"split.n_train": sum(split["train_counts"].values()),
-                       "split.n_test": sum(split["test_counts"].values())})
+        params.update(
+            {"split.n_train": sum(split["train_counts"].values()), "split.n_test": sum(split["test_counts"].values())}
+        )
     params["provider.base_url"] = redact_url(record["provider"]["base_url"])
     return {key: _param_text(value) for key, value in params.items()}
 
@@ -126,7 +139,7 @@ def _artifact_location(tracking_uri: str) -> str | None:
     in the worker's working directory); any other store decides for itself."""
     if not tracking_uri.startswith("sqlite:///"):
         return None
-    database = Path(unquote(tracking_uri[len("sqlite:///"):].split("?", 1)[0]))
+    database = Path(unquote(tracking_uri[len("sqlite:///") :].split("?", 1)[0]))
     return (database.resolve().parent / "mlartifacts").as_uri()
 
 
@@ -134,13 +147,23 @@ def _experiment_id(client: MlflowClient, record: Mapping[str, Any], name: str, t
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    return str(client.create_experiment(name, artifact_location=_artifact_location(tracking_uri),
-                                        tags={"tunequeue.experiment": record["id"],
-                                              "tunequeue.dataset_sha256": record["dataset"]["sha256"]}))
+    return str(
+        client.create_experiment(
+            name,
+            artifact_location=_artifact_location(tracking_uri),
+            tags={"tunequeue.experiment": record["id"], "tunequeue.dataset_sha256": record["dataset"]["sha256"]},
+        )
+    )
 
 
-def _log_run(client: MlflowClient, experiment_id: str, record: Mapping[str, Any], run: Mapping[str, Any],
-             texts: Mapping[int, str] | None, logged: MlflowRun | None) -> str:
+def _log_run(
+    client: MlflowClient,
+    experiment_id: str,
+    record: Mapping[str, Any],
+    run: Mapping[str, Any],
+    texts: Mapping[int, str] | None,
+    logged: MlflowRun | None,
+) -> str:
     """The MLflow run id of `run`, logged now unless an earlier attempt finished logging this same finish of it."""
     from mlflow.entities import Metric, Param
 
@@ -149,19 +172,26 @@ def _log_run(client: MlflowClient, experiment_id: str, record: Mapping[str, Any]
         if same_finish and logged.info.status in RUN_STATUSES.values():
             return str(logged.info.run_id)
         client.delete_run(logged.info.run_id)
-    created = client.create_run(experiment_id, start_time=_epoch_ms(run.get("created_at")),
-                                tags=run_tags(record, run), run_name=f"{run['id']} {run['base_model']}")
+    created = client.create_run(
+        experiment_id,
+        start_time=_epoch_ms(run.get("created_at")),
+        tags=run_tags(record, run),
+        run_name=f"{run['id']} {run['base_model']}",
+    )
     run_id = str(created.info.run_id)
     params = [Param(key, value) for key, value in run_params(record, run).items()]
     for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
-        client.log_batch(run_id, params=params[start:start + MAX_PARAMS_PER_BATCH])
+        client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
     at = _epoch_ms(run.get("finished_at")) or int(time.time() * 1000)
     metrics = [Metric(key, value, at, step) for key, value, step in run_metrics(run)]
     for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=metrics[start:start + MAX_METRICS_PER_BATCH])
+        client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
     client.log_text(run_id, predictions_csv({"runs": [run]}, texts).decode("utf-8"), "predictions.csv")
-    client.log_text(run_id, json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False,
-                                       indent=2), "record.json")
+    client.log_text(
+        run_id,
+        json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2),
+        "record.json",
+    )
     client.set_terminated(run_id, RUN_STATUSES[run["status"]], end_time=_epoch_ms(run.get("finished_at")))
     return run_id
 
@@ -176,25 +206,31 @@ def _error_text(exc: BaseException, tracking_uri: str) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + "…"
 
 
-def log_experiment(record: ExperimentRecord, tracking_uri: str,
-                   texts: Mapping[int, str] | None = None) -> MlflowLog:
+def log_experiment(record: ExperimentRecord, tracking_uri: str, texts: Mapping[int, str] | None = None) -> MlflowLog:
     """Log every finished run of `record` (with predictions) to the MLflow store at `tracking_uri`; `texts` maps
     test rows to their text for the predictions CSV. Never raises: a failure is the returned log's `error`."""
     name = mlflow_experiment_name(record["id"])
-    outcome: MlflowLog = {"status": "logged", "tracking_uri": redact_url(tracking_uri), "experiment_name": name,
-                          "experiment_id": None, "runs": {}, "error": None, "logged_at": now_iso()}
+    outcome: MlflowLog = {
+        "status": "logged",
+        "tracking_uri": redact_url(tracking_uri),
+        "experiment_name": name,
+        "experiment_id": None,
+        "runs": {},
+        "error": None,
+        "logged_at": now_iso(),
+    }
     try:
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=tracking_uri)
         experiment_id = _experiment_id(client, record, name, tracking_uri)
         outcome["experiment_id"] = experiment_id
-        logged = {run.data.tags.get("tunequeue.run"): run
-                  for run in client.search_runs([experiment_id], max_results=1000)}
+        logged = {
+            run.data.tags.get("tunequeue.run"): run for run in client.search_runs([experiment_id], max_results=1000)
+        }
         for run in record["runs"]:
             if run["status"] in RUN_STATUSES:
-                outcome["runs"][run["id"]] = _log_run(client, experiment_id, record, run, texts,
-                                                      logged.get(run["id"]))
+                outcome["runs"][run["id"]] = _log_run(client, experiment_id, record, run, texts, logged.get(run["id"]))
     except Exception as exc:  # noqa: BLE001 - MLflow's failures are many kinds (HTTP, SQL, OS); none may fail the experiment
         outcome["status"], outcome["error"] = "failed", _error_text(exc, tracking_uri)
     return outcome
@@ -211,9 +247,11 @@ def bound_http_requests(settings: Settings) -> None:
         MLFLOW_HTTP_REQUEST_TIMEOUT,
     )
 
-    for variable, value in ((MLFLOW_HTTP_REQUEST_MAX_RETRIES, settings.max_retries),
-                            (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, 1),
-                            (MLFLOW_HTTP_REQUEST_TIMEOUT, max(1, math.ceil(settings.request_timeout_s)))):
+    for variable, value in (
+        (MLFLOW_HTTP_REQUEST_MAX_RETRIES, settings.max_retries),
+        (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, 1),
+        (MLFLOW_HTTP_REQUEST_TIMEOUT, max(1, math.ceil(settings.request_timeout_s))),
+    ):
         if not variable.defined:
             variable.set(value)  # type: ignore[no-untyped-call]
 
@@ -235,7 +273,11 @@ def track(store: Store, exp_id: str, settings: Settings) -> MlflowLog | None:
         store.add_event(exp_id, None, f"logged {len(outcome['runs'])} runs to {where}")
     else:
         log.warning("%s: not logged to %s: %s", exp_id, where, outcome["error"])
-        store.add_event(exp_id, None, f"not logged to {where} (the results here are complete; check "
-                                      f"MLFLOW_TRACKING_URI and the tracking server): {outcome['error']}",
-                        level="warning")
+        store.add_event(
+            exp_id,
+            None,
+            f"not logged to {where} (the results here are complete; check "
+            f"MLFLOW_TRACKING_URI and the tracking server): {outcome['error']}",
+            level="warning",
+        )
     return outcome

@@ -1,4 +1,5 @@
 """The upload step: write the training (and validation) JSONL from the stored split, validate it, upload it once."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ def chat_file(items: list[Item], preset: PromptPreset) -> bytes:
     return chat_jsonl(training_messages(preset, item.text, item.label) for item in items)
 
 
-def _upload_jsonl(client: openai.OpenAI, record: Mapping[str, Any], items: list[Item], name: str,
-                  min_examples: int) -> TrainingFile:
+def _upload_jsonl(
+    client: openai.OpenAI, record: Mapping[str, Any], items: list[Item], name: str, min_examples: int
+) -> TrainingFile:
     """Write, validate and upload one JSONL; what the record keeps of it."""
     preset = PromptPreset.from_dict(record["prompt"])
     data = chat_file(items, preset)
@@ -35,8 +37,9 @@ def _upload_jsonl(client: openai.OpenAI, record: Mapping[str, Any], items: list[
     examples = [training_messages(preset, item.text, item.label) for item in items]
     models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
     count = tokens.count_examples(examples, models[0])
-    uploaded = client.files.create(file=(f"{record['id']}-{name}.jsonl", data, "application/jsonl"),
-                                   purpose="fine-tune")
+    uploaded = client.files.create(
+        file=(f"{record['id']}-{name}.jsonl", data, "application/jsonl"), purpose="fine-tune"
+    )
     return {"file_id": uploaded.id, "n_examples": report.n_examples, "bytes": len(data), **count.to_dict()}
 
 
@@ -53,12 +56,17 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     if not training:
         uploaded = _upload_jsonl(client, record, split.train, "train", min_examples=10)
         store.update_experiment(exp_id, training_file=uploaded)
-        store.add_event(exp_id, None, f"uploaded the training file {uploaded['file_id']} ({uploaded['n_examples']} "
-                                      f"examples, {uploaded['tokens']} tokens)")
+        store.add_event(
+            exp_id,
+            None,
+            f"uploaded the training file {uploaded['file_id']} ({uploaded['n_examples']} "
+            f"examples, {uploaded['tokens']} tokens)",
+        )
         training = uploaded["file_id"]
     if needs_validation:
         validation = _upload_jsonl(client, record, split.validation, "valid", min_examples=MIN_VALIDATION_EXAMPLES)
         store.update_experiment(exp_id, validation_file=validation)
-        store.add_event(exp_id, None, f"uploaded the validation file {validation['file_id']} "
-                                      f"({validation['n_examples']} examples)")
+        store.add_event(
+            exp_id, None, f"uploaded the validation file {validation['file_id']} ({validation['n_examples']} examples)"
+        )
     return training

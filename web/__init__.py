@@ -3,6 +3,7 @@
 `flask --app web run` in development; `gunicorn 'web:create_app()'` as a service. Views stay thin: they parse the
 request, call `shared/` (and `worker.pipeline` to enqueue) and render.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -77,8 +78,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for blueprint in (experiments.bp, results.bp, datasets.bp, api.bp, health.bp, compare.bp, leaderboards.bp,
-                      reruns.bp):
+    for blueprint in (
+        experiments.bp,
+        results.bp,
+        datasets.bp,
+        api.bp,
+        health.bp,
+        compare.bp,
+        leaderboards.bp,
+        reruns.bp,
+    ):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", endpoint="index", view_func=experiments.index)
 

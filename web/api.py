@@ -1,5 +1,6 @@
 """The JSON API, mirroring the form: submit (202 + Location), list, get one (the stored record), cancel, re-run an
 experiment, retry a run, and compare runs across experiments."""
+
 from __future__ import annotations
 
 import logging
@@ -55,10 +56,13 @@ def _request_fields() -> tuple[MultiDict[str, str], UploadedDataset]:
     if request.is_json:
         body = request.get_json()
         if not isinstance(body, dict):
-            abort(400, description="The body is not a JSON object; send {\"dataset\": \"<sha256>\", ...}.")
+            abort(400, description='The body is not a JSON object; send {"dataset": "<sha256>", ...}.')
         if not body.get("dataset"):
-            abort(400, description="Name the dataset: {\"dataset\": \"<sha256 from POST /api/datasets>\"}, "
-                                   "or send multipart form data with a 'file'.")
+            abort(
+                400,
+                description='Name the dataset: {"dataset": "<sha256 from POST /api/datasets>"}, '
+                "or send multipart form data with a 'file'.",
+            )
         try:
             fields = json_to_fields(body)
         except BodyError as exc:
@@ -93,8 +97,9 @@ def delete_dataset(sha256: str) -> ResponseReturnValue:
     if needing:
         in_use: DatasetInUseBody = {
             "error": f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; wait for "
-                     f"them to finish, or cancel them (POST /api/experiments/<id>/cancel), then delete it.",
-            "experiments": needing}
+            f"them to finish, or cancel them (POST /api/experiments/<id>/cancel), then delete it.",
+            "experiments": needing,
+        }
         return jsonify(in_use), 409
     store.delete_dataset(sha256)
     log.info("dataset %s deleted through the API", sha256[:12])
@@ -114,8 +119,7 @@ def create_experiment() -> ResponseReturnValue:
     if spec is None or report is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
     if not report.ok:
-        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.",
-                              "report": report.to_dict()}
+        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.", "report": report.to_dict()}
         return jsonify(invalid), 400
     try:
         exp_id = submit_experiment(get_store(), spec)
@@ -123,8 +127,12 @@ def create_experiment() -> ResponseReturnValue:
         return _error(400, str(exc))
     log.info("experiment %s submitted through the API", exp_id)
     location = url_for("api.get_experiment", exp_id=exp_id)
-    submitted: SubmittedBody = {"id": exp_id, "url": location, "report": report.to_dict(),
-                                "warnings": provider_warnings()}
+    submitted: SubmittedBody = {
+        "id": exp_id,
+        "url": location,
+        "report": report.to_dict(),
+        "warnings": provider_warnings(),
+    }
     return jsonify(submitted), 202, {"Location": location}
 
 
@@ -161,8 +169,11 @@ def _optional_json_object() -> dict[str, object]:
         return {}
     body = request.get_json() if request.is_json else None
     if not isinstance(body, dict):
-        abort(400, description="The body is not a JSON object; send application/json such as "
-                               "{\"models\": [\"local-tfidf\"]}, or no body at all.")
+        abort(
+            400,
+            description="The body is not a JSON object; send application/json such as "
+            '{"models": ["local-tfidf"]}, or no body at all.',
+        )
     return body
 
 
@@ -175,12 +186,14 @@ def rerun(exp_id: str) -> ResponseReturnValue:
         return _error(404, f"There is no experiment {exp_id}.")
     sha256 = record["dataset"]["sha256"]
     if not store.has_dataset(sha256):
-        return _error(409, f"The dataset of {exp_id} ({record['dataset']['name']}, {sha256}) is no longer stored. "
-                           f"Upload the same file again (POST /api/datasets; the same bytes get the same sha256), "
-                           f"then re-run.")
+        return _error(
+            409,
+            f"The dataset of {exp_id} ({record['dataset']['name']}, {sha256}) is no longer stored. "
+            f"Upload the same file again (POST /api/datasets; the same bytes get the same sha256), "
+            f"then re-run.",
+        )
     try:
-        new_id = rerun_experiment(store, exp_id, rerun_changes(_optional_json_object()),
-                                  current_app.config["SETTINGS"])
+        new_id = rerun_experiment(store, exp_id, rerun_changes(_optional_json_object()), current_app.config["SETTINGS"])
     except RecordError as exc:
         return _error(400, str(exc), {exc.field: str(exc)} if exc.field else None)
     log.info("experiment %s re-runs %s (API)", new_id, exp_id)
@@ -202,8 +215,14 @@ def retry(exp_id: str, run_id: str) -> ResponseReturnValue:
     except RetryRefused as exc:
         return _error(409, _sentence(exc))
     location = url_for("api.get_experiment", exp_id=exp_id)
-    queued: RetryBody = {"id": exp_id, "run": run_id, "attempt": plan.attempt,
-                         "evaluation_only": plan.evaluation_only, "message": plan.describe(), "url": location}
+    queued: RetryBody = {
+        "id": exp_id,
+        "run": run_id,
+        "attempt": plan.attempt,
+        "evaluation_only": plan.evaluation_only,
+        "message": plan.describe(),
+        "url": location,
+    }
     return jsonify(queued), 202, {"Location": location}
 
 

@@ -1,4 +1,5 @@
 """The API's JSON body flattened into the new-experiment form's field names, so one parser serves both."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,11 +8,20 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 PROMPT_KEYS = ("preset", "system_prompt", "user_template")
-SAMPLING_KEYS = (("mode", "sampling_mode"), ("train_offset", "train_offset"), ("test_offset", "test_offset"),
-                 ("seed", "sampling_seed"), ("validation_count", "validation_count"))
-HYPERPARAMETER_KEYS = (("n_epochs", "n_epochs"), ("batch_size", "batch_size"),
-                       ("learning_rate_multiplier", "learning_rate_multiplier"), ("suffix", "suffix"),
-                       ("seed", "hp_seed"))
+SAMPLING_KEYS = (
+    ("mode", "sampling_mode"),
+    ("train_offset", "train_offset"),
+    ("test_offset", "test_offset"),
+    ("seed", "sampling_seed"),
+    ("validation_count", "validation_count"),
+)
+HYPERPARAMETER_KEYS = (
+    ("n_epochs", "n_epochs"),
+    ("batch_size", "batch_size"),
+    ("learning_rate_multiplier", "learning_rate_multiplier"),
+    ("suffix", "suffix"),
+    ("seed", "hp_seed"),
+)
 
 
 class BodyError(ValueError):
@@ -30,7 +40,7 @@ def _names(body: Mapping[str, Any], key: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise BodyError(f"'{key}' must be a list of model names, e.g. {{\"{key}\": [\"local-tfidf\"]}}.")
+        raise BodyError(f'\'{key}\' must be a list of model names, e.g. {{"{key}": ["local-tfidf"]}}.')
     return [str(name) for name in value]
 
 
@@ -48,8 +58,10 @@ def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
     for key in ("models", "zero_shot"):
         for name in _names(body, key):
             fields.add(key, name)
-    sampling = {**_object(body, "sampling"),
-                **({"validation_count": body["validation_count"]} if "validation_count" in body else {})}
+    sampling = {
+        **_object(body, "sampling"),
+        **({"validation_count": body["validation_count"]} if "validation_count" in body else {}),
+    }
     for key, name in SAMPLING_KEYS:
         if sampling.get(key) is not None:
             fields.add(name, str(sampling[key]))

@@ -2,6 +2,7 @@
 
 The view only fetches the named experiments; `shared.comparison` decides whether and how the runs compare.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -52,7 +53,16 @@ def page() -> ResponseReturnValue:
             error, status = str(exc), 400
         except NotFound as exc:
             error, status = str(exc), 404
-    experiments = [record for record in get_store().list_experiments(limit=RECENT_EXPERIMENTS)
-                   if any(run["status"] == "succeeded" and run.get("metrics") for run in record["runs"])]
-    return render_template("compare.html", experiments=experiments, selected=selected, result=result, error=error,
-                           max_runs=MAX_COMPARED_RUNS), status
+    experiments = [
+        record
+        for record in get_store().list_experiments(limit=RECENT_EXPERIMENTS)
+        if any(run["status"] == "succeeded" and run.get("metrics") for run in record["runs"])
+    ]
+    return render_template(
+        "compare.html",
+        experiments=experiments,
+        selected=selected,
+        result=result,
+        error=error,
+        max_runs=MAX_COMPARED_RUNS,
+    ), status

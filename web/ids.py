@@ -5,6 +5,7 @@ every route that names a dataset a `sha256` one, so one check after authenticati
 exports and the API alike; the shapes themselves are checked by `shared.records` (the same check the store and the
 CLI use).
 """
+
 from __future__ import annotations
 
 from flask import Flask, abort, request

@@ -1,4 +1,5 @@
 """The experiment page's Re-run and Retry buttons (the API's `rerun` and `retry`, answered with a redirect)."""
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,7 @@ def rerun(exp_id: str) -> ResponseReturnValue:
     if record is None:
         abort(404, description=f"There is no experiment {exp_id}.")
     if not store.has_dataset(record["dataset"]["sha256"]):
-        flash(f"The dataset {record['dataset']['name']} is no longer stored; upload the same file again, then "
-              f"re-run.")
+        flash(f"The dataset {record['dataset']['name']} is no longer stored; upload the same file again, then re-run.")
         return redirect(url_for("experiments.show", exp_id=exp_id))
     try:
         new_id = rerun_experiment(store, exp_id, RerunChanges(), current_app.config["SETTINGS"])

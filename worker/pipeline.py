@@ -10,6 +10,7 @@ callback is `summarize` too, so the experiment is summarized either way.
 
 Only ids travel through the broker; the dataset and every result live in the store.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,11 @@ def run_signature(exp_id: str, run: dict[str, Any]) -> Signature:
     """One run's chain. A fine-tuned run receives the training file id from `upload`; a zero-shot run needs none."""
     if run["kind"] == "zero-shot":
         return tasks.evaluate.si(run["base_model"], exp_id, run["id"])
-    return chain(tasks.start_fine_tune.s(exp_id, run["id"]), tasks.poll_fine_tune.s(exp_id, run["id"]),
-                 tasks.evaluate.s(exp_id, run["id"]))
+    return chain(
+        tasks.start_fine_tune.s(exp_id, run["id"]),
+        tasks.poll_fine_tune.s(exp_id, run["id"]),
+        tasks.evaluate.s(exp_id, run["id"]),
+    )
 
 
 def experiment_canvas(record: dict[str, Any]) -> Signature:
@@ -88,8 +92,12 @@ def submit_experiment(store: Store, spec: ExperimentSpec, rerun_of: str | None =
         store.update_experiment(exp_id, rerun_of=rerun_of)
     record = store.get_experiment(exp_id, with_predictions=False)
     release_results(experiment_canvas(record).apply_async())
-    store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
-                                  + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
+    store.add_event(
+        exp_id,
+        None,
+        f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
+        + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""),
+    )
     log.info("queued experiment %s", exp_id)
     return exp_id
 
@@ -110,8 +118,12 @@ def retry_signature(plan: RetryPlan) -> Signature:
     if plan.model is not None:
         steps.append(tasks.evaluate.si(plan.model, exp_id, run_id))
     else:
-        steps += [tasks.upload.si(exp_id), tasks.start_fine_tune.s(exp_id, run_id),
-                  tasks.poll_fine_tune.s(exp_id, run_id), tasks.evaluate.s(exp_id, run_id)]
+        steps += [
+            tasks.upload.si(exp_id),
+            tasks.start_fine_tune.s(exp_id, run_id),
+            tasks.poll_fine_tune.s(exp_id, run_id),
+            tasks.evaluate.s(exp_id, run_id),
+        ]
     return chain(*steps, tasks.summarize.si(exp_id))
 
 

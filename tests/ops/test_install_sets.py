@@ -38,9 +38,12 @@ def test_make_demo_installs_no_debian_package_and_no_dev_tool():
 def test_make_test_installs_chromium_and_the_dev_tools_then_checks_the_contracts_before_pytest():
     commands = dry_run("test")
     assert "apt-get" in commands and "chromium" in commands
-    order = [commands.index("pip install -q -r requirements.txt"),
-             commands.index("pip install -q -r requirements-dev.txt"), commands.index(".venv/bin/lint-imports"),
-             commands.index("-m pytest")]
+    order = [
+        commands.index("pip install -q -r requirements.txt"),
+        commands.index("pip install -q -r requirements-dev.txt"),
+        commands.index(".venv/bin/lint-imports"),
+        commands.index("-m pytest"),
+    ]
     assert order == sorted(order)
 
 
@@ -48,7 +51,11 @@ def test_make_lint_runs_ruff_mypy_and_import_linter():
     commands = dry_run("lint").splitlines()
     checks = [line for line in commands if line.startswith(".venv/bin/") and not line.startswith(".venv/bin/pip")]
     assert checks == [
-        ".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy", ".venv/bin/lint-imports"]
+        ".venv/bin/ruff check .",
+        ".venv/bin/ruff format --check .",
+        ".venv/bin/mypy",
+        ".venv/bin/lint-imports",
+    ]
 
 
 def test_the_image_installs_only_the_runtime_set():

@@ -1,4 +1,5 @@
 """Comparing runs across experiments and a dataset's leaderboard, on records scored by the real steps in Redis."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,16 +22,19 @@ def chosen(store: Store, *keys: str) -> list[tuple[RunRef, ExperimentRecord, Run
     return picked
 
 
-@pytest.mark.parametrize("value, message", [
-    ("", "at least two runs"),
-    (f"{A}:run-1", "at least two runs"),
-    (f"{A}:run-1,{A}", "does not name a run"),
-    (f"{A}:run-1,exp_XYZ:run-1", "is not an experiment id"),
-    (f"{A}:run-1,{B}:run-01", "is not a run id"),
-    (f"{A}:run-1,{B}:../../x", "is not a run id"),
-    (f"{A}:run-1,{A}:run-1", "named twice"),
-    (",".join(f"{A}:run-{i}" for i in range(1, 12)), "at most 10"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "at least two runs"),
+        (f"{A}:run-1", "at least two runs"),
+        (f"{A}:run-1,{A}", "does not name a run"),
+        (f"{A}:run-1,exp_XYZ:run-1", "is not an experiment id"),
+        (f"{A}:run-1,{B}:run-01", "is not a run id"),
+        (f"{A}:run-1,{B}:../../x", "is not a run id"),
+        (f"{A}:run-1,{A}:run-1", "named twice"),
+        (",".join(f"{A}:run-{i}" for i in range(1, 12)), "at most 10"),
+    ],
+)
 def test_malformed_run_lists_are_refused_with_the_reason(value: str, message: str) -> None:
     with pytest.raises(ComparisonError, match=message):
         parse_run_refs([value])
@@ -48,7 +52,7 @@ def test_runs_of_two_experiments_on_the_same_items_are_tested_pairwise(store: St
     (pair,) = result["comparisons"]
     # 15 items; the always-"neutral" run is right on the 5 neutral ones only: 10 discordant pairs, all one way.
     assert result["n"] == 15 and pair["only_first_correct"] == 10 and pair["only_second_correct"] == 0
-    assert pair["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    assert pair["p_value"] == pytest.approx(2 * 0.5**10)
     assert result["best_run"] == f"{first}:run-1"
     assert result["verdict"].startswith(f"{first}:run-1 is better than {second}:run-1 by 0.67")
     left, other = result["runs"]

@@ -1,5 +1,6 @@
 """CSV, TSV, JSON Lines and Parquet read into the same items; each format's content is checked and its errors say
 what and where. Files are written by pandas and pyarrow, as users' tools write them."""
+
 import io
 import json
 from pathlib import Path
@@ -14,8 +15,13 @@ from shared.dataset_reading import DatasetError, Item, check_table, load_items, 
 from shared.dataset_sampling import SamplingSpec, random_sampling, reference_sampling, split_items
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "airline_tweets_sample.csv"
-ROWS = [("great flight", "positive"), ("", "negative"), ("lost my bag", "NA"), ("on time", "1"),
-        ("multi\nline, \"quoted\"", "positive")]
+ROWS = [
+    ("great flight", "positive"),
+    ("", "negative"),
+    ("lost my bag", "NA"),
+    ("on time", "1"),
+    ('multi\nline, "quoted"', "positive"),
+]
 
 
 def frame() -> pd.DataFrame:
@@ -37,14 +43,30 @@ def as_bytes(fmt: str, data: pd.DataFrame | None = None) -> bytes:
 
 
 NAMES = {"csv": "d.csv", "tsv": "d.tsv", "jsonl": "d.jsonl", "parquet": "d.parquet"}
-EXPECTED = [Item(0, "great flight", "positive"), Item(2, "lost my bag", "NA"), Item(3, "on time", "1"),
-            Item(4, "multi\nline, \"quoted\"", "positive")]
+EXPECTED = [
+    Item(0, "great flight", "positive"),
+    Item(2, "lost my bag", "NA"),
+    Item(3, "on time", "1"),
+    Item(4, 'multi\nline, "quoted"', "positive"),
+]
 
 
-@pytest.mark.parametrize("name, fmt", [("a.csv", "csv"), ("A.CSV", "csv"), ("a.tsv", "tsv"), ("a.tab", "tsv"),
-                                       ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.parquet", "parquet"),
-                                       ("dir\\a.Parquet", "parquet"), ("a.txt", "csv"), ("Tweets", "csv"),
-                                       (None, "csv")])
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("a.csv", "csv"),
+        ("A.CSV", "csv"),
+        ("a.tsv", "tsv"),
+        ("a.tab", "tsv"),
+        ("a.jsonl", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.parquet", "parquet"),
+        ("dir\\a.Parquet", "parquet"),
+        ("a.txt", "csv"),
+        ("Tweets", "csv"),
+        (None, "csv"),
+    ],
+)
 def test_format_follows_the_extension(name, fmt):
     assert dataset_format(name) == fmt
 
@@ -61,8 +83,10 @@ def test_every_format_gives_the_same_items_rows_and_strings(fmt):
 
 
 def test_json_values_keep_the_spelling_of_the_file_and_null_is_missing():
-    data = (b'{"text": "a", "label": 1}\n\n{"text": "b", "label": 2.5, "extra": true}\n'
-            b'{"text": "c", "label": null}\n{"label": "x", "text": "d"}\n')
+    data = (
+        b'{"text": "a", "label": 1}\n\n{"text": "b", "label": 2.5, "extra": true}\n'
+        b'{"text": "c", "label": null}\n{"label": "x", "text": "d"}\n'
+    )
     header, rows = read_table(data, "d.jsonl")
     assert header == ["text", "label", "extra"]
     assert rows == [["a", "1", ""], ["b", "2.5", "true"], ["c", "", ""], ["d", "x", ""]]
@@ -84,11 +108,17 @@ def test_many_jsonl_lines_and_keys_appearing_late_are_aligned():
     assert rows[69_999] == ["t69999", "b", ""] and rows[-1] == ["last", "a", "z"]
 
 
-@pytest.mark.parametrize("line, message", [
-    (b'{"text": "b", "label": \n', r"Line 3 of the JSON Lines file is not valid JSON: Expecting value at column 24"),
-    (b'["b", "x"]\n', r"Line 3 of the JSON Lines file holds a JSON list, not an object"),
-    (b'{"text": "caf\xe9", "label": "x"}\n', r"Line 3 of the JSON Lines file is not UTF-8 \(byte 0xe9"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        (
+            b'{"text": "b", "label": \n',
+            r"Line 3 of the JSON Lines file is not valid JSON: Expecting value at column 24",
+        ),
+        (b'["b", "x"]\n', r"Line 3 of the JSON Lines file holds a JSON list, not an object"),
+        (b'{"text": "caf\xe9", "label": "x"}\n', r"Line 3 of the JSON Lines file is not UTF-8 \(byte 0xe9"),
+    ],
+)
 def test_a_broken_jsonl_line_is_named_by_number(line, message):
     data = b'{"text": "a", "label": "x"}\n\n' + line + b'{"text": "c", "label": "y"}\n'
     with pytest.raises(DatasetError, match=message):
@@ -112,7 +142,7 @@ def test_corrupt_parquet_is_a_clear_error():
     with pytest.raises(DatasetError, match="not a readable Parquet file"):
         check_table(damaged, "d.parquet")
     with pytest.raises(DatasetError, match="not a readable Parquet file"):
-        check_table(data[:len(data) // 2] + data[-4:], "d.parquet")
+        check_table(data[: len(data) // 2] + data[-4:], "d.parquet")
 
 
 def test_a_parquet_or_jsonl_file_named_csv_is_refused():

@@ -41,13 +41,16 @@ def test_inference_cost_uses_fine_tuned_or_base_prices():
     price = PRICES["gpt-4o-2024-08-06"]
     assert inference_cost("gpt-4o", 2_000_000, 1_000_000) == pytest.approx(2 * price.base_input + price.base_output)
     assert inference_cost("gpt-4o", 2_000_000, 1_000_000, fine_tuned=True) == pytest.approx(
-        2 * price.input + price.output)
+        2 * price.input + price.output
+    )
     assert inference_cost("ft:gpt-4o-2024-08-06:o:tq:1", 1_000_000, 0) == pytest.approx(price.input)
     assert price.input > price.base_input
 
 
-@pytest.mark.parametrize("n_examples, epochs", [(10, 10), (20, 5), (33, 3), (34, 3), (100, 3), (8333, 3),
-                                                (8334, 2), (30_000, 1), (3, 25), (0, 3)])
+@pytest.mark.parametrize(
+    "n_examples, epochs",
+    [(10, 10), (20, 5), (33, 3), (34, 3), (100, 3), (8333, 3), (8334, 2), (30_000, 1), (3, 25), (0, 3)],
+)
 def test_default_epochs_follow_openais_auto_rule(n_examples, epochs):
     assert default_epochs(n_examples) == epochs
 
@@ -77,12 +80,14 @@ def test_actual_cost_is_trained_tokens_at_the_training_price_plus_usage_at_the_i
 
 
 def test_actual_cost_of_a_local_model_is_zero_and_says_so():
-    cost = actual_cost("local-tfidf", "fine-tuned", 5_000, {"prompt_tokens": 900, "completion_tokens": 10,
-                                                            "total_tokens": 910})
+    cost = actual_cost(
+        "local-tfidf", "fine-tuned", 5_000, {"prompt_tokens": 900, "completion_tokens": 10, "total_tokens": 910}
+    )
     assert (cost.usd, cost.note) == (0.0, "local model: no charge")
 
 
 def test_actual_cost_of_a_model_missing_from_the_table_is_unknown_and_says_why():
-    cost = actual_cost("mystery-model", "zero-shot", None, {"prompt_tokens": 1, "completion_tokens": 1,
-                                                            "total_tokens": 2})
+    cost = actual_cost(
+        "mystery-model", "zero-shot", None, {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    )
     assert cost.usd is None and "mystery-model is not in the price table" in cost.note

@@ -1,4 +1,5 @@
 """Building a re-run's spec, and planning and starting the retry of one run, on records in a real Redis."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,19 +18,32 @@ def test_a_rerun_keeps_dataset_split_and_prompt_and_changes_only_what_is_asked(s
     record = store.get_experiment(exp_id)
     same = rerun_spec(record, RerunChanges())
     assert same == spec_from_record(record)
-    changed = rerun_spec(record, rerun_changes({"models": ["local-minilm"], "zero_shot": ["gpt-4o-mini"],
-                                                "seed": 7}))
+    changed = rerun_spec(record, rerun_changes({"models": ["local-minilm"], "zero_shot": ["gpt-4o-mini"], "seed": 7}))
     assert (changed.models, changed.zero_shot, changed.hyperparameters["seed"]) == (
-        ["local-minilm"], ["gpt-4o-mini"], 7)
-    assert (changed.sampling, changed.prompt, changed.dataset_sha256) == (same.sampling, same.prompt,
-                                                                          same.dataset_sha256)
+        ["local-minilm"],
+        ["gpt-4o-mini"],
+        7,
+    )
+    assert (changed.sampling, changed.prompt, changed.dataset_sha256) == (
+        same.sampling,
+        same.prompt,
+        same.dataset_sha256,
+    )
     assert rerun_spec(record, rerun_changes({"seed": None})).hyperparameters["seed"] is None
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"sampling": {}}, "sampling"), ({"models": "local-tfidf"}, "models"), ({"models": [""]}, "models"),
-    ({"zero_shot": [3]}, "zero_shot"), ({"seed": -1}, "seed"), ({"seed": "7"}, "seed"), ({"seed": True}, "seed"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"sampling": {}}, "sampling"),
+        ({"models": "local-tfidf"}, "models"),
+        ({"models": [""]}, "models"),
+        ({"zero_shot": [3]}, "zero_shot"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "7"}, "seed"),
+        ({"seed": True}, "seed"),
+    ],
+)
 def test_rerun_changes_name_the_field_at_fault(body: dict[str, object], field: str) -> None:
     with pytest.raises(RecordError) as raised:
         rerun_changes(body)
@@ -68,7 +82,12 @@ def test_a_run_whose_job_finished_is_only_evaluated_again_keeping_its_answers(st
     assert (plan.evaluation_only, plan.model, plan.prepare, plan.attempt) == (True, "ft:m:1", False, 2)
     run = store.get_run(exp_id, "run-2")
     assert (run["status"], run["error"], run["job_id"], run["fine_tuned_model"], run["attempt"]) == (
-        "pending", None, "ftjob-1", "ft:m:1", 2)
+        "pending",
+        None,
+        "ftjob-1",
+        "ft:m:1",
+        2,
+    )
     assert store.predictions(exp_id, "run-2") == answers
     record = store.get_experiment(exp_id, with_predictions=False)
     assert (record["status"], record["finished_at"], record["cancel_requested"]) == ("running", None, False)
@@ -83,8 +102,11 @@ def test_a_run_whose_job_failed_is_trained_again_as_a_new_attempt(store: Store) 
     run = store.get_run(exp_id, "run-2")
     assert (run["job_id"], run["job_status"], run["attempt"]) == (None, None, 2)
     assert "deadline_at" not in run and store.predictions(exp_id, "run-2") == {}
-    assert job_metadata(exp_id, "run-2", 2) == {"tunequeue_experiment": exp_id, "tunequeue_run": "run-2",
-                                                "tunequeue_attempt": "2"}
+    assert job_metadata(exp_id, "run-2", 2) == {
+        "tunequeue_experiment": exp_id,
+        "tunequeue_run": "run-2",
+        "tunequeue_attempt": "2",
+    }
     assert "tunequeue_attempt" not in job_metadata(exp_id, "run-2")
 
 

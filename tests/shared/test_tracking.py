@@ -1,5 +1,6 @@
 """MLflow logging against a real local store (a sqlite file in tmp_path), and its failures: an unwritable store
 path and a closed port, neither of which may raise, and neither of which may show a password."""
+
 from __future__ import annotations
 
 import csv
@@ -26,29 +27,62 @@ from shared.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["negative", "neutral", "positive"]
 FINE_TUNED = "ft:local-tfidf:local:tq:abc123"
-SPEC = ExperimentSpec(dataset_sha256="ab" * 32, dataset_name="tweets.csv", dataset_path=None, text_column="text",
-                      label_column="airline_sentiment", models=["local-tfidf"], zero_shot=["local-minilm"],
-                      sampling=reference_sampling(LABELS), hyperparameters={"n_epochs": 3, "seed": 7})
+SPEC = ExperimentSpec(
+    dataset_sha256="ab" * 32,
+    dataset_name="tweets.csv",
+    dataset_path=None,
+    text_column="text",
+    label_column="airline_sentiment",
+    models=["local-tfidf"],
+    zero_shot=["local-minilm"],
+    sampling=reference_sampling(LABELS),
+    hyperparameters={"n_epochs": 3, "seed": 7},
+)
 
 
 def finished_record() -> dict:
     """An experiment whose fine-tuned run succeeded (with intervals and a loss curve) and whose zero-shot run
     failed."""
     record = new_experiment_record(SPEC, "http://127.0.0.1:8100/v1")
-    record.update(status="failed", finished_at=now_iso(),
-                  split={"train_rows": [0, 1, 2], "test_rows": [10, 11], "train_counts": {"negative": 2, "neutral": 1},
-                         "test_counts": {"negative": 1, "neutral": 1}, "labels": LABELS})
+    record.update(
+        status="failed",
+        finished_at=now_iso(),
+        split={
+            "train_rows": [0, 1, 2],
+            "test_rows": [10, 11],
+            "train_counts": {"negative": 2, "neutral": 1},
+            "test_counts": {"negative": 1, "neutral": 1},
+            "labels": LABELS,
+        },
+    )
     fine_tuned, zero_shot = record["runs"]
     fine_tuned.update(
-        status="succeeded", job_id="ftjob-1", fine_tuned_model=FINE_TUNED, training_seconds=4.5, trained_tokens=1234,
-        cost_estimate_usd=0.0, finished_at=now_iso(),
-        metrics={"accuracy": 0.5, "macro_f1": 0.4, "invalid": 0, "n": 2, "accuracy_ci95": [0.09, 0.91],
-                 "macro_f1_ci95": [0.0, 1.0], "per_class": {}, "confusion_matrix": {"labels": LABELS, "matrix": [],
-                                                                                    "invalid": []}},
-        loss_curve=[{"step": 1, "train_loss": 1.25, "valid_loss": None},
-                    {"step": 2, "train_loss": 0.75, "valid_loss": 0.875}],
-        predictions=[{"row": 10, "expected": "negative", "output": "negative", "predicted": "negative"},
-                     {"row": 11, "expected": "neutral", "output": "=cmd()", "predicted": None}])
+        status="succeeded",
+        job_id="ftjob-1",
+        fine_tuned_model=FINE_TUNED,
+        training_seconds=4.5,
+        trained_tokens=1234,
+        cost_estimate_usd=0.0,
+        finished_at=now_iso(),
+        metrics={
+            "accuracy": 0.5,
+            "macro_f1": 0.4,
+            "invalid": 0,
+            "n": 2,
+            "accuracy_ci95": [0.09, 0.91],
+            "macro_f1_ci95": [0.0, 1.0],
+            "per_class": {},
+            "confusion_matrix": {"labels": LABELS, "matrix": [], "invalid": []},
+        },
+        loss_curve=[
+            {"step": 1, "train_loss": 1.25, "valid_loss": None},
+            {"step": 2, "train_loss": 0.75, "valid_loss": 0.875},
+        ],
+        predictions=[
+            {"row": 10, "expected": "negative", "output": "negative", "predicted": "negative"},
+            {"row": 11, "expected": "neutral", "output": "=cmd()", "predicted": None},
+        ],
+    )
     zero_shot.update(status="failed", error="the provider has no model local-minilm", finished_at=now_iso())
     return record
 
@@ -133,8 +167,9 @@ def test_a_run_finished_again_replaces_its_earlier_mlflow_run(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     record = finished_record()
     first = tracking.log_experiment(record, uri)
-    record["runs"][1].update(status="succeeded", error=None, finished_at=now_iso(),
-                             metrics={**record["runs"][0]["metrics"], "accuracy": 1.0})
+    record["runs"][1].update(
+        status="succeeded", error=None, finished_at=now_iso(), metrics={**record["runs"][0]["metrics"], "accuracy": 1.0}
+    )
     second = tracking.log_experiment(record, uri)
     assert second["runs"]["run-1"] == first["runs"]["run-1"]
     assert second["runs"]["run-2"] != first["runs"]["run-2"]

@@ -1,5 +1,6 @@
 """The validation file through the pipeline steps, on the real local_openai and Redis of tests/conftest.py: written
 from the validation items, uploaded once, sent as the job's `validation_file`, and the job's losses read back."""
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,22 @@ SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "a
 
 def experiment_with_validation(store: Store, validation_count: int) -> str:
     sha = store.put_dataset(SAMPLE_CSV.read_bytes(), SAMPLE_CSV.name)
-    sampling = SamplingSpec(train_counts=dict(REFERENCE_TRAIN_COUNTS), train_offset=0,
-                            test_counts={label: 4 for label in REFERENCE_TRAIN_COUNTS}, test_offset=100,
-                            validation_count=validation_count)
-    spec = ExperimentSpec(dataset_sha256=sha, dataset_name=SAMPLE_CSV.name, dataset_path=None, text_column="text",
-                          label_column="airline_sentiment", models=["local-tfidf"], sampling=sampling)
+    sampling = SamplingSpec(
+        train_counts=dict(REFERENCE_TRAIN_COUNTS),
+        train_offset=0,
+        test_counts={label: 4 for label in REFERENCE_TRAIN_COUNTS},
+        test_offset=100,
+        validation_count=validation_count,
+    )
+    spec = ExperimentSpec(
+        dataset_sha256=sha,
+        dataset_name=SAMPLE_CSV.name,
+        dataset_path=None,
+        text_column="text",
+        label_column="airline_sentiment",
+        models=["local-tfidf"],
+        sampling=sampling,
+    )
     exp_id = store.create_experiment(spec, "http://provider.invalid/v1")
     prepare(store, exp_id)
     return exp_id
@@ -40,7 +52,10 @@ def test_the_validation_items_are_uploaded_once_and_sent_as_the_jobs_validation_
     exp_id = experiment_with_validation(tq_store, validation_count=3)
     split = load_split(tq_store, exp_id)
     assert len(split.validation) == 9 and tq_store.get_experiment(exp_id)["split"]["validation_counts"] == {
-        "negative": 3, "neutral": 3, "positive": 3}
+        "negative": 3,
+        "neutral": 3,
+        "positive": 3,
+    }
 
     training_id = upload(tq_store, client, exp_id)
     record = tq_store.get_experiment(exp_id)
@@ -49,7 +64,8 @@ def test_the_validation_items_are_uploaded_once_and_sent_as_the_jobs_validation_
     assert record["validation_file"]["n_examples"] == 9
     lines = client.files.content(validation_id).content.decode().splitlines()
     assert [json.loads(line)["messages"][-1]["content"] for line in lines] == [
-        item.label for item in split.validation], "one chat per validation item, answered with its label"
+        item.label for item in split.validation
+    ], "one chat per validation item, answered with its label"
     assert client.files.retrieve(validation_id).purpose == "fine-tune"
 
     assert upload(tq_store, client, exp_id) == training_id

@@ -1,4 +1,5 @@
 """The validation sample: drawn per class from rows outside train and test, by the rule in shared.dataset_sampling."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,9 @@ def positions(chosen: list[Item], label: str, items: list[Item]) -> list[int]:
 
 def test_balanced_validation_follows_train_and_skips_the_test_window():
     items = interleaved({"a": 20, "b": 20})
-    spec = SamplingSpec(train_counts={"a": 3, "b": 2}, train_offset=0, test_counts={"a": 4, "b": 4}, test_offset=5,
-                        validation_count=6)
+    spec = SamplingSpec(
+        train_counts={"a": 3, "b": 2}, train_offset=0, test_counts={"a": 4, "b": 4}, test_offset=5, validation_count=6
+    )
     split = split_items(items, spec)
     # a: train 0-2, test window 5-8, so validation takes 3, 4 then 9-12; b: train 0-1, validation 2-4 then 9-11
     assert positions(split.validation, "a", items) == [3, 4, 9, 10, 11, 12]
@@ -40,8 +42,9 @@ def test_balanced_validation_follows_train_and_skips_the_test_window():
 
 def test_balanced_validation_with_the_test_window_before_train():
     items = interleaved({"a": 12, "b": 12})
-    spec = SamplingSpec(train_counts={"a": 2, "b": 2}, train_offset=4, test_counts={"a": 2, "b": 2}, test_offset=0,
-                        validation_count=3)
+    spec = SamplingSpec(
+        train_counts={"a": 2, "b": 2}, train_offset=4, test_counts={"a": 2, "b": 2}, test_offset=0, validation_count=3
+    )
     split = split_items(items, spec)
     assert positions(split.validation, "a", items) == [6, 7, 8]
 
@@ -49,8 +52,9 @@ def test_balanced_validation_with_the_test_window_before_train():
 def test_without_validation_the_split_is_unchanged_and_says_nothing_of_it():
     items = interleaved({"a": 20, "b": 20})
     for mode, seed in (("balanced", None), ("random", 3)):
-        base = SamplingSpec(mode=mode, train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, test_offset=5,
-                            seed=seed)
+        base = SamplingSpec(
+            mode=mode, train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, test_offset=5, seed=seed
+        )
         with_validation = SamplingSpec(**{**base.to_dict(), "validation_count": 4})
         plain, validated = split_items(items, base), split_items(items, with_validation)
         assert plain.validation == [] and "validation_rows" not in plain.to_dict()
@@ -61,8 +65,9 @@ def test_without_validation_the_split_is_unchanged_and_says_nothing_of_it():
 
 def test_random_validation_takes_the_next_rows_of_the_shuffle():
     items = interleaved({"a": 30, "b": 30})
-    spec = SamplingSpec(mode="random", train_counts={"a": 5, "b": 5}, test_counts={"a": 5, "b": 5}, seed=11,
-                        validation_count=7)
+    spec = SamplingSpec(
+        mode="random", train_counts={"a": 5, "b": 5}, test_counts={"a": 5, "b": 5}, seed=11, validation_count=7
+    )
     split = split_items(items, spec)
     assert len(split.validation) == 14 and {item.label for item in split.validation} == {"a", "b"}
     taken = [item.row for item in split.train + split.test + split.validation]
@@ -72,14 +77,14 @@ def test_random_validation_takes_the_next_rows_of_the_shuffle():
 
 def test_too_few_rows_for_validation_says_how_many_there_are():
     items = interleaved({"a": 12, "b": 30})
-    spec = SamplingSpec(train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, test_offset=3,
-                        validation_count=7)
+    spec = SamplingSpec(train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, test_offset=3, validation_count=7)
     with pytest.raises(ValidationSplitError) as error:
         split_items(items, spec)
     message = str(error.value)
     assert "'a'" in message and "needs 7" in message and "only 6" in message, message
-    random = SamplingSpec(mode="random", train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, seed=1,
-                          validation_count=7)
+    random = SamplingSpec(
+        mode="random", train_counts={"a": 3, "b": 3}, test_counts={"a": 3, "b": 3}, seed=1, validation_count=7
+    )
     with pytest.raises(ValidationSplitError, match="'a'.*only 6"):
         split_items(items, random)
 
@@ -88,12 +93,22 @@ def test_validation_count_must_be_a_whole_number():
     items = interleaved({"a": 12, "b": 12})
     for bad in (-1, "2", 1.5):
         with pytest.raises(DatasetError, match="validation count"):
-            split_items(items, SamplingSpec(train_counts={"a": 1, "b": 1}, test_counts={"a": 1, "b": 1},
-                                            test_offset=1, validation_count=bad))  # type: ignore[arg-type]
+            split_items(
+                items,
+                SamplingSpec(
+                    train_counts={"a": 1, "b": 1}, test_counts={"a": 1, "b": 1}, test_offset=1, validation_count=bad
+                ),
+            )  # type: ignore[arg-type]
 
 
 def test_from_dict_reads_old_records_as_no_validation():
-    old = {"mode": "balanced", "train_counts": {"a": 1}, "train_offset": 0, "test_counts": {"a": 1},
-           "test_offset": 1, "seed": None}
+    old = {
+        "mode": "balanced",
+        "train_counts": {"a": 1},
+        "train_offset": 0,
+        "test_counts": {"a": 1},
+        "test_offset": 1,
+        "seed": None,
+    }
     assert SamplingSpec.from_dict(old).validation_count == 0
     assert SamplingSpec.from_dict({**old, "validation_count": 5}).to_dict()["validation_count"] == 5

@@ -1,4 +1,5 @@
 """The SVG charts: well-formed SVG, one cell label per matrix entry, dataset text never becoming markup."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -28,9 +29,25 @@ def test_comparison_chart_handles_missing_scores():
     assert b"n/a" not in comparison_svg(["run-1 a"], {"accuracy": [0.8], "macro-F1": [0.75]})
 
 
-HOSTILE_TEXTS = ["$a^^b$", r"$\frac{$", "$", "50$ and $x", "<b>pos</b>", "\u202eevil\u202c", "\u200b", "שלום",
-                 "نعم", "a\u2028b", "tab\there", "cr\rlf\nnl", "\x00nul\x1b\x85", "\ud800\uffff", "", "%s {0} {text}",
-                 "--><script>alert(1)</script><!--"]
+HOSTILE_TEXTS = [
+    "$a^^b$",
+    r"$\frac{$",
+    "$",
+    "50$ and $x",
+    "<b>pos</b>",
+    "\u202eevil\u202c",
+    "\u200b",
+    "שלום",
+    "نعم",
+    "a\u2028b",
+    "tab\there",
+    "cr\rlf\nnl",
+    "\x00nul\x1b\x85",
+    "\ud800\uffff",
+    "",
+    "%s {0} {text}",
+    "--><script>alert(1)</script><!--",
+]
 
 
 def test_labels_and_model_names_are_data_not_mathtext():
@@ -44,15 +61,23 @@ def test_labels_and_model_names_are_data_not_mathtext():
 
 
 def test_loss_curve_draws_both_losses_and_keeps_a_hostile_title_inert():
-    curve = [{"step": 1, "train_loss": 1.2, "valid_loss": None}, {"step": 2, "train_loss": 0.9, "valid_loss": 1.0},
-             {"step": 3, "train_loss": None, "valid_loss": 0.8}, {"step": 4, "train_loss": 0.5, "valid_loss": None}]
+    curve = [
+        {"step": 1, "train_loss": 1.2, "valid_loss": None},
+        {"step": 2, "train_loss": 0.9, "valid_loss": 1.0},
+        {"step": 3, "train_loss": None, "valid_loss": 0.8},
+        {"step": 4, "train_loss": 0.5, "valid_loss": None},
+    ]
     for title in HOSTILE_TEXTS:
         svg = loss_curve_svg(curve, title)
         assert ET.fromstring(svg).tag == f"{SVG}svg" and b"<script" not in svg
     lines = {element.get("id") for element in ET.fromstring(loss_curve_svg(curve, "t")).iter(f"{SVG}g")}
     assert {"train_loss", "valid_loss"} <= lines, "each loss is its own labelled line"
-    train_only = {element.get("id") for element in ET.fromstring(
-        loss_curve_svg([{"step": 1, "train_loss": 1.0, "valid_loss": None}], "t")).iter(f"{SVG}g")}
+    train_only = {
+        element.get("id")
+        for element in ET.fromstring(loss_curve_svg([{"step": 1, "train_loss": 1.0, "valid_loss": None}], "t")).iter(
+            f"{SVG}g"
+        )
+    }
     assert "train_loss" in train_only and "valid_loss" not in train_only
 
 

@@ -1,6 +1,7 @@
 """Uploads in every format through the API: stored under their name, read again in that format by the prepare step
 (real Redis), broken files a 400 saying what and where, the column and size caps kept. The slow tests run a Parquet
 and a JSON Lines upload end to end on the real stack (web API, Celery worker, local_openai training local-tfidf)."""
+
 from __future__ import annotations
 
 import io
@@ -49,8 +50,10 @@ def test_an_upload_in_any_format_is_prepared_like_the_csv(fmt, client, store: St
     assert summary.status_code == 200 and summary.get_json()["n_rows"] == len(tweets)
     ids = []
     for body in ({"dataset": sha256}, {"dataset": upload(client, sample_csv, "tweets.csv").get_json()["sha256"]}):
-        response = client.post("/api/experiments", json={**body, "models": ["local-tfidf"], "text_column": "text",
-                                                         "label_column": "airline_sentiment"})
+        response = client.post(
+            "/api/experiments",
+            json={**body, "models": ["local-tfidf"], "text_column": "text", "label_column": "airline_sentiment"},
+        )
         assert response.status_code == 202, response.get_json()
         ids.append(response.get_json()["id"])
     splits = [steps.prepare(store, exp_id) for exp_id in ids]
@@ -60,18 +63,27 @@ def test_an_upload_in_any_format_is_prepared_like_the_csv(fmt, client, store: St
     assert records[0]["dataset"]["class_counts"] == records[1]["dataset"]["class_counts"]
 
 
-@pytest.mark.parametrize("data, name, message", [
-    (b'{"text": "a", "airline_sentiment": "x"}\n{"text": "b", "airline_sentiment": \n', "bad.jsonl",
-     "Line 2 of the JSON Lines file is not valid JSON"),
-    (b'{"text": "a"}\n"just a string"\n', "bad.ndjson", "Line 2 of the JSON Lines file holds a JSON str"),
-    (b"PAR1" + b"\x00" * 64 + b"PAR1", "bad.parquet", "not a readable Parquet file"),
-    (b"text,label\nx,a\n", "bad.parquet", "not a Parquet file"),
-])
+@pytest.mark.parametrize(
+    "data, name, message",
+    [
+        (
+            b'{"text": "a", "airline_sentiment": "x"}\n{"text": "b", "airline_sentiment": \n',
+            "bad.jsonl",
+            "Line 2 of the JSON Lines file is not valid JSON",
+        ),
+        (b'{"text": "a"}\n"just a string"\n', "bad.ndjson", "Line 2 of the JSON Lines file holds a JSON str"),
+        (b"PAR1" + b"\x00" * 64 + b"PAR1", "bad.parquet", "not a readable Parquet file"),
+        (b"text,label\nx,a\n", "bad.parquet", "not a Parquet file"),
+    ],
+)
 def test_a_broken_file_is_a_400_saying_what_and_where(client, store: Store, data, name, message):
     response = upload(client, data, name)
     assert response.status_code == 400 and message in response.get_json()["fields"]["file"]
-    submitted = client.post("/api/experiments", data={"file": (io.BytesIO(data), name), "models": "local-tfidf"},
-                            content_type="multipart/form-data")
+    submitted = client.post(
+        "/api/experiments",
+        data={"file": (io.BytesIO(data), name), "models": "local-tfidf"},
+        content_type="multipart/form-data",
+    )
     assert submitted.status_code == 400 and message in submitted.get_json()["fields"]["file"]
     assert store.list_datasets() == []
 
@@ -87,8 +99,9 @@ def test_the_column_cap_holds_for_every_format(fmt, make_app, store: Store):
 
 def test_the_upload_size_cap_holds_for_parquet(client, settings_environ, store: Store):
     rows = int(settings_environ["TQ_MAX_UPLOAD_BYTES"]) // 10
-    noise = pd.DataFrame({"text": [f"{i:x}{i * 7919:x}{i * 104729:x}" for i in range(rows)],
-                          "label": ["a", "b"] * (rows // 2)})
+    noise = pd.DataFrame(
+        {"text": [f"{i:x}{i * 7919:x}{i * 104729:x}" for i in range(rows)], "label": ["a", "b"] * (rows // 2)}
+    )
     data = encoded(noise, "parquet")
     assert len(data) > int(settings_environ["TQ_MAX_UPLOAD_BYTES"])
     response = upload(client, data, "big.parquet")
@@ -100,14 +113,21 @@ def test_the_upload_size_cap_holds_for_parquet(client, settings_environ, store: 
 def test_parquet_and_jsonl_uploads_run_end_to_end(fmt, tq_stack, start_worker, tq_store: Store, tweets):
     start_worker(concurrency=2)
     reconfigure(load_settings(tq_stack.env))  # enqueue on this stack's Redis, whatever an earlier test configured
-    app = create_app({"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "formats-test-secret"}),
-                      "TESTING": True})
+    app = create_app(
+        {"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "formats-test-secret"}), "TESTING": True}
+    )
     client = app.test_client()
     uploaded = upload(client, encoded(tweets, fmt), f"tweets.{fmt}")
     assert uploaded.status_code == 201, uploaded.get_json()
-    response = client.post("/api/experiments", json={
-        "dataset": uploaded.get_json()["sha256"], "models": ["local-tfidf"], "text_column": "text",
-        "label_column": "airline_sentiment"})
+    response = client.post(
+        "/api/experiments",
+        json={
+            "dataset": uploaded.get_json()["sha256"],
+            "models": ["local-tfidf"],
+            "text_column": "text",
+            "label_column": "airline_sentiment",
+        },
+    )
     assert response.status_code == 202, response.get_json()
     exp_id = response.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check

@@ -1,6 +1,7 @@
 """The validation file and the loss curve on the real stack: a Celery worker process, local_openai fine-tuning
 local-minilm (several steps, a validation loss at the end of each epoch) on the session's Redis, and the web app
 serving the record and the chart."""
+
 from __future__ import annotations
 
 import io
@@ -21,19 +22,29 @@ LABELS = ("negative", "neutral", "positive")
 
 @pytest.mark.slow
 def test_a_fine_tuned_run_records_its_validation_file_and_a_loss_curve_filled_while_it_trains(
-        tq_stack, start_worker, tq_store: Store, sample_csv: bytes):
+    tq_stack, start_worker, tq_store: Store, sample_csv: bytes
+):
     start_worker(concurrency=2)
     reconfigure(load_settings(tq_stack.env))  # enqueue on this stack's Redis, whatever an earlier test configured
-    app = create_app({"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "loss-curve-test-secret"}),
-                      "TESTING": True})
+    app = create_app(
+        {"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "loss-curve-test-secret"}), "TESTING": True}
+    )
     client = app.test_client()
-    sha256 = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "tweets.csv")},
-                         content_type="multipart/form-data").get_json()["sha256"]
-    submitted = client.post("/api/experiments", json={
-        "dataset": sha256, "models": ["local-minilm"], "text_column": "text", "label_column": "airline_sentiment",
-        "validation_count": 4,
-        "sampling": {"train_counts": {label: 8 for label in LABELS}, "test_counts": {label: 3 for label in LABELS}},
-        "hyperparameters": {"n_epochs": 3, "batch_size": 8}})
+    sha256 = client.post(
+        "/api/datasets", data={"file": (io.BytesIO(sample_csv), "tweets.csv")}, content_type="multipart/form-data"
+    ).get_json()["sha256"]
+    submitted = client.post(
+        "/api/experiments",
+        json={
+            "dataset": sha256,
+            "models": ["local-minilm"],
+            "text_column": "text",
+            "label_column": "airline_sentiment",
+            "validation_count": 4,
+            "sampling": {"train_counts": {label: 8 for label in LABELS}, "test_counts": {label: 3 for label in LABELS}},
+            "hyperparameters": {"n_epochs": 3, "batch_size": 8},
+        },
+    )
     assert submitted.status_code == 202, submitted.get_json()
     exp_id = submitted.get_json()["id"]
 
@@ -51,14 +62,17 @@ def test_a_fine_tuned_run_records_its_validation_file_and_a_loss_curve_filled_wh
     assert record["status"] == "succeeded", record["error"]
     assert run["validation_file"] == record["validation_file"]["file_id"]
     assert record["validation_file"]["n_examples"] == 12 and record["split"]["validation_counts"] == {
-        label: 4 for label in LABELS}
-    assert not set(record["split"]["validation_rows"]) & set(record["split"]["train_rows"] + record["split"][
-        "test_rows"])
+        label: 4 for label in LABELS
+    }
+    assert not set(record["split"]["validation_rows"]) & set(
+        record["split"]["train_rows"] + record["split"]["test_rows"]
+    )
     curve = run["loss_curve"]
     assert [point["step"] for point in curve] == list(range(1, 10)), "3 epochs of 3 steps, each step once"
     assert [point["step"] for point in curve if point["valid_loss"] is not None] == [3, 6, 9], curve
-    assert seen_while_training and min(seen_while_training) < len(curve), \
+    assert seen_while_training and min(seen_while_training) < len(curve), (
         "the curve was filled while the job trained, not only at its end"
+    )
 
     from openai import OpenAI
 

@@ -1,14 +1,21 @@
 """The HTML pages through the Flask test client, against a real redis-server."""
+
 from __future__ import annotations
 
 from shared.store import Store
 from web_helpers import csrf_token, upload, uploaded_sha256
+
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
 
 def form_fields(client, sha256: str, **extra) -> dict:
-    fields = {"csrf_token": csrf_token(client, f"/experiments/new?dataset={sha256}"), "dataset": sha256,
-              "text_column": "text", "label_column": "airline_sentiment", "models_other": "local-tfidf"}
+    fields = {
+        "csrf_token": csrf_token(client, f"/experiments/new?dataset={sha256}"),
+        "dataset": sha256,
+        "text_column": "text",
+        "label_column": "airline_sentiment",
+        "models_other": "local-tfidf",
+    }
     fields.update(extra)
     return fields
 
@@ -55,8 +62,9 @@ def test_upload_errors_appear_next_to_the_file_field(client):
 
 def test_check_shows_validation_report_and_estimates(client, sample_csv):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    page = client.post("/experiments/new", data=form_fields(client, sha256, action="check",
-                                                            zero_shot_other="gpt-4o-mini"))
+    page = client.post(
+        "/experiments/new", data=form_fields(client, sha256, action="check", zero_shot_other="gpt-4o-mini")
+    )
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'id="report"' in body and "passes validation" in body
@@ -68,8 +76,16 @@ def test_check_shows_validation_report_and_estimates(client, sample_csv):
 
 def test_field_errors_are_shown_next_to_their_fields(client, sample_csv):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    fields = form_fields(client, sha256, action="launch", models_other="", n_epochs="many", suffix="no spaces",
-                         user_template="no placeholder", test_offset="-4")
+    fields = form_fields(
+        client,
+        sha256,
+        action="launch",
+        models_other="",
+        n_epochs="many",
+        suffix="no spaces",
+        user_template="no placeholder",
+        test_offset="-4",
+    )
     fields["train_count:neutral"] = "5000"
     fields["counts_for"] = "airline_sentiment"
     page = client.post("/experiments/new", data=fields)
@@ -98,8 +114,11 @@ def test_launch_queues_experiment_and_redirects_to_live_page(client, sample_csv,
 
 def test_cancel_from_page(client, sample_csv, store: Store):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    exp_id = client.post("/experiments/new", data=form_fields(client, sha256, action="launch")
-                         ).headers["Location"].rsplit("/", 1)[1]
+    exp_id = (
+        client.post("/experiments/new", data=form_fields(client, sha256, action="launch"))
+        .headers["Location"]
+        .rsplit("/", 1)[1]
+    )
     response = client.post(f"/experiments/{exp_id}/cancel", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert store.get_experiment(exp_id)["status"] == "cancelled"
@@ -107,8 +126,9 @@ def test_cancel_from_page(client, sample_csv, store: Store):
 
 def test_unknown_experiment_is_404(client):
     assert client.get("/experiments/exp_000000000000").status_code == 404
-    assert client.post("/experiments/exp_000000000000/cancel",
-                       data={"csrf_token": csrf_token(client)}).status_code == 404
+    assert (
+        client.post("/experiments/exp_000000000000/cancel", data={"csrf_token": csrf_token(client)}).status_code == 404
+    )
 
 
 def test_xss_payload_in_csv_cells_is_rendered_inert(client):
@@ -136,12 +156,12 @@ def test_the_form_takes_a_validation_count_and_shows_its_error_next_to_it(client
     sha256 = uploaded_sha256(upload(client, sample_csv))
     form = client.get(f"/experiments/new?dataset={sha256}").get_data(as_text=True)
     assert 'name="validation_count"' in form
-    too_many = client.post("/experiments/new", data=form_fields(client, sha256, action="launch",
-                                                                validation_count="500"))
+    too_many = client.post(
+        "/experiments/new", data=form_fields(client, sha256, action="launch", validation_count="500")
+    )
     body = too_many.get_data(as_text=True)
     assert too_many.status_code == 400 and 'data-error-for="validation_count"' in body and "only" in body
-    launched = client.post("/experiments/new", data=form_fields(client, sha256, action="launch",
-                                                                validation_count="12"))
+    launched = client.post("/experiments/new", data=form_fields(client, sha256, action="launch", validation_count="12"))
     assert launched.status_code == 302
     record = store.get_experiment(launched.headers["Location"].rsplit("/", 1)[1])
     assert record["sampling"]["validation_count"] == 12

@@ -1,5 +1,6 @@
 """Re-run, retry and cross-experiment comparison through the API and the pages, on a real Redis (no worker runs
 here: a re-run or retry is only queued), every response validated against the OpenAPI document."""
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,10 @@ def test_a_rerun_is_queued_with_the_same_dataset_and_split_and_links_back(client
     assert [run["base_model"] for run in new["runs"]] == ["local-minilm"]
     assert new["hyperparameters"]["seed"] == 11
     assert (new["dataset"]["sha256"], new["sampling"], new["prompt"]) == (
-        original["dataset"]["sha256"], original["sampling"], original["prompt"])
+        original["dataset"]["sha256"],
+        original["sampling"],
+        original["prompt"],
+    )
     same = rerun(client, exp_id)
     assert same.status_code == 202
     assert [run["base_model"] for run in store.get_experiment(same.get_json()["id"])["runs"]] == ["local-tfidf"]
@@ -48,8 +52,15 @@ def test_rerun_errors(client, store: Store):
 
 def test_retry_queues_a_failed_run_and_refuses_others(client, store: Store):
     exp_id = scored_experiment(store, [("local-tfidf", right), ("local-minilm", right)])
-    store.update_run(exp_id, "run-2", status="failed", error="boom", metrics=None, job_status="succeeded",
-                     fine_tuned_model="ft:local-minilm:x")
+    store.update_run(
+        exp_id,
+        "run-2",
+        status="failed",
+        error="boom",
+        metrics=None,
+        job_status="succeeded",
+        fine_tuned_model="ft:local-minilm:x",
+    )
     refused = checked(client, client.post(f"/api/experiments/{exp_id}/runs/run-1/retry"))
     assert refused.status_code == 409 and "only a failed or cancelled run" in refused.get_json()["error"]
     queued = checked(client, client.post(f"/api/experiments/{exp_id}/runs/run-2/retry"))
@@ -72,7 +83,9 @@ def test_compare_across_experiments_returns_the_paired_test(client, store: Store
     (pair,) = body["comparisons"]
     assert pair["runs"] == [f"{first}:run-1", f"{second}:run-1"] and pair["p_value"] == pytest.approx(2 / 1024)
     assert body["best_run"] == f"{first}:run-1" and [run["base_model"] for run in body["runs"]] == [
-        "local-tfidf", "local-minilm"]
+        "local-tfidf",
+        "local-minilm",
+    ]
     repeated = checked(client, client.get(f"/api/compare?runs={first}:run-1&runs={second}:run-1"))
     assert repeated.get_json()["comparisons"] == body["comparisons"]
 
@@ -82,8 +95,13 @@ def test_compare_errors_say_what_is_wrong(client, store: Store):
     moved = scored_experiment(store, [("local-tfidf", right)], test_offset=120)
     differs = checked(client, client.get(f"/api/compare?runs={first}:run-1,{moved}:run-1"))
     assert differs.status_code == 400 and "different test rows" in differs.get_json()["error"]
-    for query in ("", "?runs=", f"?runs={first}:run-1", f"?runs={first}:run-1,exp_123:run-1",
-                  f"?runs={first}:run-1,{moved}:../x"):
+    for query in (
+        "",
+        "?runs=",
+        f"?runs={first}:run-1",
+        f"?runs={first}:run-1,exp_123:run-1",
+        f"?runs={first}:run-1,{moved}:../x",
+    ):
         assert checked(client, client.get(f"/api/compare{query}")).status_code == 400, query
     missing = checked(client, client.get(f"/api/compare?runs={first}:run-1,exp_ffffffffffff:run-1"))
     assert missing.status_code == 404
@@ -92,12 +110,14 @@ def test_compare_errors_say_what_is_wrong(client, store: Store):
 
 def test_the_document_describes_the_new_endpoints(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
-    assert {"/api/experiments/{exp_id}/rerun", "/api/experiments/{exp_id}/runs/{run_id}/retry",
-            "/api/compare"} <= set(paths)
+    assert {"/api/experiments/{exp_id}/rerun", "/api/experiments/{exp_id}/runs/{run_id}/retry", "/api/compare"} <= set(
+        paths
+    )
     assert paths["/api/experiments/{exp_id}/runs/{run_id}/retry"]["post"]["responses"].keys() >= {"202", "409"}
 
 
 # ------------------------------------------------------------------------------------------ pages
+
 
 def test_compare_page_lists_runs_and_shows_the_comparison(client, store: Store):
     first = scored_experiment(store, [("local-tfidf", right)])
@@ -140,7 +160,6 @@ def test_experiment_page_buttons_rerun_and_retry(client, store: Store):
     moved = client.post(f"/experiments/{exp_id}/rerun", data={"csrf_token": token})
     new_id = moved.headers["Location"].rsplit("/", 1)[1]
     assert moved.status_code == 302 and store.get_experiment(new_id)["rerun_of"] == exp_id
-    assert f'href="/experiments/{exp_id}" id="rerun-of"' in client.get(f"/experiments/{new_id}").get_data(
-        as_text=True)
+    assert f'href="/experiments/{exp_id}" id="rerun-of"' in client.get(f"/experiments/{new_id}").get_data(as_text=True)
     retried = client.post(f"/experiments/{exp_id}/runs/run-2/retry", data={"csrf_token": token})
     assert retried.status_code == 302 and store.get_run(exp_id, "run-2")["status"] == "pending"

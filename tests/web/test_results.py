@@ -3,6 +3,7 @@
 The experiment is prepared and scored by the real `shared.steps` functions against real Redis; only the model
 answers are written by the test (they stand in for a provider, which the browser test exercises for real).
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,7 @@ from shared.records import ExperimentSpec
 from shared.store import Store
 
 XSS = '<script>alert("xss")</script>'
-FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
-            "\tTAB", "\rCR"]
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR"]
 
 
 def dataset_csv() -> bytes:
@@ -39,18 +39,28 @@ def dataset_csv() -> bytes:
 @pytest.fixture
 def finished(store: Store) -> str:
     sha256 = store.put_dataset(dataset_csv(), "injection.csv")
-    spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="injection.csv", dataset_path=None,
-                          text_column="text", label_column="label", models=["local-tfidf"],
-                          zero_shot=["smollm2-135m-instruct"],
-                          sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
-                                                test_counts={"neg": 5, "pos": 5}, test_offset=5))
+    spec = ExperimentSpec(
+        dataset_sha256=sha256,
+        dataset_name="injection.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-tfidf"],
+        zero_shot=["smollm2-135m-instruct"],
+        sampling=SamplingSpec(
+            train_counts={"neg": 5, "pos": 5}, train_offset=0, test_counts={"neg": 5, "pos": 5}, test_offset=5
+        ),
+    )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
     split = steps.prepare(store, exp_id)
-    answers = {"run-1": lambda item: item.label,  # always right
-               "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg"}  # a formula and a fixed guess
+    answers = {
+        "run-1": lambda item: item.label,  # always right
+        "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg",
+    }  # a formula and a fixed guess
     for run_id, answer in answers.items():
-        predictions = {item.row: make_prediction(item.row, item.label, answer(item), split.labels)
-                       for item in split.test}
+        predictions = {
+            item.row: make_prediction(item.row, item.label, answer(item), split.labels) for item in split.test
+        }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
         steps.finish_evaluation(store, exp_id, run_id, split, predictions)
@@ -69,8 +79,7 @@ def test_result_page_has_comparison_charts_and_inert_text(client, finished, stor
     assert re.search(r'id="cancel-form"\s+hidden>', body), "a finished experiment offers no cancel"
 
 
-def test_result_page_shows_intervals_the_comparison_sentence_the_verdict_and_both_costs(client, finished,
-                                                                                     store: Store):
+def test_result_page_shows_intervals_the_comparison_sentence_the_verdict_and_both_costs(client, finished, store: Store):
     record = store.get_experiment(finished)
     body = client.get(f"/experiments/{finished}").get_data(as_text=True)
     [comparison] = record["summary"]["comparisons"]
@@ -105,8 +114,14 @@ def test_charts_are_svg(client, finished):
 def test_the_loss_chart_is_drawn_for_runs_with_a_loss_curve(client, finished, store: Store):
     assert client.get(f"/experiments/{finished}/charts/loss/run-1.svg").status_code == 404, "no curve yet"
     assert "charts/loss/" not in client.get(f"/experiments/{finished}/results").get_data(as_text=True)
-    store.update_run(finished, "run-1", loss_curve=[{"step": 1, "train_loss": 1.1, "valid_loss": 1.3},
-                                                    {"step": 2, "train_loss": 0.7, "valid_loss": 0.9}])
+    store.update_run(
+        finished,
+        "run-1",
+        loss_curve=[
+            {"step": 1, "train_loss": 1.1, "valid_loss": 1.3},
+            {"step": 2, "train_loss": 0.7, "valid_loss": 0.9},
+        ],
+    )
     response = client.get(f"/experiments/{finished}/charts/loss/run-1.svg")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     assert ET.fromstring(response.data).tag.endswith("svg") and b"<script" not in response.data
@@ -141,10 +156,17 @@ def test_json_download_has_record_and_manifest(client, finished, store: Store):
 
 def test_failed_run_shows_its_message(client, store: Store):
     sha256 = store.put_dataset(dataset_csv(), "injection.csv")
-    spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="injection.csv", dataset_path=None,
-                          text_column="text", label_column="label", models=["no-such-model"],
-                          sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
-                                                test_counts={"neg": 5, "pos": 5}, test_offset=5))
+    spec = ExperimentSpec(
+        dataset_sha256=sha256,
+        dataset_name="injection.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["no-such-model"],
+        sampling=SamplingSpec(
+            train_counts={"neg": 5, "pos": 5}, train_offset=0, test_counts={"neg": 5, "pos": 5}, test_offset=5
+        ),
+    )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
     steps.prepare(store, exp_id)
     steps.fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")

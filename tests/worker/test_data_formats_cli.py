@@ -1,5 +1,6 @@
 """`run --data` with a Parquet or JSON Lines file: checked and stored under its name, then prepared in that format;
 a broken file is refused before anything is queued, naming the file and the line."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -29,11 +30,12 @@ def test_data_in_parquet_or_jsonl_is_stored_under_its_name_and_prepared(name, tm
         tweets.to_parquet(path, index=False)
     else:
         tweets.to_json(path, orient="records", lines=True, force_ascii=False)
-    specs = [build_spec(store, data, "text", "airline_sentiment", ["local-tfidf"], [], "reference")
-             for data in (path, SAMPLE_CSV)]
+    specs = [
+        build_spec(store, data, "text", "airline_sentiment", ["local-tfidf"], [], "reference")
+        for data in (path, SAMPLE_CSV)
+    ]
     assert specs[0].dataset_name == name and store.dataset_name(specs[0].dataset_sha256) == name
-    splits = [steps.prepare(store, store.create_experiment(spec, get_settings().openai_base_url))
-              for spec in specs]
+    splits = [steps.prepare(store, store.create_experiment(spec, get_settings().openai_base_url)) for spec in specs]
     assert splits[0] == splits[1]
 
 

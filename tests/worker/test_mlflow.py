@@ -1,5 +1,6 @@
 """MLflow logging on the real stack: a worker with MLFLOW_TRACKING_URI logs each finished run to a real sqlite store,
 and a worker whose tracking server is unreachable still finishes the experiment, showing why nothing was logged."""
+
 from __future__ import annotations
 
 import csv
@@ -26,13 +27,17 @@ def closed_port() -> int:
 def mlflow_outcome(store, exp_id: str) -> dict:
     """The record's `mlflow` field, written by the summarize task just after the experiment's final status (the
     wait only bounds a broken worker; it is not a speed check)."""
-    return wait_until(lambda: store.get_experiment(exp_id, with_predictions=False)["mlflow"], 60,
-                      "the summarize task to log the experiment to MLflow")
+    return wait_until(
+        lambda: store.get_experiment(exp_id, with_predictions=False)["mlflow"],
+        60,
+        "the summarize task to log the experiment to MLflow",
+    )
 
 
 @pytest.mark.slow
-def test_each_run_of_a_finished_experiment_is_found_by_mlflow_search_runs(start_worker, tq_store, tmp_path,
-                                                                           monkeypatch):
+def test_each_run_of_a_finished_experiment_is_found_by_mlflow_search_runs(
+    start_worker, tq_store, tmp_path, monkeypatch
+):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     start_worker(MLFLOW_TRACKING_URI=uri)
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=5))

@@ -1,5 +1,6 @@
 """Re-run, retry and cross-experiment comparison on real processes: Redis, Celery workers and local_openai training
 local-tfidf. The failures retried here are real: a provider nobody listens on, and a cancel mid-evaluation."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,16 +19,20 @@ from worker.stack import free_port
 
 
 def jobs_of(provider, exp_id: str) -> list:
-    return [job for job in provider.fine_tuning.jobs.list(limit=100)
-            if (job.metadata or {}).get("tunequeue_experiment") == exp_id]
+    return [
+        job
+        for job in provider.fine_tuning.jobs.list(limit=100)
+        if (job.metadata or {}).get("tunequeue_experiment") == exp_id
+    ]
 
 
 @pytest.mark.slow
 def test_a_rerun_through_the_api_is_compared_with_its_original(start_worker, tq_stack, tq_store):
     start_worker(concurrency=2)
     reconfigure(load_settings(tq_stack.env))  # enqueue on this stack's Redis, whatever an earlier test configured
-    client = create_app({"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "rerun-test-secret"}),
-                         "TESTING": True}).test_client()
+    client = create_app(
+        {"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "rerun-test-secret"}), "TESTING": True}
+    ).test_client()
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=10))
     assert wait_finished(tq_store, exp_id)["status"] == "succeeded"
 
@@ -72,8 +77,12 @@ def test_a_run_failed_by_an_unreachable_provider_is_retried_in_place(start_worke
 def test_a_run_cancelled_during_evaluation_is_retried_without_training_again(start_worker, tq_store, provider):
     start_worker(TQ_EVAL_CONCURRENCY=1)
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=30))
-    wait_until(lambda: tq_store.get_run(exp_id, "run-1")["progress"]["done"] >= 3, 120,
-               "the evaluation to get under way", interval_s=0.02)
+    wait_until(
+        lambda: tq_store.get_run(exp_id, "run-1")["progress"]["done"] >= 3,
+        120,
+        "the evaluation to get under way",
+        interval_s=0.02,
+    )
     pipeline.cancel_experiment(tq_store, exp_id)
     cancelled = wait_finished(tq_store, exp_id, timeout_s=60)["runs"][0]
     assert cancelled["status"] == "cancelled" and cancelled["fine_tuned_model"]
@@ -87,15 +96,18 @@ def test_a_run_cancelled_during_evaluation_is_retried_without_training_again(sta
     assert record["status"] == "succeeded" and run["status"] == "succeeded", run["error"]
     assert len(run["predictions"]) == 90 and run["metrics"]["n"] == 90
     assert [job.id for job in jobs_of(provider, exp_id)] == [cancelled["job_id"]] == [run["job_id"]]
-    assert any(f"evaluating {cancelled['fine_tuned_model']} on {90 - answered} of 90" in event["message"]
-               for event in run["events"]), [event["message"] for event in run["events"]]
+    assert any(
+        f"evaluating {cancelled['fine_tuned_model']} on {90 - answered} of 90" in event["message"]
+        for event in run["events"]
+    ), [event["message"] for event in run["events"]]
 
 
 def test_a_retried_attempt_starts_its_own_job_and_never_picks_up_the_cancelled_one(tq_stack, tq_store, provider):
     """The job lookup by metadata (how a task whose create response was lost finds its job) must not hand the
     retry the earlier attempt's cancelled job; a lost response in the retry still finds the retry's own job."""
-    exp_id = tq_store.create_experiment(sample_spec(tq_store, models=["local-tfidf"], test_per_class=3),
-                                        tq_stack.openai_base_url)
+    exp_id = tq_store.create_experiment(
+        sample_spec(tq_store, models=["local-tfidf"], test_per_class=3), tq_stack.openai_base_url
+    )
     prepare(tq_store, exp_id)
     file_id = upload(tq_store, provider, exp_id)
     first = start_fine_tune(tq_store, provider, exp_id, "run-1", file_id, deadline_s=600)

@@ -1,6 +1,7 @@
 """Celery task states in the result backend, with a real worker, Redis and local_openai: a failed run's task ends in
 FAILURE with its error (what Flower shows), the other run's tasks in SUCCESS, the chord finishes and the experiment
 is summarized as `partial`; an evaluation handed over between slices is a fresh message, not a retry."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,17 +21,26 @@ def test_a_failed_run_fails_its_task_and_the_chord_still_summarizes(start_worker
     origin = tq_stack.openai_base_url.rsplit("/v1", 1)[0]
     proxy = SlowProxy(origin, {("POST", "/v1/chat/completions"): [0.8] * 9})
     try:
-        worker = start_worker(OPENAI_BASE_URL=f"{proxy.url}/v1", TQ_VISIBILITY_TIMEOUT_S=10,
-                              TQ_REQUEST_TIMEOUT_S=2, TQ_MAX_RETRIES=0, TQ_POLL_INTERVAL_S=0.5,
-                              TQ_POLL_MAX_INTERVAL_S=2, TQ_EVAL_CONCURRENCY=1)
+        worker = start_worker(
+            OPENAI_BASE_URL=f"{proxy.url}/v1",
+            TQ_VISIBILITY_TIMEOUT_S=10,
+            TQ_REQUEST_TIMEOUT_S=2,
+            TQ_MAX_RETRIES=0,
+            TQ_POLL_INTERVAL_S=0.5,
+            TQ_POLL_MAX_INTERVAL_S=2,
+            TQ_EVAL_CONCURRENCY=1,
+        )
         spec = sample_spec(tq_store, models=["no-such-model", "local-tfidf"], test_per_class=3)
         exp_id = tq_store.create_experiment(spec, f"{proxy.url}/v1")
         result = pipeline.experiment_canvas(tq_store.get_experiment(exp_id, with_predictions=False)).apply_async()
         try:
             record = wait_finished(tq_store, exp_id, timeout_s=240)
             wait_until(result.ready, 30, "the chord to finish")
-            tasks = {(sent.name, (sent.args or [None])[-1]): sent for sent in pipeline.sent_results(result)
-                     if isinstance(sent, AsyncResult) and sent.name}
+            tasks = {
+                (sent.name, (sent.args or [None])[-1]): sent
+                for sent in pipeline.sent_results(result)
+                if isinstance(sent, AsyncResult) and sent.name
+            }
         finally:
             pipeline.release_results(result)
     finally:

@@ -61,18 +61,25 @@ def _interval(scores: dict[str, Any], key: str) -> str:
 def comparison_table(record: dict[str, Any]) -> str:
     """The comparison: model, kind, accuracy and macro-F1 with their 95 % intervals, invalid, training seconds,
     trained tokens, estimated and actual cost; then failures, and each paired comparison as a sentence."""
-    header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "est. $", "cost $",
-              "status"]
+    header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "est. $", "cost $", "status"]
     rows = []
     for run in record["runs"]:
         scores = run.get("metrics") or {}
         name = run.get("fine_tuned_model") or run["base_model"]
-        rows.append([name, run["kind"], _number(scores.get("accuracy"), 3) + _interval(scores, "accuracy_ci95"),
-                     _number(scores.get("macro_f1"), 3) + _interval(scores, "macro_f1_ci95"),
-                     "-" if scores.get("invalid") is None else str(scores["invalid"]),
-                     _number(run.get("training_seconds"), 1),
-                     "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
-                     _number(run.get("cost_estimate_usd"), 4), _number(run.get("cost_usd"), 4), run["status"]])
+        rows.append(
+            [
+                name,
+                run["kind"],
+                _number(scores.get("accuracy"), 3) + _interval(scores, "accuracy_ci95"),
+                _number(scores.get("macro_f1"), 3) + _interval(scores, "macro_f1_ci95"),
+                "-" if scores.get("invalid") is None else str(scores["invalid"]),
+                _number(run.get("training_seconds"), 1),
+                "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
+                _number(run.get("cost_estimate_usd"), 4),
+                _number(run.get("cost_usd"), 4),
+                run["status"],
+            ]
+        )
     lines = text_table(header, rows)
     for run in record["runs"]:
         if run.get("error"):
@@ -90,12 +97,16 @@ def describe(record: dict[str, Any]) -> str:
     """A short header for the table: id, status, dataset, split sizes, best run."""
     dataset = record["dataset"]
     split = record.get("split") or {}
-    lines = [f"experiment {record['id']}: {record['status']}",
-             f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
-             f"label={dataset['columns']['label']}"]
+    lines = [
+        f"experiment {record['id']}: {record['status']}",
+        f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
+        f"label={dataset['columns']['label']}",
+    ]
     if split:
-        lines.append(f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
-                     f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}")
+        lines.append(
+            f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
+            f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}"
+        )
     if record.get("error"):
         lines.append(f"error: {record['error']}")
     summary = record.get("summary") or {}
@@ -115,9 +126,16 @@ def experiments_table(records: Sequence[dict[str, Any]]) -> str:
     for record in records:
         accuracies = [(run.get("metrics") or {}).get("accuracy") for run in record["runs"]]
         scored = [accuracy for accuracy in accuracies if accuracy is not None]
-        rows.append([record["id"], record["status"], record["created_at"], record["dataset"]["name"],
-                     ",".join(run["base_model"] for run in record["runs"]),
-                     _number(max(scored) if scored else None, 3)])
+        rows.append(
+            [
+                record["id"],
+                record["status"],
+                record["created_at"],
+                record["dataset"]["name"],
+                ",".join(run["base_model"] for run in record["runs"]),
+                _number(max(scored) if scored else None, 3),
+            ]
+        )
     return "\n".join(text_table(header, rows))
 
 
