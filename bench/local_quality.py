@@ -26,7 +26,8 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.dataset import Item, load_items, reference_sampling, split_items  # noqa: E402
+from shared.dataset_reading import Item, load_items  # noqa: E402
+from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 from shared.jsonl import chat_jsonl  # noqa: E402
 from shared.metrics import normalize_output  # noqa: E402
 from shared.prompts import PRESETS, evaluation_messages, training_messages  # noqa: E402

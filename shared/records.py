@@ -13,7 +13,8 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from typing import Final, cast, overload
 
-from shared.dataset import DatasetError, SamplingSpec
+from shared.dataset_reading import DatasetError
+from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
 from shared.record_types import (
     RUN_KINDS,

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import DatasetError
+from shared.dataset_reading import DatasetError
 from shared.records import RecordError
 from shared.store import DatasetQuotaExceeded
 from web.api_bodies import CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody, SubmittedBody

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
-from shared.dataset import DatasetError, read_table, summarize
+from shared.dataset_reading import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
 from shared.records import check_columns

@@ -17,19 +17,8 @@ from typing import Final, Literal, NamedTuple, TypedDict, overload
 
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import (
-    DatasetError,
-    Item,
-    SamplingSpec,
-    Split,
-    class_counts,
-    column_index,
-    detect_columns,
-    items_from_rows,
-    read_table,
-    reference_sampling,
-    split_items,
-)
+from shared.dataset_reading import DatasetError, Item, class_counts, column_index, detect_columns, items_from_rows, read_table
+from shared.dataset_sampling import SamplingSpec, Split, reference_sampling, split_items
 from shared.estimates import Report, prelaunch_report
 from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
 from shared.record_types import SamplingMode

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ops_processes import free_port, provider_url
-from shared.health import (Check, check_all, check_backend, check_data_dir, check_redis, check_workers,
-                           load_checked, redact_url)
+from shared.health import Check, check_all, check_backend, check_data_dir, check_redis, check_workers, load_checked
+from shared.settings import redact_url
 from shared.settings import load_settings
 
 QUEUES = ("tunequeue", "training", "evaluation")

@@ -182,7 +182,7 @@ def test_make_down_stops_what_a_killed_make_up_left_behind_and_nothing_else(tmp_
 # Enqueues a local-tfidf experiment on the sample CSV (270 test items) the way the web app does; prints its id.
 SUBMIT = """
 from pathlib import Path
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.settings import get_settings
 from shared.store import Store

@@ -13,7 +13,7 @@ from shared.export import (
     predictions_csv,
 )
 from shared.records import ExperimentSpec, new_experiment_record
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 
 
 @pytest.mark.parametrize("value, expected", [

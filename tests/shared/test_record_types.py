@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import get_type_hints
 
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.record_types import (EXPERIMENT_STATUSES, RUN_STATUSES, SCHEMA_VERSION, ExperimentRecord, Hyperparameters,
                                  Prompt, Run, Sampling)
 from shared.records import ExperimentSpec, new_experiment_record, new_run_record

@@ -1,6 +1,6 @@
 """Odd data (tests/odd_data.py) through every page, chart and export.
 
-The first test prepares and scores an experiment with the real `shared.steps` functions on real Redis, the model
+The first test prepares and scores an experiment with the real step functions on real Redis, the model
 answers written by the test; the slow one runs the whole stack (web API, Celery worker, local_openai training
 local-tfidf) on the same CSV.
 """
@@ -12,8 +12,10 @@ import time
 import pytest
 
 from odd_data import LABELS, assert_renders_intact, odd_csv
-from shared import steps
-from shared.dataset import SamplingSpec
+from shared.evaluate import finish_evaluation
+from shared.prepare import prepare
+from shared.summary import summarize
+from shared.dataset_sampling import SamplingSpec
 from shared.metrics import make_prediction
 from shared.records import ExperimentSpec
 from shared.settings import load_settings
@@ -31,7 +33,7 @@ def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(clien
                           sampling=SamplingSpec(train_counts={label: 4 for label in LABELS}, train_offset=0,
                                                 test_counts={label: 4 for label in LABELS}, test_offset=4))
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     ordered = sorted(LABELS)
     answers = {"run-1": lambda item: item.label,
                "run-2": lambda item: ordered[(ordered.index(item.label) + item.row) % len(ordered)]}
@@ -40,8 +42,8 @@ def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(clien
                        for item in split.test}
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     record = assert_renders_intact(client, exp_id)
     assert record["runs"][0]["metrics"]["accuracy"] == 1.0
 

@@ -2,7 +2,7 @@
 against it (openapi-core's response validation, with the document the app serves).
 
 Responses come from the app on a real Redis; the finished experiment is prepared and scored by the real
-`shared.steps` functions (the model answers written by the test), and the slow test runs the whole stack (Celery
+step functions (the model answers written by the test), and the slow test runs the whole stack (Celery
 worker, local_openai training local-tfidf).
 """
 from __future__ import annotations
@@ -20,8 +20,11 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
-from shared import prompts, steps
-from shared.dataset import SamplingSpec
+from shared import prompts
+from shared.evaluate import finish_evaluation
+from shared.prepare import prepare
+from shared.summary import summarize
+from shared.dataset_sampling import SamplingSpec
 from shared.metrics import make_prediction
 from shared.prompts import PromptPreset
 from shared.record_types import (SCHEMA_VERSION, ExperimentRecord, ExperimentState, Hyperparameters, Run, RunState,
@@ -57,7 +60,7 @@ def upload_api(client, data: bytes, name: str = "t.csv") -> TestResponse:
 
 
 def finished_experiment(store: Store, sample_csv: bytes) -> str:
-    """An experiment prepared by `steps.prepare`, one run answering every item right and one answering 'neutral',
+    """An experiment prepared by `shared.prepare.prepare`, one run answering every item right and one answering 'neutral',
     then summarized: a succeeded record with split, metrics, predictions and summary."""
     sha256 = store.put_dataset(sample_csv, "tweets.csv")
     labels = ["negative", "neutral", "positive"]
@@ -66,14 +69,14 @@ def finished_experiment(store: Store, sample_csv: bytes) -> str:
                           sampling=SamplingSpec(train_counts={label: 5 for label in labels}, train_offset=0,
                                                 test_counts={label: 5 for label in labels}, test_offset=100))
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     for run_id, answer in (("run-1", lambda label: f"{label.title()}."), ("run-2", lambda label: "neutral")):
         predictions = {item.row: make_prediction(item.row, item.label, answer(item.label), split.labels)
                        for item in split.test}
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 

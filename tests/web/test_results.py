@@ -1,6 +1,6 @@
 """Results on the experiment page: table, prediction filters, SVG charts, CSV and JSON downloads.
 
-The experiment is prepared and scored by the real `shared.steps` functions against real Redis; only the model
+The experiment is prepared and scored by the real step functions against real Redis; only the model
 answers are written by the test (they stand in for a provider, which the browser test exercises for real).
 """
 from __future__ import annotations
@@ -12,8 +12,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from shared import steps
-from shared.dataset import SamplingSpec
+from shared.evaluate import finish_evaluation
+from shared.prepare import prepare
+from shared.run_state import fail_run
+from shared.summary import summarize
+from shared.dataset_sampling import SamplingSpec
 from shared.metrics import make_prediction
 from shared.records import ExperimentSpec
 from shared.store import Store
@@ -43,7 +46,7 @@ def finished(store: Store) -> str:
                           sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
                                                 test_counts={"neg": 5, "pos": 5}, test_offset=5))
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     answers = {"run-1": lambda item: item.label,  # always right
                "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg"}  # a formula and a fixed guess
     for run_id, answer in answers.items():
@@ -51,8 +54,8 @@ def finished(store: Store) -> str:
                        for item in split.test}
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 
@@ -116,9 +119,9 @@ def test_failed_run_shows_its_message(client, store: Store):
                           sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
                                                 test_counts={"neg": 5, "pos": 5}, test_offset=5))
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    steps.prepare(store, exp_id)
-    steps.fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
-    steps.summarize(store, exp_id)
+    prepare(store, exp_id)
+    fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
+    summarize(store, exp_id)
     body = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
     assert store.get_experiment(exp_id)["status"] == "failed"
     assert "model &#39;no-such-model&#39; does not exist &lt;script&gt;" in body

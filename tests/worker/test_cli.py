@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS
 from shared.settings import get_settings
 from worker import cli
 from worker.commands import render

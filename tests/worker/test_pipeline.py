@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import redis
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.store import predictions_key
 from worker import pipeline

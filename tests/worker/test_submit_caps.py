@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.records import ExperimentSpec, RecordError
 from shared.store import Store
 from worker import pipeline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.health import redact_url
+from shared.settings import redact_url
 from shared.records import is_experiment_id, not_an_experiment_id
 from shared.settings import get_settings
 from shared.store import Store

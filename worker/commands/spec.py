@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import shared
-from shared.dataset import DatasetError, load_items, reference_sampling, split_items
+from shared.dataset_reading import DatasetError, load_items
+from shared.dataset_sampling import reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, get_preset
 from shared.records import ExperimentSpec, RecordError
 from shared.settings import get_settings
