@@ -26,6 +26,7 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from local_openai.job_record import FINISHED  # noqa: E402
 from shared.dataset_reading import Item, load_items  # noqa: E402
 from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 from shared.jsonl import chat_jsonl  # noqa: E402
@@ -64,7 +65,7 @@ def accuracy(outputs: list[str], test: list[Item], labels: list[str]) -> float:
 
 def fine_tune(client: openai.OpenAI, model: str, file_id: str, seed: int) -> tuple[str, float]:
     job = client.fine_tuning.jobs.create(training_file=file_id, model=model, seed=seed, suffix="bench")
-    while job.status not in ("succeeded", "failed", "cancelled"):
+    while job.status not in FINISHED:
         time.sleep(0.5)
         job = client.fine_tuning.jobs.retrieve(job.id)
     if job.status != "succeeded":

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from shared.dataset_sampling import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
-from shared.prompts import PromptPreset, evaluation_messages, training_messages
+from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_messages
 from shared.record_types import PrelaunchReport
+from shared.records import ExperimentSpec, normalize_hyperparameters
 from shared.tokens import count_examples, count_messages
 
 
@@ -87,3 +88,11 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
     report.price_note = (f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free."
                          + epochs_note)
     return report
+
+
+def spec_report(spec: ExperimentSpec, split: Split) -> Report:
+    """The pre-launch report of an experiment on its drawn split: what the form's Check shows, and what
+    `worker.pipeline.check_and_submit` requires to pass before it submits."""
+    prompt = spec.prompt or PRESETS["reference"]
+    n_epochs = normalize_hyperparameters(spec.hyperparameters)["n_epochs"]
+    return prelaunch_report(split, prompt, spec.models, spec.zero_shot, n_epochs)

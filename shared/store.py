@@ -255,7 +255,7 @@ class Store:
 
         def change(record: dict[str, Any]) -> None:
             record.update(fields)
-            if fields.get("status") in ("succeeded", "failed", "cancelled") and not record.get("finished_at"):
+            if fields.get("status") in FINISHED_RUN_STATUSES and not record.get("finished_at"):
                 record["finished_at"] = now_iso()
 
         return cast(ExperimentState, self._update(experiment_key(exp_id), change, f"experiment {exp_id}"))

@@ -1,4 +1,5 @@
-"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment.
+"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment: the worker's public
+module, the only one web/ imports (it also hands /healthz the queue names and the worker probe).
 
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
@@ -17,7 +18,7 @@ from celery.canvas import Signature
 from celery.result import ResultBase
 
 from shared.dataset_sampling import Split
-from shared.estimates import Report, prelaunch_report
+from shared.estimates import Report, spec_report
 from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
@@ -25,7 +26,9 @@ from shared.run_state import StepError
 from shared.settings import get_settings
 from shared.store import Store
 from worker import tasks
+from worker.celery_app import QUEUES as QUEUES  # re-exported for web's /healthz, which imports only this module
 from worker.celery_app import app
+from worker.doctor import worker_probe as worker_probe  # likewise
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +94,10 @@ class Launch:
 
 
 def check_and_submit(store: Store, spec: ExperimentSpec, split: Split) -> Launch:
-    """The pre-launch check, and the submission only when it passes (what the form's Launch and the API do)."""
-    report = prelaunch_report(split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
+    """The pre-launch check, and the submission only when it passes (what the form's Launch and the API do).
+
+    Raises RecordError when the store refuses the experiment (a cap of the settings)."""
+    report = spec_report(spec, split)
     if not report.ok:
         return Launch(report)
     return Launch(report, submit_experiment(store, spec))

@@ -70,7 +70,7 @@ class Hyperparameters:
 def requested_or_auto(requested: Mapping[str, object], name: str, auto: float) -> float:
     """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto".
 
-    Values were checked at job creation (`local_openai.hyperparameters`): anything else is a number."""
+    Values were checked at job creation (`local_openai.api.hyperparameters`): anything else is a number."""
     value = requested.get(name, "auto")
     if value is None or value == "auto":
         return auto

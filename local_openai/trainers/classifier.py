@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from local_openai.tokens import count_message_tokens, count_text_tokens
+from local_openai.trainers.tokens import count_message_tokens, count_text_tokens
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message, message_text
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.

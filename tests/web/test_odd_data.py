@@ -17,13 +17,12 @@ from shared.prepare import prepare
 from shared.summary import summarize
 from shared.dataset_sampling import SamplingSpec
 from shared.metrics import make_prediction
-from shared.records import ExperimentSpec
+from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
 from web import create_app
 from worker.celery_app import reconfigure
 
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(client, store: Store):
@@ -68,7 +67,7 @@ def test_odd_csv_runs_end_to_end_on_the_real_stack(tq_stack, start_worker, tq_st
     assert response.status_code == 202, response.get_json()
     exp_id = response.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in TERMINAL:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_RUN_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = assert_renders_intact(client, exp_id)

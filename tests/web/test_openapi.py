@@ -29,15 +29,14 @@ from shared.metrics import make_prediction
 from shared.prompts import PromptPreset
 from shared.record_types import (SCHEMA_VERSION, ExperimentRecord, ExperimentState, Hyperparameters, Run, RunState,
                                  Sampling)
-from shared.records import ExperimentSpec
+from shared.records import FINISHED_RUN_STATUSES, HYPERPARAMETER_FIELDS, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
 from web import create_app
 from web.api_bodies import HyperparametersRequest, PromptRequest, SamplingRequest
-from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
+from web.api_fields import PROMPT_KEYS, SAMPLING_KEYS
 from worker.celery_app import reconfigure
 
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def checked(client, response: TestResponse) -> TestResponse:
@@ -113,7 +112,7 @@ def test_request_types_name_the_record_fields_and_the_api_s_keys():
     """The JSON submission's nested objects take the record's keys, and the API reads exactly those."""
     assert set(get_type_hints(SamplingRequest)) == set(get_type_hints(Sampling))
     assert set(get_type_hints(HyperparametersRequest)) == set(get_type_hints(Hyperparameters))
-    assert set(get_type_hints(HyperparametersRequest)) == {key for key, _ in HYPERPARAMETER_KEYS}
+    assert set(get_type_hints(HyperparametersRequest)) == set(HYPERPARAMETER_FIELDS)
     assert set(get_type_hints(SamplingRequest)) == {key for key, _ in SAMPLING_KEYS} | {"train_counts",
                                                                                           "test_counts"}
     assert set(get_type_hints(PromptRequest)) == set(PROMPT_KEYS)
@@ -221,7 +220,7 @@ def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start
     assert submitted.status_code == 202, submitted.get_json()
     exp_id = submitted.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in TERMINAL:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_RUN_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
