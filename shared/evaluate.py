@@ -20,6 +20,7 @@ from shared import metrics
 from shared.dataset_reading import Item
 from shared.dataset_sampling import Split
 from shared.prepare import load_split
+from shared.record_types import Metrics, Prediction
 from shared.prompts import PromptPreset, evaluation_messages
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
 from shared.retries import SDK_MAX_RETRY_WAIT_S, fit_call
@@ -178,7 +179,7 @@ def _evaluate_slice(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
 
 
 def finish_evaluation(store: Store, exp_id: str, run_id: str, split: Split,
-                      predictions: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+                      predictions: Mapping[int, Prediction]) -> Metrics:
     ordered = [predictions[item.row] for item in split.test]
     scores = metrics.metrics_from_predictions(ordered, split.labels)
     store.update_run(exp_id, run_id, status="succeeded", metrics=scores,

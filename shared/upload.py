@@ -20,7 +20,8 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     """Write, validate and upload the training JSONL; returns the file id (the stored one if already uploaded)."""
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
-    existing: str | None = (record.get("training_file") or {}).get("file_id")
+    stored = record.get("training_file")
+    existing = stored.get("file_id") if stored else None
     if existing:
         return existing
     split = load_split(store, exp_id)

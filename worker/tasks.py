@@ -22,6 +22,7 @@ from shared.dataset_reading import DatasetError
 from shared.provider import make_client
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
 from shared.redis_client import RETRIED_ERRORS, redis_client
+from shared.record_types import Summary
 from shared.retries import backoff_s
 from shared.run_state import Busy, RunCancelled, StepError, fail_run, record_cancelled, record_failure, run_finished
 from shared.settings import get_settings
@@ -180,5 +181,5 @@ def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalPro
 
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
-def summarize(self: Task, exp_id: str) -> dict[str, Any]:
+def summarize(self: Task, exp_id: str) -> Summary:
     return summary.summarize(store(), exp_id)

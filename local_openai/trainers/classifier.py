@@ -69,7 +69,8 @@ class ClassifierPredictor:
     def __init__(self, predict: Callable[[list[str]], list[str]]):
         self._predict = predict
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
+        """Every request answered: a classifier refuses none (the protocol allows a ClientError in place)."""
         labels = self._predict([last_user_text(r.messages) for r in requests])
         return [
             ChatResult(

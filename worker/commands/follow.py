@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
+from shared.record_types import ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.store import Store
 from worker.commands.errors import FollowInterrupted
@@ -13,7 +14,7 @@ from worker.commands.render import print_record, progress_line
 
 
 def wait_for(store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5,
-             log_every_s: float = 10.0) -> dict[str, Any]:
+             log_every_s: float = 10.0) -> ExperimentRecord:
     """Follow the experiment until it finishes; returns the full record.
 
     On a terminal the progress line is redrawn in place; otherwise (a log, CI) a line is written when a status
@@ -51,7 +52,7 @@ def warn_without_workers(out: TextIO) -> None:
                   "`celery -A worker worker -Q tunequeue,training,evaluation` (or `make up`)\n")
 
 
-def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> dict[str, Any]:
+def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> ExperimentRecord:
     """Submit, follow and print; shared by `run` and `demo`."""
     from worker.pipeline import submit_experiment
 

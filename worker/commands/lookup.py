@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.settings import redact_url
+from shared.record_types import ExperimentRecord
 from shared.records import is_experiment_id, not_an_experiment_id
 from shared.settings import get_settings
 from shared.store import Store
@@ -28,7 +27,7 @@ def checked_id(exp_id: str) -> str:
     return exp_id
 
 
-def find_record(store: Store, exp_id: str, with_predictions: bool = True) -> dict[str, Any]:
+def find_record(store: Store, exp_id: str, with_predictions: bool = True) -> ExperimentRecord:
     record = store.get_experiment(exp_id, with_predictions=with_predictions)
     if record is None:
         raise CliError(f"no experiment {exp_id!r} in Redis at {redact_url(get_settings().redis_url)}; ids look like "
