@@ -60,7 +60,7 @@ def ask_all(client: openai.OpenAI, model: str, messages: list[list[dict]], concu
 
 
 def accuracy(outputs: list[str], test: list[Item], labels: list[str]) -> float:
-    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test)) / len(test)
+    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test, strict=True)) / len(test)
 
 
 def fine_tune(client: openai.OpenAI, model: str, file_id: str, seed: int) -> tuple[str, float]:
@@ -169,7 +169,7 @@ def print_table(rows: list[dict]) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print()
     for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * width for width in widths))
 

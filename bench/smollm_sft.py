@@ -55,7 +55,7 @@ def accuracy(predictor, test, messages_for, batch_size: int = 16) -> tuple[float
         requests = [ChatRequest(messages=messages_for(t), temperature=0, max_tokens=10) for t, _ in test[start : start + batch_size]]
         outputs.extend(r.text for r in predictor.complete(requests))
     seconds = time.monotonic() - started
-    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test))
+    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test, strict=True))
     return correct / len(test), len(test) / seconds, outputs
 
 
@@ -102,8 +102,8 @@ def main() -> None:
         started, cpu_started = time.monotonic(), time.process_time()
         result = trainer.train(examples, ctx)
         seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
-        print(f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, {result.trained_tokens} tokens, "
-              f"loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
+        print(f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, "
+              f"{result.trained_tokens} tokens, loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
         tuned = trainer.load(Path(tmp))
         acc_ref, rate, outputs = accuracy(tuned, test, reference_prompt)
         acc_train, _, _ = accuracy(tuned, test, training_prompt)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from shared.jsonl import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_MESSAGES, JsonlLimits
 

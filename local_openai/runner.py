@@ -12,12 +12,24 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from local_openai.job_record import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING_FILES, WAITING,
-                                     checkpoint_id, checkpoint_model_name, fine_tuned_model_name,
-                                     hyperparameter_fields, job_error)
+from local_openai.job_record import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    VALIDATING_FILES,
+    WAITING,
+    checkpoint_id,
+    checkpoint_model_name,
+    fine_tuned_model_name,
+    hyperparameter_fields,
+    job_error,
+)
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
 from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from shared.dataset_reading import DatasetError, Item, class_counts
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -20,9 +19,9 @@ from shared import metrics
 from shared.dataset_reading import Item
 from shared.dataset_sampling import Split
 from shared.prepare import load_split
-from shared.record_types import Metrics, Prediction
 from shared.prompts import PromptPreset, evaluation_messages
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
+from shared.record_types import Metrics, Prediction
 from shared.retries import SDK_MAX_RETRY_WAIT_S, fit_call
 from shared.run_lease import RunLease
 from shared.run_state import Busy, StepError, check_not_cancelled, experiment_record

@@ -8,8 +8,8 @@ cancelled the experiment) or `Busy` (another task is working on the same run: co
 from __future__ import annotations
 
 import logging
-from shared.record_types import ExperimentRecord
 
+from shared.record_types import ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES
 from shared.store import Store
 

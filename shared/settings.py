@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar, overload
+from typing import TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.retries import call_bound_s

@@ -13,11 +13,19 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple, TypedDict, overload
+from typing import NamedTuple, TypedDict, overload
 
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset_reading import DatasetError, Item, class_counts, column_index, detect_columns, items_from_rows, read_table
+from shared.dataset_reading import (
+    DatasetError,
+    Item,
+    class_counts,
+    column_index,
+    detect_columns,
+    items_from_rows,
+    read_table,
+)
 from shared.dataset_sampling import SamplingSpec, Split, reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
 from shared.record_types import SamplingMode

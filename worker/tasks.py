@@ -7,8 +7,9 @@ evaluate. A run-level failure is recorded on the run and the chain passes `None`
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable, TypeVar
+from typing import TypeVar
 
 import openai
 import redis
@@ -17,12 +18,14 @@ from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from shared import evaluate as evaluation
-from shared import fine_tune_job, prepare as preparation, summary, upload as uploading
+from shared import fine_tune_job, summary
+from shared import prepare as preparation
+from shared import upload as uploading
 from shared.dataset_reading import DatasetError
 from shared.provider import make_client
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
-from shared.redis_client import RETRIED_ERRORS, redis_client
 from shared.record_types import Summary
+from shared.redis_client import RETRIED_ERRORS, redis_client
 from shared.retries import backoff_s
 from shared.run_state import Busy, RunCancelled, StepError, fail_run, record_cancelled, record_failure, run_finished
 from shared.settings import get_settings
@@ -83,10 +86,10 @@ def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
     except Retry:
         raise
     except RETRIED_ERRORS as exc:
-        raise retry_after_redis_outage(task, exc)
+        raise retry_after_redis_outage(task, exc) from exc
     except Busy as exc:
         log.info("%s %s: %s", exp_id, run_id, exc)
-        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s))
+        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s)) from exc
     except RunCancelled:
         record_cancelled(db, exp_id, run_id)
     except (StepError, DatasetError) as exc:
@@ -97,7 +100,7 @@ def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
             countdown = transient_countdown(task, exc)
             db.add_event(exp_id, run_id, f"{provider_error_message(exc)}; retrying in {countdown:.1f} s",
                          level="warning")
-            raise task.retry(exc=exc, countdown=countdown)
+            raise task.retry(exc=exc, countdown=countdown) from exc
         if is_retryable(exc) or isinstance(exc, openai.OpenAIError):
             record_failure(db, exp_id, run_id, provider_error_message(exc))
         else:

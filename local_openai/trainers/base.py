@@ -6,9 +6,10 @@ trainers only report through the `TrainingContext` callbacks.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 Message = dict[str, object]
 

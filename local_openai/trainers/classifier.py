@@ -8,10 +8,10 @@ the same prediction.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from local_openai.trainers.tokens import count_message_tokens, count_text_tokens
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message, message_text
+from local_openai.trainers.tokens import count_message_tokens, count_text_tokens
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.
 _MARKER = re.compile(r"(?:^|\n)[ \t]*[A-Za-z][A-Za-z ]{0,24}:[ \t]*", re.MULTILINE)
@@ -79,5 +79,5 @@ class ClassifierPredictor:
                 completion_tokens=count_text_tokens(label),
                 finish_reason="stop",
             )
-            for request, label in zip(requests, labels)
+            for request, label in zip(requests, labels, strict=True)
         ]

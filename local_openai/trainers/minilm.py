@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from local_openai.trainers.base import (Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext,
-                                         TrainResult, requested_or_auto)
+from local_openai.trainers.base import (
+    Hyperparameters,
+    Message,
+    Predictor,
+    TrainingCancelled,
+    TrainingContext,
+    TrainResult,
+    requested_or_auto,
+)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 from local_openai.trainers.libraries import load
 
@@ -73,7 +80,7 @@ class _Classifier:
         (directory / "labels.json").write_text(json.dumps(self.labels))
 
     @classmethod
-    def load(cls, directory: Path) -> "_Classifier":
+    def load(cls, directory: Path) -> _Classifier:
         import torch
 
         labels = json.loads((directory / "labels.json").read_text())

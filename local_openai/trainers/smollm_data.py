@@ -1,8 +1,8 @@
 """Turning chat conversations into token ids with labels on the assistant tokens only, for SmolLM2 fine-tuning."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from local_openai.trainers.base import Message, message_text
 

@@ -11,11 +11,19 @@ options. Models from older versions (`tfidf.pkl`) are refused with a message to 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from local_openai.trainers.base import (ClientError, Hyperparameters, Message, Predictor, TrainingCancelled,
-                                         TrainingContext, TrainResult, requested_or_auto)
+from local_openai.trainers.base import (
+    ClientError,
+    Hyperparameters,
+    Message,
+    Predictor,
+    TrainingCancelled,
+    TrainingContext,
+    TrainResult,
+    requested_or_auto,
+)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 
 MODEL_JSON = "tfidf.json"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.fine_tune_job import poll_fine_tune, start_fine_tune
 from shared.prepare import prepare
-from shared.run_state import StepError
-from shared.upload import upload
-from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
+from shared.run_state import StepError
 from shared.store import Store
+from shared.upload import upload
 
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "airline_tweets_sample.csv"
 

@@ -14,14 +14,15 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import pytest
 import redis
-
 from ops_processes import REPO, base_env, free_port, port_open, wait_until
+
 from shared.records import FINISHED_RUN_STATUSES
 from shared.store import Store, predictions_key
 

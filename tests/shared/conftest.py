@@ -1,7 +1,7 @@
 """Fixtures for shared/: a clean database on the real redis-server of `redis_url` (tests/conftest.py)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis

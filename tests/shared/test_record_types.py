@@ -4,8 +4,16 @@ from __future__ import annotations
 from typing import get_type_hints
 
 from shared.dataset_sampling import reference_sampling
-from shared.record_types import (EXPERIMENT_STATUSES, RUN_STATUSES, SCHEMA_VERSION, ExperimentRecord, Hyperparameters,
-                                 Prompt, Run, Sampling)
+from shared.record_types import (
+    EXPERIMENT_STATUSES,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    ExperimentRecord,
+    Hyperparameters,
+    Prompt,
+    Run,
+    Sampling,
+)
 from shared.records import ExperimentSpec, new_experiment_record, new_run_record
 
 
@@ -16,7 +24,7 @@ def spec() -> ExperimentSpec:
 
 
 def required(typed_dict: type) -> set[str]:
-    return set(getattr(typed_dict, "__required_keys__"))
+    return set(typed_dict.__required_keys__)
 
 
 def test_a_new_record_has_exactly_the_typed_keys():

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from shared.significance import (best_run, compare_paired, compare_runs, correctness, items_to_detect,
-                                 macro_f1_interval, wilson_interval)
+from shared.significance import (
+    best_run,
+    compare_paired,
+    compare_runs,
+    correctness,
+    items_to_detect,
+    macro_f1_interval,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("correct, n, low, high", [

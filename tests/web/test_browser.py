@@ -8,8 +8,8 @@ results, and saves screenshots of the form and of the result page under var/scre
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -10,19 +10,18 @@ import io
 import time
 
 import pytest
-
 from odd_data import LABELS, assert_renders_intact, odd_csv
-from shared.evaluate import finish_evaluation
-from shared.prepare import prepare
-from shared.summary import summarize
+
 from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
+from shared.summary import summarize
 from web import create_app
 from worker.celery_app import reconfigure
-
 
 
 def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(client, store: Store):

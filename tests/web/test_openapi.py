@@ -21,22 +21,28 @@ from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
 from shared import prompts
-from shared.evaluate import finish_evaluation
-from shared.prepare import prepare
-from shared.summary import summarize
 from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.prompts import PromptPreset
-from shared.record_types import (SCHEMA_VERSION, ExperimentRecord, ExperimentState, Hyperparameters, Run, RunState,
-                                 Sampling)
+from shared.record_types import (
+    SCHEMA_VERSION,
+    ExperimentRecord,
+    ExperimentState,
+    Hyperparameters,
+    Run,
+    RunState,
+    Sampling,
+)
 from shared.records import FINISHED_RUN_STATUSES, HYPERPARAMETER_FIELDS, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
+from shared.summary import summarize
 from web import create_app
 from web.api_bodies import HyperparametersRequest, PromptRequest, SamplingRequest
 from web.api_fields import PROMPT_KEYS, SAMPLING_KEYS
 from worker.celery_app import reconfigure
-
 
 
 def checked(client, response: TestResponse) -> TestResponse:
@@ -59,8 +65,8 @@ def upload_api(client, data: bytes, name: str = "t.csv") -> TestResponse:
 
 
 def finished_experiment(store: Store, sample_csv: bytes) -> str:
-    """An experiment prepared by `shared.prepare.prepare`, one run answering every item right and one answering 'neutral',
-    then summarized: a succeeded record with split, metrics, predictions and summary."""
+    """An experiment prepared by `shared.prepare.prepare`, one run answering every item right and one answering
+    'neutral', then summarized: a succeeded record with split, metrics, predictions and summary."""
     sha256 = store.put_dataset(sample_csv, "tweets.csv")
     labels = ["negative", "neutral", "positive"]
     spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="tweets.csv", dataset_path=None, text_column="text",

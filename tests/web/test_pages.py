@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+from web_helpers import csrf_token, upload, uploaded_sha256
+
 from shared.records import FINISHED_RUN_STATUSES
 from shared.store import Store
-from web_helpers import csrf_token, upload, uploaded_sha256
+
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
 

@@ -12,14 +12,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from shared.evaluate import finish_evaluation
-from shared.prepare import prepare
-from shared.run_state import fail_run
-from shared.summary import summarize
 from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.records import ExperimentSpec
+from shared.run_state import fail_run
 from shared.store import Store
+from shared.summary import summarize
 
 XSS = '<script>alert("xss")</script>'
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",

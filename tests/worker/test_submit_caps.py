@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
+from worker_helpers import SAMPLE_CSV
 
 from shared.dataset_reading import load_items
 from shared.dataset_sampling import SamplingSpec, reference_sampling, split_items
 from shared.records import ExperimentSpec, RecordError
 from shared.store import Store
 from worker import pipeline
-from worker_helpers import SAMPLE_CSV
 
 
 def test_a_ten_thousand_run_experiment_is_refused_before_anything_is_queued(redis_url):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from shared.settings import redact_url
 from shared.record_types import ExperimentRecord
 from shared.records import is_experiment_id, not_an_experiment_id
-from shared.settings import get_settings
+from shared.settings import get_settings, redact_url
 from shared.store import Store
 from worker.commands.errors import CliError
 
