@@ -1,4 +1,5 @@
 """The per-app singletons (storage, job runner, model cache) and how a model id turns into a predictor."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,11 @@ class Services:
         if record is not None:
             owner = get_trainer(record["base_model"])
             if owner is None:
-                raise InvalidRequest(f"The base model {record['base_model']} of {model_id} is not available on this server",
-                                     param="model", code="model_not_available")
+                raise InvalidRequest(
+                    f"The base model {record['base_model']} of {model_id} is not available on this server",
+                    param="model",
+                    code="model_not_available",
+                )
             path = self.storage.model_path(model_id)
             return lambda: owner.load(path)
         base = get_trainer(model_id) if model_id in available_base_models() else None
@@ -36,7 +40,8 @@ class Services:
                 raise InvalidRequest(
                     f"The model `{model_id}` is a classifier base model and cannot answer before fine-tuning. "
                     f"Create a fine-tuning job with model={model_id!r} and use its fine_tuned_model.",
-                    param="model", code="model_not_supported",
+                    param="model",
+                    code="model_not_supported",
                 )
             return lambda: base.load(None)
         raise model_not_found(model_id)
@@ -52,7 +57,8 @@ def create_services(config: ServerConfig) -> Services:
     return Services(
         config=config,
         storage=storage,
-        runner=JobRunner(storage, config.concurrent_jobs, keep_checkpoints=config.keep_checkpoints,
-                         on_model_deleted=models.unload),
+        runner=JobRunner(
+            storage, config.concurrent_jobs, keep_checkpoints=config.keep_checkpoints, on_model_deleted=models.unload
+        ),
         models=models,
     )

@@ -5,6 +5,7 @@ the first waiting request, keeps collecting for `batch_window_ms` (or until `max
 with one `predictor.complete(batch)` call, and resolves the futures. A least-recently-used cache caps how many
 models stay loaded.
 """
+
 from __future__ import annotations
 
 import logging

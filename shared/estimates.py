@@ -2,6 +2,7 @@
 
 The web form and the JSON API both show this report, so they give the same figures.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,16 +48,31 @@ class Report:
     price_note: str = ""
 
     def to_dict(self) -> PrelaunchReport:
-        return {"ok": self.ok, "n_examples": self.n_examples, "n_train": self.n_train, "n_test": self.n_test,
-                "issues": [{"line": line, "message": message} for line, message in self.issues],
-                "models": [{"model": m.model, "kind": m.kind, "training_tokens": m.training_tokens,
-                            "evaluation_tokens": m.evaluation_tokens, "tokens_exact": m.tokens_exact,
-                            "cost_usd": m.cost_usd, "note": m.note} for m in self.models],
-                "price_note": self.price_note}
+        return {
+            "ok": self.ok,
+            "n_examples": self.n_examples,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "issues": [{"line": line, "message": message} for line, message in self.issues],
+            "models": [
+                {
+                    "model": m.model,
+                    "kind": m.kind,
+                    "training_tokens": m.training_tokens,
+                    "evaluation_tokens": m.evaluation_tokens,
+                    "tokens_exact": m.tokens_exact,
+                    "cost_usd": m.cost_usd,
+                    "note": m.note,
+                }
+                for m in self.models
+            ],
+            "price_note": self.price_note,
+        }
 
 
-def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero_shot: list[str],
-                     n_epochs: int | str) -> Report:
+def prelaunch_report(
+    split: Split, prompt: PromptPreset, models: list[str], zero_shot: list[str], n_epochs: int | str
+) -> Report:
     """Validate the training file the worker will upload and estimate each run's tokens and cost.
 
     Training tokens count one epoch times `n_epochs` ("auto": the epochs OpenAI picks for this many examples);
@@ -68,8 +84,13 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
     prompt_tokens = sum(count_messages(evaluation_messages(prompt, item.text)) for item in split.test)
     output_tokens = prompt.max_tokens * len(split.test)
     epochs = resolve_epochs(n_epochs, len(split.train))
-    report = Report(ok=validation.ok, n_examples=validation.n_examples, n_train=len(split.train),
-                    n_test=len(split.test), issues=list(validation.issues))
+    report = Report(
+        ok=validation.ok,
+        n_examples=validation.n_examples,
+        n_train=len(split.train),
+        n_test=len(split.test),
+        issues=list(validation.issues),
+    )
     for kind, names in (("fine-tuned", models), ("zero-shot", zero_shot)):
         for model in names:
             count = count_examples(examples, model)
@@ -80,13 +101,25 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
                 costs.append(training_cost(model, training))
             known = [part for part in costs if part is not None]
             cost = round(sum(known), 6) if len(known) == len(costs) else None
-            report.models.append(ModelEstimate(model=model, kind=kind, training_tokens=training,
-                                               evaluation_tokens=prompt_tokens + output_tokens,
-                                               tokens_exact=count.exact, cost_usd=cost, note=count.note))
-    epochs_note = ("" if n_epochs != "auto" else
-                   f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples.")
-    report.price_note = (f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free."
-                         + epochs_note)
+            report.models.append(
+                ModelEstimate(
+                    model=model,
+                    kind=kind,
+                    training_tokens=training,
+                    evaluation_tokens=prompt_tokens + output_tokens,
+                    tokens_exact=count.exact,
+                    cost_usd=cost,
+                    note=count.note,
+                )
+            )
+    epochs_note = (
+        ""
+        if n_epochs != "auto"
+        else f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples."
+    )
+    report.price_note = (
+        f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free." + epochs_note
+    )
     return report
 
 

@@ -1,4 +1,5 @@
 """The prepare step: read the stored CSV, draw the train/test split, and store it for the later steps."""
+
 from __future__ import annotations
 
 from shared.dataset_reading import Item, class_counts, items_from_rows, read_table
@@ -16,8 +17,11 @@ def split_to_json(split: Split) -> StoredItems:
 
 
 def split_from_json(data: StoredItems) -> Split:
-    return Split(train=[Item(**item) for item in data["train"]], test=[Item(**item) for item in data["test"]],
-                 labels=list(data["labels"]))
+    return Split(
+        train=[Item(**item) for item in data["train"]],
+        test=[Item(**item) for item in data["test"]],
+        labels=list(data["labels"]),
+    )
 
 
 def load_split(store: Store, exp_id: str) -> Split:
@@ -45,6 +49,10 @@ def prepare(store: Store, exp_id: str) -> Split:
     dataset["n_rows"], dataset["n_items"], dataset["dropped_rows"] = len(rows), len(items), len(dropped)
     dataset["class_counts"] = class_counts(items)
     store.update_experiment(exp_id, status="running", dataset=dataset, split=split.to_dict())
-    store.add_event(exp_id, None, f"prepared {len(split.train)} training and {len(split.test)} test items "
-                                  f"({', '.join(split.labels)}) from {len(rows)} rows")
+    store.add_event(
+        exp_id,
+        None,
+        f"prepared {len(split.train)} training and {len(split.test)} test items "
+        f"({', '.join(split.labels)}) from {len(rows)} rows",
+    )
     return split

@@ -3,6 +3,7 @@
 The openai SDK has already retried a call when its error reaches a step (see `shared.provider`); these decide what
 the task does next.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

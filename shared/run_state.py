@@ -5,6 +5,7 @@ cancelled the experiment) or `Busy` (another task is working on the same run: co
 `worker.tasks` turns them into the records written here. A run is `finished` once its status is one of
 `shared.records.FINISHED_RUN_STATUSES`, and a finished run is never changed again.
 """
+
 from __future__ import annotations
 
 import logging

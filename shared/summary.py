@@ -1,4 +1,5 @@
 """The summarize step: close the experiment with its comparison table once every run has finished."""
+
 from __future__ import annotations
 
 from shared.record_types import Summary

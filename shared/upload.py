@@ -1,4 +1,5 @@
 """The upload step: write the training JSONL from the stored split, validate it, and upload it once."""
+
 from __future__ import annotations
 
 import openai
@@ -34,8 +35,11 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
     count = tokens.count_examples(examples, models[0])
     uploaded = client.files.create(file=(f"{exp_id}-train.jsonl", data, "application/jsonl"), purpose="fine-tune")
-    store.update_experiment(exp_id, training_file={"file_id": uploaded.id, "n_examples": report.n_examples,
-                                                   "bytes": len(data), **count.to_dict()})
-    store.add_event(exp_id, None, f"uploaded the training file {uploaded.id} ({report.n_examples} examples, "
-                                  f"{count.tokens} tokens)")
+    store.update_experiment(
+        exp_id,
+        training_file={"file_id": uploaded.id, "n_examples": report.n_examples, "bytes": len(data), **count.to_dict()},
+    )
+    store.add_event(
+        exp_id, None, f"uploaded the training file {uploaded.id} ({report.n_examples} examples, {count.tokens} tokens)"
+    )
     return uploaded.id

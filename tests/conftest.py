@@ -9,6 +9,7 @@
 - `tq_store`: a `Store` on the session Redis.
 - `redis_url`: a Redis of its own, for the tests that need Redis and nothing else (tests/shared, tests/web).
 """
+
 from __future__ import annotations
 
 import os
@@ -74,8 +75,11 @@ def start_worker(tq_stack) -> Iterator[Callable[..., Service]]:
     started = []
 
     def start(name: str = "test-worker", concurrency: int = 4, **env: str) -> Service:
-        service = tq_stack.start_worker(name=f"{name}-{len(started)}", concurrency=concurrency,
-                                        extra_env={key: str(value) for key, value in env.items()})
+        service = tq_stack.start_worker(
+            name=f"{name}-{len(started)}",
+            concurrency=concurrency,
+            extra_env={key: str(value) for key, value in env.items()},
+        )
         started.append(service)
         return service
 

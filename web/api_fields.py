@@ -1,4 +1,5 @@
 """The API's JSON body flattened into the new-experiment form's field names, so one parser serves both."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,8 +10,12 @@ from werkzeug.datastructures import MultiDict
 from shared.records import HYPERPARAMETER_FIELDS
 
 PROMPT_KEYS = ("preset", "system_prompt", "user_template")
-SAMPLING_KEYS = (("mode", "sampling_mode"), ("train_offset", "train_offset"), ("test_offset", "test_offset"),
-                 ("seed", "sampling_seed"))
+SAMPLING_KEYS = (
+    ("mode", "sampling_mode"),
+    ("train_offset", "train_offset"),
+    ("test_offset", "test_offset"),
+    ("seed", "sampling_seed"),
+)
 
 
 class BodyError(ValueError):
@@ -29,7 +34,7 @@ def _names(body: Mapping[str, Any], key: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise BodyError(f"'{key}' must be a list of model names, e.g. {{\"{key}\": [\"local-tfidf\"]}}.")
+        raise BodyError(f'\'{key}\' must be a list of model names, e.g. {{"{key}": ["local-tfidf"]}}.')
     return [str(name) for name in value]
 
 

@@ -1,4 +1,5 @@
 """Pages: the experiments list, the new-experiment form (check, then launch), the live experiment page, cancel."""
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,13 @@ def show(exp_id: str) -> str:
     show = request.args.get("show", "all")
     if show not in FILTERS:
         show = "all"
-    return render_template("experiments/show.html", exp=record, finished_statuses=FINISHED_RUN_STATUSES, show=show,
-                           results=results_view(record, show))
+    return render_template(
+        "experiments/show.html",
+        exp=record,
+        finished_statuses=FINISHED_RUN_STATUSES,
+        show=show,
+        results=results_view(record, show),
+    )
 
 
 @bp.post("/<exp_id>/cancel")

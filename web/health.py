@@ -12,6 +12,7 @@ The worker ping and the provider check are slow (the ping waits `WORKER_PING_TIM
 web process keeps their results for `CHECK_CACHE_S` seconds: a probe polling every second pings the workers at most
 once per interval. The same cached provider check tells a submission that the provider is unreachable.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -62,8 +63,10 @@ def provider_warnings() -> list[str]:
     check = backend_check(settings)
     if check.ok:
         return []
-    return [f"The model provider is unreachable ({check.detail}). The experiment is queued and will run when the "
-            f"provider is back; /healthz shows when it answers again."]
+    return [
+        f"The model provider is unreachable ({check.detail}). The experiment is queued and will run when the "
+        f"provider is back; /healthz shows when it answers again."
+    ]
 
 
 def _caller_may_see_details() -> bool:

@@ -6,6 +6,7 @@ module, the only one web/ imports (it also hands /healthz the queue names and th
 
 Only ids travel through the broker; the dataset and every result live in the store.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,11 @@ def run_signature(exp_id: str, run: Run) -> Signature:
     """One run's chain. A fine-tuned run receives the training file id from `upload`; a zero-shot run needs none."""
     if run["kind"] == "zero-shot":
         return tasks.evaluate.si(run["base_model"], exp_id, run["id"])
-    return chain(tasks.start_fine_tune.s(exp_id, run["id"]), tasks.poll_fine_tune.s(exp_id, run["id"]),
-                 tasks.evaluate.s(exp_id, run["id"]))
+    return chain(
+        tasks.start_fine_tune.s(exp_id, run["id"]),
+        tasks.poll_fine_tune.s(exp_id, run["id"]),
+        tasks.evaluate.s(exp_id, run["id"]),
+    )
 
 
 def experiment_canvas(record: ExperimentRecord) -> Signature:
@@ -86,8 +90,12 @@ def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
     if record is None:
         raise StepError(f"experiment {exp_id} vanished from the store right after it was created")
     release_results(experiment_canvas(record).apply_async())
-    store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
-                                  + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
+    store.add_event(
+        exp_id,
+        None,
+        f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
+        + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""),
+    )
     log.info("queued experiment %s", exp_id)
     return exp_id
 

@@ -1,4 +1,5 @@
 """Base model name -> trainer. `/v1/models` lists exactly these base models, in this order."""
+
 from __future__ import annotations
 
 import importlib

@@ -5,6 +5,7 @@ that text in an instruction ("What is the sentiment ... tweet: {text}"), at trai
 both; the classifiers see only the text after the last `<word>:` marker that starts a line, so both formats give
 the same prediction.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,8 @@ def classifier_text(content: str) -> str:
     if "\n" not in content.strip():
         return content.strip()
     matches = list(_MARKER.finditer(content))
-    if matches and content[matches[-1].end():].strip():
-        return content[matches[-1].end():].strip()
+    if matches and content[matches[-1].end() :].strip():
+        return content[matches[-1].end() :].strip()
     return content.strip()
 
 
@@ -47,7 +48,8 @@ def training_pairs(examples: Sequence[Sequence[Message]]) -> tuple[list[str], li
         raise ClientError(
             "a classifier needs at least two different assistant answers to learn from; "
             f"the file has only {set(labels)}",
-            code="invalid_training_file", param="training_file",
+            code="invalid_training_file",
+            param="training_file",
         )
     return texts, labels
 

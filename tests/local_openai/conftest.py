@@ -1,4 +1,5 @@
 """Fixtures: a real `python -m local_openai` process on an ephemeral port, driven through the official openai SDK."""
+
 from __future__ import annotations
 
 import signal
@@ -33,5 +34,3 @@ def server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def client(server) -> openai.OpenAI:
     return server.client()
-
-

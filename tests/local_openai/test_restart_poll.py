@@ -1,5 +1,6 @@
 """A job failed by local_openai's restart reads `failed` everywhere: the job, its events, and tunequeue's run record
 (whose `job_status` stayed `running` when the poll step raised before recording it). Real server, real Redis."""
+
 from __future__ import annotations
 
 import signal
@@ -21,11 +22,22 @@ SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "a
 
 def _experiment(store: Store) -> str:
     sha = store.put_dataset(SAMPLE_CSV.read_bytes(), SAMPLE_CSV.name)
-    sampling = SamplingSpec(train_counts=dict(REFERENCE_TRAIN_COUNTS), train_offset=0,
-                            test_counts={label: 2 for label in REFERENCE_TRAIN_COUNTS}, test_offset=100)
-    spec = ExperimentSpec(dataset_sha256=sha, dataset_name=SAMPLE_CSV.name, dataset_path=None, text_column="text",
-                          label_column="airline_sentiment", models=["local-minilm"], sampling=sampling,
-                          hyperparameters={"n_epochs": 50})
+    sampling = SamplingSpec(
+        train_counts=dict(REFERENCE_TRAIN_COUNTS),
+        train_offset=0,
+        test_counts={label: 2 for label in REFERENCE_TRAIN_COUNTS},
+        test_offset=100,
+    )
+    spec = ExperimentSpec(
+        dataset_sha256=sha,
+        dataset_name=SAMPLE_CSV.name,
+        dataset_path=None,
+        text_column="text",
+        label_column="airline_sentiment",
+        models=["local-minilm"],
+        sampling=sampling,
+        hyperparameters={"n_epochs": 50},
+    )
     exp_id = store.create_experiment(spec, "http://provider.invalid/v1")
     prepare(store, exp_id)
     return exp_id

@@ -1,5 +1,6 @@
 """SmolLM2-135M-Instruct through the official openai SDK over real HTTP: zero-shot chat, SFT, checkpoints, cancel,
 restart. The fine-tuning tests share one small job (30 one-word-label messages, 2 epochs) to stay near a minute."""
+
 from __future__ import annotations
 
 import signal
@@ -20,8 +21,11 @@ def _chat(client, **request):
 
 def _ask(client, model: str, text: str, max_tokens: int = 10):
     return _chat(
-        client, model=model, messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
-        temperature=0, max_tokens=max_tokens,
+        client,
+        model=model,
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
+        temperature=0,
+        max_tokens=max_tokens,
     )
 
 
@@ -58,8 +62,9 @@ def test_stop_sequence_and_sampling_seed(client):
     assert cut.choices[0].message.content == text[: text.find(word)]
     assert cut.choices[0].finish_reason == "stop"
     sampled = [
-        _chat(client, model=MODEL, messages=question, temperature=1.0, top_p=0.9, max_tokens=12,
-                                       seed=11).choices[0].message.content
+        _chat(client, model=MODEL, messages=question, temperature=1.0, top_p=0.9, max_tokens=12, seed=11)
+        .choices[0]
+        .message.content
         for _ in range(2)
     ]
     assert sampled[0] == sampled[1]

@@ -1,4 +1,5 @@
 """Fixtures for the operations tests: a real embedded Redis (worker.redis_server) and a provider stand-in."""
+
 from __future__ import annotations
 
 import signal

@@ -40,9 +40,12 @@ def test_make_test_installs_chromium_and_the_dev_tools_then_runs_every_lint_chec
     for target in ("test", "test-fast"):
         commands = dry_run(target)
         assert "apt-get" in commands and "chromium" in commands
-        order = [commands.index("pip install -q -r requirements.txt"),
-                 commands.index("pip install -q -r requirements-dev.txt"),
-                 *[commands.index(f"{check}\n") for check in LINT_CHECKS], commands.index("-m pytest")]
+        order = [
+            commands.index("pip install -q -r requirements.txt"),
+            commands.index("pip install -q -r requirements-dev.txt"),
+            *[commands.index(f"{check}\n") for check in LINT_CHECKS],
+            commands.index("-m pytest"),
+        ]
         assert order == sorted(order), target
 
 

@@ -1,4 +1,5 @@
 """worker.redis_server: the embedded redis-server that `make up` runs, with the persistence tunequeue relies on."""
+
 from __future__ import annotations
 
 import signal
@@ -69,8 +70,13 @@ def test_password_in_redis_url_is_required_and_kept_out_of_ps(tmp_path):
 
 
 def test_refuses_to_listen_on_the_network_without_a_password(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "worker.redis_server", "--bind", "0.0.0.0", "--dir", str(tmp_path)],
-                            cwd=REPO, env=base_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.redis_server", "--bind", "0.0.0.0", "--dir", str(tmp_path)],
+        cwd=REPO,
+        env=base_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "REDIS_URL" in result.stderr and "password" in result.stderr

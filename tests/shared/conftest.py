@@ -1,4 +1,5 @@
 """Fixtures for shared/: a clean database on the real redis-server of `redis_url` (tests/conftest.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

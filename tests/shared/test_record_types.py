@@ -1,4 +1,5 @@
 """The record types match what `shared.records` builds and `shared.store` serves."""
+
 from __future__ import annotations
 
 from typing import get_type_hints
@@ -18,9 +19,16 @@ from shared.records import ExperimentSpec, new_experiment_record, new_run_record
 
 
 def spec() -> ExperimentSpec:
-    return ExperimentSpec(dataset_sha256="ab" * 32, dataset_name="t.csv", dataset_path=None, text_column="text",
-                          label_column="label", models=["local-tfidf"], zero_shot=["local-minilm"],
-                          sampling=reference_sampling(["negative", "neutral", "positive"]))
+    return ExperimentSpec(
+        dataset_sha256="ab" * 32,
+        dataset_name="t.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-tfidf"],
+        zero_shot=["local-minilm"],
+        sampling=reference_sampling(["negative", "neutral", "positive"]),
+    )
 
 
 def required(typed_dict: type) -> set[str]:

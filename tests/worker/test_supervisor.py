@@ -1,4 +1,5 @@
 """worker.supervisor on real processes: a child that exits is started again; SIGTERM stops child and supervisor."""
+
 from __future__ import annotations
 
 import signal
@@ -27,8 +28,19 @@ sys.exit(3)
 
 def supervise(tmp_path: Path, *child_args: str) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "child.log"
-    command = [sys.executable, "-m", "worker.supervisor", "--name", "child", "--",
-               sys.executable, "-c", CHILD, str(log), *child_args]
+    command = [
+        sys.executable,
+        "-m",
+        "worker.supervisor",
+        "--name",
+        "child",
+        "--",
+        sys.executable,
+        "-c",
+        CHILD,
+        str(log),
+        *child_args,
+    ]
     return subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True), log
 
 

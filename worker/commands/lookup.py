@@ -14,8 +14,10 @@ def connect_store() -> Store:
 
     url = get_settings().redis_url
     if not redis_reachable(url):
-        raise CliError(f"Redis is not reachable at {redact_url(url)}: start the stack with `make up` (or `python -m "
-                       f"worker.redis_server`), or set REDIS_URL to a running Redis")
+        raise CliError(
+            f"Redis is not reachable at {redact_url(url)}: start the stack with `make up` (or `python -m "
+            f"worker.redis_server`), or set REDIS_URL to a running Redis"
+        )
     return Store.from_url(url)
 
 
@@ -29,6 +31,8 @@ def checked_id(exp_id: str) -> str:
 def find_record(store: Store, exp_id: str, with_predictions: bool = True) -> ExperimentRecord:
     record = store.get_experiment(exp_id, with_predictions=with_predictions)
     if record is None:
-        raise CliError(f"no experiment {exp_id!r} in Redis at {redact_url(get_settings().redis_url)}; ids look like "
-                       f"exp_0123456789ab (the web page lists them)")
+        raise CliError(
+            f"no experiment {exp_id!r} in Redis at {redact_url(get_settings().redis_url)}; ids look like "
+            f"exp_0123456789ab (the web page lists them)"
+        )
     return record

@@ -48,7 +48,10 @@ def _number(value: float | None, digits: int) -> str:
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns two spaces apart, with a dashed line under the header."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
 
@@ -60,11 +63,19 @@ def comparison_table(record: Mapping[str, Any]) -> str:
     for run in record["runs"]:
         scores = run.get("metrics") or {}
         name = run.get("fine_tuned_model") or run["base_model"]
-        rows.append([name, run["kind"], _number(scores.get("accuracy"), 3), _number(scores.get("macro_f1"), 3),
-                     "-" if scores.get("invalid") is None else str(scores["invalid"]),
-                     _number(run.get("training_seconds"), 1),
-                     "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
-                     _number(run.get("cost_estimate_usd"), 4), run["status"]])
+        rows.append(
+            [
+                name,
+                run["kind"],
+                _number(scores.get("accuracy"), 3),
+                _number(scores.get("macro_f1"), 3),
+                "-" if scores.get("invalid") is None else str(scores["invalid"]),
+                _number(run.get("training_seconds"), 1),
+                "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
+                _number(run.get("cost_estimate_usd"), 4),
+                run["status"],
+            ]
+        )
     lines = text_table(header, rows)
     for run in record["runs"]:
         if run.get("error"):
@@ -76,12 +87,16 @@ def describe(record: Mapping[str, Any]) -> str:
     """A short header for the table: id, status, dataset, split sizes, best run."""
     dataset = record["dataset"]
     split = record.get("split") or {}
-    lines = [f"experiment {record['id']}: {record['status']}",
-             f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
-             f"label={dataset['columns']['label']}"]
+    lines = [
+        f"experiment {record['id']}: {record['status']}",
+        f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
+        f"label={dataset['columns']['label']}",
+    ]
     if split:
-        lines.append(f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
-                     f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}")
+        lines.append(
+            f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
+            f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}"
+        )
     if record.get("error"):
         lines.append(f"error: {record['error']}")
     best = (record.get("summary") or {}).get("best_run")
@@ -98,9 +113,16 @@ def experiments_table(records: Sequence[Mapping[str, Any]]) -> str:
     for record in records:
         accuracies = [(run.get("metrics") or {}).get("accuracy") for run in record["runs"]]
         scored = [accuracy for accuracy in accuracies if accuracy is not None]
-        rows.append([record["id"], record["status"], record["created_at"], record["dataset"]["name"],
-                     ",".join(run["base_model"] for run in record["runs"]),
-                     _number(max(scored) if scored else None, 3)])
+        rows.append(
+            [
+                record["id"],
+                record["status"],
+                record["created_at"],
+                record["dataset"]["name"],
+                ",".join(run["base_model"] for run in record["runs"]),
+                _number(max(scored) if scored else None, 3),
+            ]
+        )
     return "\n".join(text_table(header, rows))
 
 
