@@ -27,7 +27,9 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.dataset import Item, load_items, reference_sampling, split_items  # noqa: E402
+from local_openai.job_record import FINISHED  # noqa: E402
+from shared.dataset_reading import Item, load_items  # noqa: E402
+from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 from shared.jsonl import chat_jsonl  # noqa: E402
 from shared.metrics import normalize_output  # noqa: E402
 from shared.prompts import PRESETS, evaluation_messages, training_messages  # noqa: E402
@@ -65,12 +67,12 @@ def ask_all(client: openai.OpenAI, model: str, messages: list[list[dict]], concu
 
 
 def accuracy(outputs: list[str], test: list[Item], labels: list[str]) -> float:
-    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test)) / len(test)
+    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test, strict=True)) / len(test)
 
 
 def fine_tune(client: openai.OpenAI, model: str, file_id: str, seed: int) -> tuple[str, float]:
     job = client.fine_tuning.jobs.create(training_file=file_id, model=model, seed=seed, suffix="bench")
-    while job.status not in ("succeeded", "failed", "cancelled"):
+    while job.status not in FINISHED:
         time.sleep(0.5)
         job = client.fine_tuning.jobs.retrieve(job.id)
     if job.status != "succeeded":
@@ -195,7 +197,7 @@ def print_table(rows: list[dict]) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print()
     for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * width for width in widths))
 

@@ -59,7 +59,7 @@ def accuracy(predictor, test, messages_for, batch_size: int = 16) -> tuple[float
         ]
         outputs.extend(r.text for r in predictor.complete(requests))
     seconds = time.monotonic() - started
-    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test))
+    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test, strict=True))
     return correct / len(test), len(test) / seconds, outputs
 
 
@@ -112,8 +112,8 @@ def main() -> None:
         result = trainer.train(examples, ctx)
         seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
         print(
-            f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, {result.trained_tokens} tokens, "
-            f"loss first/last {losses[0]:.3f}/{losses[-1]:.3f}"
+            f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, "
+            f"{result.trained_tokens} tokens, loss first/last {losses[0]:.3f}/{losses[-1]:.3f}"
         )
         tuned = trainer.load(Path(tmp))
         acc_ref, rate, outputs = accuracy(tuned, test, reference_prompt)

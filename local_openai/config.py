@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 from shared.jsonl import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_MESSAGES, JsonlLimits
 
@@ -75,10 +76,19 @@ def _convert(name: str, raw: str) -> object:
     return raw or None
 
 
+def _converter(name: str) -> Callable[[str], object]:
+    """The argparse `type` of option `name`: its raw value converted like its environment variable's."""
+
+    def convert(raw: str) -> object:
+        return _convert(name, raw)
+
+    return convert
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Defaults overridden by `LOCAL_OPENAI_<NAME>` variables, e.g. LOCAL_OPENAI_API_KEY, LOCAL_OPENAI_PORT."""
     environ = os.environ if environ is None else environ
-    overrides = {}
+    overrides: dict[str, Any] = {}  # each value converted to its field's type by _convert
     for f in fields(ServerConfig):
         key = f"LOCAL_OPENAI_{f.name.upper()}"
         if key in environ:
@@ -140,7 +150,7 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
             dest=f.name,
-            type=lambda raw, n=f.name: _convert(n, raw),
+            type=_converter(f.name),
             default=getattr(base, f.name),
             help=f"{HELP[f.name]} (env LOCAL_OPENAI_{f.name.upper()}, default %(default)s)",
         )

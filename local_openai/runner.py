@@ -13,8 +13,9 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from local_openai.job_record import (
     CANCELLED,
@@ -201,13 +202,17 @@ class JobRunner:
         output_dir.parent.mkdir(parents=True)
         metrics: list[dict] = []
         started = time.monotonic()
+
+        def log_event(message: str) -> None:
+            self.storage.add_event(job_id, message)
+
         ctx = TrainingContext(
             output_dir=output_dir,
             hyperparameters=hp,
             seed=job["seed"],
             validation_examples=validation,
             report=lambda *args, **values: self._report(job_id, metrics, *args, **values),
-            log=lambda message: self.storage.add_event(job_id, message),
+            log=log_event,
             checkpoint=lambda epoch, step, directory: self._checkpoint(job, epoch, step, Path(directory), metrics),
             should_stop=lambda: job_id in self._cancel,
         )
@@ -315,7 +320,7 @@ class JobRunner:
         self.storage.add_event(job_id, message, level="error")
         self._finish(job_id, FAILED, error=job_error(code, message, param))
 
-    def _finish(self, job_id: str, status: str, **fields: object) -> dict:
+    def _finish(self, job_id: str, status: str, **fields: Any) -> dict:
         log.info("job %s %s%s", job_id, status, f": {fields['error']['message']}" if fields.get("error") else "")
         return self.storage.update_job(
             job_id, status=status, finished_at=int(time.time()), estimated_finish=None, **fields

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypedDict, cast
 
-from shared.record_types import ExperimentRecord, Metrics, Run, RunKind
+from shared.record_types import ComparisonBody, ExperimentRecord, Metrics, Run, RunKind
 from shared.records import is_experiment_id, is_run_id, not_a_run_id, not_an_experiment_id
-from shared.significance import ComparisonBody, best_run, compare_runs, correctness, macro_f1_interval, wilson_interval
+from shared.significance import best_run, compare_runs, correctness, macro_f1_interval, wilson_interval
 
 MAX_COMPARED_RUNS: Final = 10
 """Runs one comparison takes (it tests every pair: 45 tests at 10 runs)."""

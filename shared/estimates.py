@@ -5,13 +5,15 @@ The web form and the JSON API both show this report, so they give the same figur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.dataset import Split
+from shared.dataset_sampling import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
-from shared.prompts import PromptPreset, evaluation_messages, training_messages
+from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_messages
 from shared.record_types import Auto, PrelaunchReport, RunState
+from shared.records import ExperimentSpec, normalize_hyperparameters
 from shared.tokens import count_examples, count_messages
 
 
@@ -123,7 +125,7 @@ def prelaunch_report(
 
 
 def run_estimates(
-    split: Split, prompt: PromptPreset, runs: list[RunState], n_epochs: int | Auto
+    split: Split, prompt: PromptPreset, runs: Sequence[RunState], n_epochs: int | Auto
 ) -> dict[str, float | None]:
     """Each run's pre-launch cost estimate (`cost_estimate_usd`), as the form and the API showed it before launch,
     by run id; kept beside the run's actual `cost_usd`."""
@@ -139,3 +141,11 @@ def run_estimates(
         *[run for run in runs if run["kind"] == "zero-shot"],
     ]
     return {run["id"]: estimate.cost_usd for run, estimate in zip(ordered, report.models, strict=True)}
+
+
+def spec_report(spec: ExperimentSpec, split: Split) -> Report:
+    """The pre-launch report of an experiment on its drawn split: what the form's Check shows, and what
+    `worker.pipeline.check_and_submit` requires to pass before it submits."""
+    prompt = spec.prompt or PRESETS["reference"]
+    n_epochs = normalize_hyperparameters(spec.hyperparameters)["n_epochs"]
+    return prelaunch_report(split, prompt, spec.models, spec.zero_shot, n_epochs)

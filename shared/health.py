@@ -11,8 +11,9 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, Iterable, Mapping, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import openai

@@ -3,9 +3,6 @@ validation) split, and store it for the later steps."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from shared.dataset_reading import Item, read_items
 from shared.dataset_sampling import SamplingSpec, Split, split_items
 from shared.estimates import run_estimates
@@ -27,7 +24,7 @@ def split_to_json(split: Split) -> StoredItems:
     }
 
 
-def split_from_json(data: Mapping[str, Any]) -> Split:
+def split_from_json(data: StoredItems) -> Split:
     """The stored split; items stored before validation samples existed have none."""
     return Split(
         train=[Item(**item) for item in data["train"]],
@@ -50,7 +47,7 @@ def prepare(store: Store, exp_id: str) -> Split:
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
     store.update_experiment(exp_id, status="preparing")
-    dataset = dict(record["dataset"])
+    dataset = record["dataset"].copy()
     try:
         data = store.get_dataset(dataset["sha256"])
     except NotFound as exc:
@@ -58,9 +55,8 @@ def prepare(store: Store, exp_id: str) -> Split:
     items = read_items(data, dataset["columns"]["text"], dataset["columns"]["label"], name=dataset["name"])
     split = split_items(items, SamplingSpec.from_dict(record["sampling"]))
     store.save_items(exp_id, split_to_json(split))
-    dataset.update(
-        n_rows=items.n_rows, n_items=len(items), dropped_rows=len(items.dropped_rows), class_counts=items.class_counts()
-    )
+    dataset["n_rows"], dataset["n_items"], dataset["dropped_rows"] = items.n_rows, len(items), len(items.dropped_rows)
+    dataset["class_counts"] = items.class_counts()
     store.update_experiment(exp_id, status="running", dataset=dataset, split=split.to_dict())
     estimates = run_estimates(
         split, PromptPreset.from_dict(record["prompt"]), record["runs"], record["hyperparameters"]["n_epochs"]

@@ -12,10 +12,11 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
-from typing import Final, cast, overload
+from typing import Final, Literal, cast, overload
 
 from shared import significance
-from shared.dataset import DatasetError, SamplingSpec
+from shared.dataset_reading import DatasetError
+from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
 from shared.record_types import (
     RUN_KINDS,
@@ -35,6 +36,8 @@ from shared.record_types import (
 from shared.settings import Settings, get_settings
 
 FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
+"""Statuses after which a run never changes; an experiment finishes with these or `partial`
+(`shared.record_types.FINISHED_EXPERIMENT_STATUSES`)."""
 DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {
     "n_epochs": "auto",
     "batch_size": "auto",
@@ -42,6 +45,17 @@ DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {
     "suffix": "tq",
     "seed": None,
 }
+HyperparameterKey = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "seed"]
+HyperparameterField = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "hp_seed"]
+HYPERPARAMETER_FIELDS: Final[dict[HyperparameterKey, HyperparameterField]] = {
+    "n_epochs": "n_epochs",
+    "batch_size": "batch_size",
+    "learning_rate_multiplier": "learning_rate_multiplier",
+    "suffix": "suffix",
+    "seed": "hp_seed",
+}
+"""The record's hyperparameter keys and the form field that carries each (the API's JSON is flattened into these
+fields); the seed's field is `hp_seed`, apart from the sampling seed."""
 MAX_SUFFIX_LENGTH = 64
 MAX_EPOCHS = 50
 

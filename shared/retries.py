@@ -40,5 +40,5 @@ def fit_call(timeout_s: float, max_retries: int, budget_s: float) -> tuple[float
 def backoff_s(attempt: int, first_s: float, cap_s: float, jitter: float = 0.1) -> float:
     """Exponential backoff for a task's countdown: first_s * 2**attempt, at most cap_s, with a little jitter so
     retries spread out."""
-    delay = min(cap_s, first_s * (2**attempt))
+    delay = min(cap_s, first_s * 2.0**attempt)
     return max(0.0, delay * (1 + random.uniform(-jitter, jitter)))

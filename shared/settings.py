@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.retries import call_bound_s
@@ -33,7 +33,10 @@ LOCAL_API_KEY_PLACEHOLDER = "local-no-key-needed"
 VISIBILITY_MARGIN = 4
 """The broker visibility timeout must be at least this many times a request timeout and a poll interval."""
 
-T = TypeVar("T")
+T = TypeVar("T", int, float)
+"""A numeric setting's type."""
+D = TypeVar("D")
+"""Its default's type: the same, or None for a value derived from another setting."""
 
 
 class SettingsError(ValueError):
@@ -114,6 +117,10 @@ class Settings:
         return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self.public_dict().items()) + ")"
 
 
+@overload
+def _text(environ: Mapping[str, str], name: str, default: str) -> str: ...
+@overload
+def _text(environ: Mapping[str, str], name: str, default: None) -> str | None: ...
 def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
     value = environ.get(name)
     if value is None or not value.strip():
@@ -124,12 +131,12 @@ def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | N
 def _number(
     environ: Mapping[str, str],
     name: str,
-    default: T,
+    default: D,
     kind: Callable[[str], T],
     minimum: float,
     unit: str = "",
     default_text: str | None = None,
-) -> T:
+) -> T | D:
     """`default_text` describes a default that is not a plain value (None: derived from another setting)."""
     raw = _text(environ, name, None)
     if raw is None:
@@ -150,6 +157,12 @@ def _number(
     return value
 
 
+@overload
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...], example: str) -> str: ...
+@overload
+def _url(
+    environ: Mapping[str, str], name: str, default: None, schemes: tuple[str, ...], example: str
+) -> str | None: ...
 def _url(
     environ: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...], example: str
 ) -> str | None:

@@ -275,14 +275,8 @@ class Store:
             return value
 
         # redis-py types the callable as returning None; with value_from_callable=True its value is returned.
-        return cast(
-            "dict[str, Any]",
-            self.client.transaction(
-                transaction,
-                key,  # type: ignore[arg-type]
-                value_from_callable=True,
-            ),
-        )
+        result = self.client.transaction(transaction, key, value_from_callable=True)  # type: ignore[arg-type]
+        return cast("dict[str, Any]", result)
 
     def update_experiment(self, exp_id: str, **fields: Any) -> ExperimentState:
         """Set top-level fields of the experiment (not `runs`); a final status also stamps `finished_at`."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from shared.export import build_manifest, item_texts, predictions_csv
-from shared.record_types import ExperimentRecord, MlflowLog
+from shared.record_types import ExperimentRecord, MlflowLog, Run
 from shared.records import now_iso
 from shared.settings import Settings, redact_url
 from shared.store import Store
@@ -159,8 +159,8 @@ def _experiment_id(client: MlflowClient, record: Mapping[str, Any], name: str, t
 def _log_run(
     client: MlflowClient,
     experiment_id: str,
-    record: Mapping[str, Any],
-    run: Mapping[str, Any],
+    record: ExperimentRecord,
+    run: Run,
     texts: Mapping[int, str] | None,
     logged: MlflowRun | None,
 ) -> str:
@@ -186,7 +186,8 @@ def _log_run(
     metrics = [Metric(key, value, at, step) for key, value, step in run_metrics(run)]
     for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
-    client.log_text(run_id, predictions_csv({"runs": [run]}, texts).decode("utf-8"), "predictions.csv")
+    this_run: ExperimentRecord = {**record, "runs": [run]}
+    client.log_text(run_id, predictions_csv(this_run, texts).decode("utf-8"), "predictions.csv")
     client.log_text(
         run_id,
         json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2),

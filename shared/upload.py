@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import openai
 
 from shared import tokens
@@ -12,7 +9,7 @@ from shared.dataset_reading import Item
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.prepare import load_split
 from shared.prompts import PromptPreset, training_messages
-from shared.record_types import TrainingFile
+from shared.record_types import ExperimentRecord, TrainingFile
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import Store
 
@@ -26,7 +23,7 @@ def chat_file(items: list[Item], preset: PromptPreset) -> bytes:
 
 
 def _upload_jsonl(
-    client: openai.OpenAI, record: Mapping[str, Any], items: list[Item], name: str, min_examples: int
+    client: openai.OpenAI, record: ExperimentRecord, items: list[Item], name: str, min_examples: int
 ) -> TrainingFile:
     """Write, validate and upload one JSONL; what the record keeps of it."""
     preset = PromptPreset.from_dict(record["prompt"])
@@ -48,8 +45,10 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     so a retried task reuses what is stored); returns the training file id."""
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
-    training: str | None = (record.get("training_file") or {}).get("file_id")
-    needs_validation = bool((record.get("split") or {}).get("validation_rows")) and not record.get("validation_file")
+    stored = record.get("training_file")
+    training = stored.get("file_id") if stored else None
+    split_info = record.get("split")
+    needs_validation = bool(split_info and split_info.get("validation_rows")) and not record.get("validation_file")
     if training and not needs_validation:
         return training
     split = load_split(store, exp_id)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shared import steps
-from shared.dataset import SamplingSpec
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.records import ExperimentSpec
 from shared.store import Store
+from shared.summary import summarize
 
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "shared" / "sample_data" / "airline_tweets_sample.csv"
 LABELS = ("negative", "neutral", "positive")
@@ -56,7 +58,7 @@ def scored_experiment(
     """A succeeded experiment whose run-1, run-2, ... (base models and answers from `answers`) are scored."""
     spec = sample_spec(store, [model for model, _ in answers], test_per_class, test_offset)
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     for number, (_, answer) in enumerate(answers, start=1):
         run_id = f"run-{number}"
         predictions = {
@@ -65,6 +67,6 @@ def scored_experiment(
         }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id

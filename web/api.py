@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from shared.comparison import ComparisonError
-from shared.dataset import DatasetError
+from shared.dataset_reading import DatasetError
 from shared.records import RecordError
 from shared.rerun import rerun_changes
 from shared.retry import RetryRefused
@@ -32,7 +32,7 @@ from web.experiment_form import UploadedDataset, parse_fields
 from web.health import provider_warnings
 from web.openapi import openapi_document
 from web.store import get_store
-from worker.pipeline import cancel_experiment, rerun_experiment, retry_run, submit_experiment
+from worker.pipeline import cancel_experiment, check_and_submit, rerun_experiment, retry_run
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -115,16 +115,17 @@ def create_experiment() -> ResponseReturnValue:
     except DatasetQuotaExceeded as exc:
         return _error(507, str(exc))
     draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
-    spec, report = draft.spec, draft.prelaunch_report()
-    if spec is None or report is None:
+    spec, split = draft.spec, draft.split
+    if spec is None or split is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
-    if not report.ok:
-        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.", "report": report.to_dict()}
-        return jsonify(invalid), 400
     try:
-        exp_id = submit_experiment(get_store(), spec)
+        launch = check_and_submit(get_store(), spec, split)
     except RecordError as exc:
         return _error(400, str(exc))
+    report, exp_id = launch.report, launch.exp_id
+    if exp_id is None:
+        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.", "report": report.to_dict()}
+        return jsonify(invalid), 400
     log.info("experiment %s submitted through the API", exp_id)
     location = url_for("api.get_experiment", exp_id=exp_id)
     submitted: SubmittedBody = {

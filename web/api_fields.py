@@ -7,6 +7,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from shared.records import HYPERPARAMETER_FIELDS
+
 PROMPT_KEYS = ("preset", "system_prompt", "user_template")
 SAMPLING_KEYS = (
     ("mode", "sampling_mode"),
@@ -14,13 +16,6 @@ SAMPLING_KEYS = (
     ("test_offset", "test_offset"),
     ("seed", "sampling_seed"),
     ("validation_count", "validation_count"),
-)
-HYPERPARAMETER_KEYS = (
-    ("n_epochs", "n_epochs"),
-    ("batch_size", "batch_size"),
-    ("learning_rate_multiplier", "learning_rate_multiplier"),
-    ("suffix", "suffix"),
-    ("seed", "hp_seed"),
 )
 
 
@@ -69,7 +64,7 @@ def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
         for label, count in _object(sampling, f"{side}_counts").items():
             fields.add(f"{side}_count:{label}", str(count))
     hyperparameters = _object(body, "hyperparameters")
-    for key, name in HYPERPARAMETER_KEYS:
+    for key, name in HYPERPARAMETER_FIELDS.items():
         if hyperparameters.get(key) is not None:
             fields.add(name, str(hyperparameters[key]))
     return fields

@@ -14,28 +14,24 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple, TypedDict, overload
+from typing import NamedTuple, TypedDict, overload
 
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import (
+from shared.dataset_reading import (
     DatasetError,
     Item,
-    SamplingSpec,
-    Split,
     class_counts,
     column_index,
     detect_columns,
     items_from_rows,
     read_table,
-    reference_sampling,
-    split_items,
 )
-from shared.dataset_sampling import ValidationSplitError
-from shared.estimates import Report, prelaunch_report
+from shared.dataset_sampling import SamplingSpec, Split, ValidationSplitError, reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
 from shared.record_types import SamplingMode
 from shared.records import (
+    HYPERPARAMETER_FIELDS,
     ExperimentSpec,
     RecordError,
     check_classes,
@@ -49,16 +45,6 @@ PREVIEW_ROWS = 5
 
 Fields = MultiDict[str, str]
 """The submitted form, or the API body flattened by `web.api_fields.json_to_fields`."""
-HyperparameterKey = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "seed"]
-HyperparameterField = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "hp_seed"]
-HYPERPARAMETER_FIELDS: Final[dict[HyperparameterKey, HyperparameterField]] = {
-    "n_epochs": "n_epochs",
-    "batch_size": "batch_size",
-    "learning_rate_multiplier": "learning_rate_multiplier",
-    "suffix": "suffix",
-    "seed": "hp_seed",
-}
-"""The record's hyperparameter keys and the form fields that carry them."""
 
 
 class FormValues(TypedDict):
@@ -112,19 +98,6 @@ class Draft:
     counts: dict[str, int] | None = None
     split: Split | None = None
     spec: ExperimentSpec | None = None
-
-    def prelaunch_report(self) -> Report | None:
-        """The check shown before launch, for a draft without errors (None otherwise); the form and the API both
-        show it."""
-        if self.spec is None or self.split is None or self.spec.prompt is None:
-            return None
-        return prelaunch_report(
-            self.split,
-            self.spec.prompt,
-            self.spec.models,
-            self.spec.zero_shot,
-            normalize_hyperparameters(self.spec.hyperparameters)["n_epochs"],
-        )
 
 
 def _names(fields: Fields, key: str) -> list[str]:

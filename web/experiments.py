@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from shared.estimates import spec_report
 from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord
 from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
@@ -14,7 +15,7 @@ from web.experiment_form import parse_fields
 from web.health import provider_warnings
 from web.results import FILTERS, results_view
 from web.store import get_store
-from worker.pipeline import cancel_experiment, submit_experiment
+from worker.pipeline import cancel_experiment, check_and_submit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("experiments", __name__, url_prefix="/experiments")
@@ -48,16 +49,20 @@ def new() -> ResponseReturnValue:
         return render_new_form(None, errors={"file": "Upload a CSV or pick an uploaded dataset first."}), 400
     dataset = load_dataset(sha256)
     draft = parse_fields(request.form, dataset, current_app.config["SETTINGS"])
-    spec, report = draft.spec, draft.prelaunch_report()
-    if spec is None or report is None:
+    spec, split = draft.spec, draft.split
+    if spec is None or split is None:
         return render_new_form(dataset, draft), 400
-    if request.form.get("action") != "launch" or not report.ok:
+    if request.form.get("action") != "launch":
+        report = spec_report(spec, split)
         return render_new_form(dataset, draft, report), (200 if report.ok else 400)
     try:
-        exp_id = submit_experiment(get_store(), spec)
+        launch = check_and_submit(get_store(), spec, split)
     except RecordError as exc:
         draft.errors["models"] = str(exc)
-        return render_new_form(dataset, draft, report), 400
+        return render_new_form(dataset, draft, spec_report(spec, split)), 400
+    exp_id = launch.exp_id
+    if exp_id is None:
+        return render_new_form(dataset, draft, launch.report), 400
     log.info("experiment %s submitted from the form (%s)", exp_id, ", ".join(spec.models + spec.zero_shot))
     flash(f"Experiment {exp_id} queued.")
     for warning in provider_warnings():
@@ -76,7 +81,7 @@ def show(exp_id: str) -> str:
     return render_template(
         "experiments/show.html",
         exp=record,
-        terminal=FINISHED_EXPERIMENT_STATUSES,
+        finished_statuses=FINISHED_EXPERIMENT_STATUSES,
         show=show,
         results=results_view(record, show),
     )

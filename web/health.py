@@ -25,8 +25,7 @@ from flask.typing import ResponseReturnValue
 from shared.health import Check, TimedCache, check_all, check_backend
 from shared.settings import Settings
 from web.security import is_authenticated
-from worker.celery_app import QUEUES
-from worker.doctor import worker_probe
+from worker.pipeline import QUEUES, worker_probe
 
 bp = Blueprint("health", __name__)
 

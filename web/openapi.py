@@ -12,6 +12,7 @@ from typing import Any, get_type_hints
 from shared.comparison import MAX_COMPARED_RUNS, CrossComparisonBody
 from shared.prompts import PRESETS
 from shared.record_types import SCHEMA_VERSION, ExperimentRecord
+from shared.records import HYPERPARAMETER_FIELDS
 from web.api_bodies import (
     CancelBody,
     DatasetInUseBody,
@@ -27,7 +28,7 @@ from web.api_bodies import (
     SubmitRequest,
     SubmittedBody,
 )
-from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
+from web.api_fields import PROMPT_KEYS, SAMPLING_KEYS
 from web.json_schema import JsonSchema, SchemaBuilder
 
 _EXP_ID = {
@@ -63,7 +64,7 @@ def _multipart_schema(requests: SchemaBuilder) -> JsonSchema:
     }
     for hints, keys in (
         (get_type_hints(SamplingRequest), SAMPLING_KEYS),
-        (get_type_hints(HyperparametersRequest), HYPERPARAMETER_KEYS),
+        (get_type_hints(HyperparametersRequest), tuple(HYPERPARAMETER_FIELDS.items())),
     ):
         properties.update({name: requests.schema(hints[key]) for key, name in keys})
     return {

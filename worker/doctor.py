@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Mapping
 
 from shared.health import Check, WorkerProbe, check_all, load_checked
 from shared.settings import Settings

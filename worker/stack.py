@@ -8,6 +8,7 @@ reused and left alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -17,9 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import redis
 
@@ -150,10 +151,8 @@ class Service:
         self.process.wait(10)
 
     def _signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -166,7 +165,7 @@ class Stack:
     redis_url: str | None = None
     openai_base_url: str | None = None
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -21,8 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Callable, Sequence
 
 FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 30.0

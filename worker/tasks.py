@@ -101,7 +101,7 @@ def run_step(
         raise retry_after_redis_outage(task, exc) from exc
     except Busy as exc:
         log.info("%s %s: %s", exp_id, run_id, exc)
-        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s)) from None
+        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s)) from exc
     except RunCancelled:
         record_cancelled(db, exp_id, run_id)
         if run_id is None:

@@ -6,10 +6,10 @@ import re
 
 from flask import Blueprint, jsonify, request
 
+from local_openai.api.hyperparameters import checked_seed, requested_hyperparameters
 from local_openai.api.json_body import json_object
 from local_openai.api.pagination import cursor_page
 from local_openai.errors import InvalidRequest, NotFound
-from local_openai.hyperparameters import checked_seed, requested_hyperparameters
 from local_openai.job_record import FINISHED, new_job
 from local_openai.services import get_services
 from local_openai.storage import creation_order, public

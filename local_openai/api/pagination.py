@@ -3,7 +3,7 @@ with `after=<last id>`."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from flask import request
 

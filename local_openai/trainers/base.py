@@ -7,9 +7,10 @@ trainers only report through the `TrainingContext` callbacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 Message = dict[str, object]
 
@@ -75,7 +76,7 @@ class Hyperparameters:
 def requested_or_auto(requested: Mapping[str, object], name: str, auto: float) -> float:
     """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto".
 
-    Values were checked at job creation (`local_openai.hyperparameters`): anything else is a number."""
+    Values were checked at job creation (`local_openai.api.hyperparameters`): anything else is a number."""
     value = requested.get(name, "auto")
     if value is None or value == "auto":
         return auto

@@ -9,10 +9,10 @@ the same prediction.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from local_openai.tokens import count_message_tokens, count_text_tokens
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message, message_text
+from local_openai.trainers.tokens import count_message_tokens, count_text_tokens
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.
 _MARKER = re.compile(r"(?:^|\n)[ \t]*[A-Za-z][A-Za-z ]{0,24}:[ \t]*", re.MULTILINE)
@@ -71,7 +71,8 @@ class ClassifierPredictor:
     def __init__(self, predict: Callable[[list[str]], list[str]]):
         self._predict = predict
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
+        """Every request answered: a classifier refuses none (the protocol allows a ClientError in place)."""
         labels = self._predict([last_user_text(r.messages) for r in requests])
         return [
             ChatResult(
@@ -80,5 +81,5 @@ class ClassifierPredictor:
                 completion_tokens=count_text_tokens(label),
                 finish_reason="stop",
             )
-            for request, label in zip(requests, labels)
+            for request, label in zip(requests, labels, strict=True)
         ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from local_openai.trainers.base import (
     Hyperparameters,
@@ -82,7 +82,7 @@ class _Classifier:
         (directory / "labels.json").write_text(json.dumps(self.labels))
 
     @classmethod
-    def load(cls, directory: Path) -> "_Classifier":
+    def load(cls, directory: Path) -> _Classifier:
         import torch
 
         labels = json.loads((directory / "labels.json").read_text())

@@ -12,8 +12,8 @@ options. Models from older versions (`tfidf.pkl`) are refused with a message to 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from local_openai.trainers.base import (
     ClientError,

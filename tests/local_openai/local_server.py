@@ -16,6 +16,7 @@ from pathlib import Path
 
 import openai
 
+from local_openai.job_record import FINISHED
 from shared.jsonl import chat_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,9 +101,7 @@ def training_file(items: list[tuple[str, str]]) -> bytes:
     )
 
 
-def wait_for_job(
-    client: openai.OpenAI, job_id: str, statuses=("succeeded", "failed", "cancelled"), timeout: float = 300
-):
+def wait_for_job(client: openai.OpenAI, job_id: str, statuses=FINISHED, timeout: float = 300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)

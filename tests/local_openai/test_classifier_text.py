@@ -42,8 +42,8 @@ def test_training_needs_two_labels():
 
 def test_content_parts_are_read_and_counted_as_their_text():
     """A message's text is one concept: the classifier's input and the usage count both read content parts' text."""
-    from local_openai.tokens import count_message_tokens
     from local_openai.trainers.classifier import last_user_text
+    from local_openai.trainers.tokens import count_message_tokens
 
     parts = [{"role": "user", "content": [{"type": "text", "text": "the crew"}, {"type": "text", "text": "was great"}]}]
     plain = [{"role": "user", "content": "the crew was great"}]

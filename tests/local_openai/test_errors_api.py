@@ -8,7 +8,6 @@ import urllib.request
 
 import openai
 import pytest
-
 from local_server import fine_tune, labelled_texts, training_file, wait_for_job
 
 

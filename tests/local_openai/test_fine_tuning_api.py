@@ -7,7 +7,6 @@ import io
 
 import openai
 import pytest
-
 from local_server import accuracy, fine_tune, labelled_texts, training_file, wait_for_job
 
 

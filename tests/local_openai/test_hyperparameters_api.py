@@ -6,7 +6,6 @@ import json
 
 import openai
 import pytest
-
 from local_server import labelled_texts, post_raw, training_file
 
 BAD = [

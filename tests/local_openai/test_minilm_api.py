@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from local_server import accuracy, labelled_texts, training_file, wait_for_job
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import openai
 import pytest
-
 from local_server import labelled_texts, training_file, wait_for_job
 
 

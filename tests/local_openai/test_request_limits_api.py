@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import openai
 import pytest
-
 from local_server import labelled_texts, post_raw, training_file
 
 MB = 1024 * 1024

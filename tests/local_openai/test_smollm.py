@@ -8,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from local_server import SYSTEM, Server, fine_tune, labelled_texts, training_file, wait_for_job
 
 MODEL = "smollm2-135m-instruct"
@@ -37,7 +36,7 @@ def _answers(client, model: str, items) -> list[str]:
 
 
 def _exact(answers: list[str], items) -> float:
-    return sum(a.strip().lower() == label for a, (_, label) in zip(answers, items)) / len(items)
+    return sum(a.strip().lower() == label for a, (_, label) in zip(answers, items, strict=True)) / len(items)
 
 
 def test_zero_shot_completion_returns_generated_text_with_usage(client):

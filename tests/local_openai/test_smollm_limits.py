@@ -8,7 +8,6 @@ import signal
 
 import openai
 import pytest
-
 from local_server import Server, fine_tune, labelled_texts
 
 MODEL = "smollm2-135m-instruct"

@@ -8,7 +8,6 @@ import pickle
 import numpy as np
 import openai
 import pytest
-
 from local_server import fine_tune, labelled_texts
 
 

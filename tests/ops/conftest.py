@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import signal
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from ops_processes import EmbeddedRedis, serving_provider
 
 

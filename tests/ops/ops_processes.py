@@ -11,9 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import redis
 
@@ -73,7 +73,7 @@ class EmbeddedRedis:
         self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "EmbeddedRedis":
+    def start(self) -> EmbeddedRedis:
         env = base_env(REDIS_URL=self.url, TQ_DATA_DIR=str(self.data_dir.parent))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "worker.redis_server", "--dir", str(self.data_dir)],

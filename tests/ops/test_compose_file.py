@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from honcho.environ import parse_procfile
-
 from ops_processes import REPO, base_env
+
 from worker.celery_app import QUEUES
 from worker.redis_server import PERSISTENCE_OPTIONS
 

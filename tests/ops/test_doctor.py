@@ -6,10 +6,9 @@ import json
 import signal
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from ops_processes import REPO, base_env, free_port, provider_url, wait_until
 
 
@@ -30,35 +29,34 @@ def start_worker(tmp_path) -> Iterator:
     started: list[subprocess.Popen] = []
 
     def start(env: dict[str, str], name: str, queues: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "wb")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker",
-                "worker",
-                "-Q",
-                queues,
-                "-n",
-                f"{name}@%h",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        with open(tmp_path / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "worker",
+                    "worker",
+                    "-Q",
+                    queues,
+                    "-n",
+                    f"{name}@%h",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "1",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         started.append(process)
         wait_until(
             lambda: "ready" in (tmp_path / f"{name}.log").read_text(errors="replace") or process.poll() is not None,

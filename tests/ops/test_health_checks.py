@@ -4,19 +4,10 @@ provider that answers /v1/models with a chosen status (faults a remote provider 
 from __future__ import annotations
 
 import pytest
-
 from ops_processes import free_port, provider_url
-from shared.health import (
-    Check,
-    check_all,
-    check_backend,
-    check_data_dir,
-    check_redis,
-    check_workers,
-    load_checked,
-    redact_url,
-)
-from shared.settings import load_settings
+
+from shared.health import Check, check_all, check_backend, check_data_dir, check_redis, check_workers, load_checked
+from shared.settings import load_settings, redact_url
 
 QUEUES = ("tunequeue", "training", "evaluation")
 

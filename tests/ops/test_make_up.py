@@ -15,14 +15,15 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import pytest
 import redis
-
 from ops_processes import REPO, base_env, free_port, port_open, wait_until
+
 from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.store import Store, predictions_key
 
@@ -208,7 +209,7 @@ def test_make_down_stops_what_a_killed_make_up_left_behind_and_nothing_else(tmp_
 # Enqueues a local-tfidf experiment on the sample CSV (270 test items) the way the web app does; prints its id.
 SUBMIT = """
 from pathlib import Path
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.settings import get_settings
 from shared.store import Store

@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
-
 from ops_processes import REPO, EmbeddedRedis, base_env, free_port
+
 from worker.redis_server import PERSISTENCE_OPTIONS, port_from_url, redis_command
 
 
@@ -62,7 +63,7 @@ def test_password_in_redis_url_is_required_and_kept_out_of_ps(tmp_path):
         assert server.client().ping()
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=server.port).ping()
-        assert b"s3cretPass" not in open(f"/proc/{server.process.pid}/cmdline", "rb").read()
+        assert b"s3cretPass" not in Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
         assert (tmp_path / "redis" / "redis-auth.conf").stat().st_mode & 0o777 == 0o600
     finally:
         server.stop(signal.SIGKILL)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dataset import DatasetError, SamplingSpec, reference_sampling
+from shared.dataset_reading import DatasetError
+from shared.dataset_sampling import SamplingSpec, reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec, RecordError, check_columns, new_experiment_record
 from shared.settings import SettingsError, load_settings

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.dataset import Split, load_items, reference_sampling, split_items
+from shared.dataset_reading import load_items
+from shared.dataset_sampling import Split, reference_sampling, split_items
 from shared.estimates import prelaunch_report
 from shared.pricing import default_epochs, inference_cost, training_cost
 from shared.prompts import PRESETS

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from shared.dataset_sampling import reference_sampling
 from shared.export import (
     PREDICTION_COLUMNS,
     build_manifest,
@@ -13,7 +14,6 @@ from shared.export import (
     predictions_csv,
 )
 from shared.records import ExperimentSpec, new_experiment_record
-from shared.dataset import reference_sampling
 
 
 @pytest.mark.parametrize(

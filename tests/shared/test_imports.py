@@ -5,7 +5,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ["settings", "dataset", "prompts", "tokens", "pricing", "metrics", "records", "store", "export", "estimates"]
+MODULES = [
+    "settings",
+    "dataset_reading",
+    "dataset_sampling",
+    "prompts",
+    "tokens",
+    "pricing",
+    "metrics",
+    "records",
+    "store",
+    "export",
+    "estimates",
+]
 
 
 def test_shared_modules_import_neither_celery_nor_flask():

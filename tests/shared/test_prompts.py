@@ -16,7 +16,7 @@ from shared.prompts import (
 # The reference script's triple-quoted prompt, kept verbatim (its second line is longer than our line limit).
 REFERENCE_SCRIPT_CONTENT = """What is the sentiment expressed in the following tweet about an airline?
             Select sentiment value from positive, negative, or neutral. Return only the sentiment value in small letters.
-            tweet: {}"""
+            tweet: {}"""  # noqa: E501 (the reference script's text, verbatim)
 
 
 def test_reference_training_example_matches_the_reference_script():

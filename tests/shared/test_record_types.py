@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_type_hints
 
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.record_types import (
     EXPERIMENT_STATUSES,
     RUN_STATUSES,
@@ -32,7 +32,7 @@ def spec() -> ExperimentSpec:
 
 
 def required(typed_dict: type) -> set[str]:
-    return set(getattr(typed_dict, "__required_keys__"))
+    return set(typed_dict.__required_keys__)
 
 
 def test_a_new_record_has_exactly_the_typed_keys():

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from shared.dataset import SamplingSpec, reference_sampling
+from shared.dataset_sampling import SamplingSpec, reference_sampling
 from shared.prompts import PRESETS
 from shared.records import (
     DEFAULT_HYPERPARAMETERS,

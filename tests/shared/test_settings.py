@@ -125,7 +125,8 @@ def test_settings_are_frozen():
         ({"TQ_VISIBILITY_TIMEOUT_S": "5"}, "TQ_VISIBILITY_TIMEOUT_S='5' is too small; it must be at least 10 s"),
         (
             {"TQ_POLL_MAX_INTERVAL_S": "100"},
-            r"TQ_POLL_MAX_INTERVAL_S \(100 s\) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S \(300 s\).*at most 75 s",
+            r"TQ_POLL_MAX_INTERVAL_S \(100 s\) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S \(300 s\)"
+            r".*at most 75 s",
         ),
         ({"TQ_REQUEST_TIMEOUT_S": "120"}, "raise TQ_VISIBILITY_TIMEOUT_S to at least 480 s"),
         ({"OPENAI_BASE_URL": "https://api.openai.com/v1"}, "export OPENAI_API_KEY"),

@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec
 from shared.store import DatasetQuotaExceeded, NotFound, Store, experiment_key, predictions_key, run_key

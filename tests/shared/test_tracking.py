@@ -20,7 +20,7 @@ from mlflow.environment_variables import (
 )
 
 from shared import tracking
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.records import ExperimentSpec, new_experiment_record, now_iso
 from shared.settings import load_settings
 

@@ -9,8 +9,8 @@ tests). `OPENAI_BASE_URL` points at a port where nothing listens, so the model l
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis

@@ -156,11 +156,10 @@ def test_non_finite_numbers_are_a_400_naming_the_field(client, sample_csv, store
     sha256 = client.post(
         "/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")}, content_type="multipart/form-data"
     ).get_json()["sha256"]
+    number = "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")
     json_body = client.post(
         "/api/experiments",
-        data='{"dataset": "%s", "models": ["m"], '
-        '"hyperparameters": {"learning_rate_multiplier": %s}}'
-        % (sha256, "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")),
+        data=f'{{"dataset": "{sha256}", "models": ["m"], "hyperparameters": {{"learning_rate_multiplier": {number}}}}}',
         content_type="application/json",
     )
     assert json_body.status_code == 400 and "finite" in json_body.get_json()["fields"]["learning_rate_multiplier"]

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from shared import steps
+from shared.prepare import prepare
 from shared.settings import load_settings
 from shared.store import Store
 from web import create_app
@@ -56,7 +56,7 @@ def test_an_upload_in_any_format_is_prepared_like_the_csv(fmt, client, store: St
         )
         assert response.status_code == 202, response.get_json()
         ids.append(response.get_json()["id"])
-    splits = [steps.prepare(store, exp_id) for exp_id in ids]
+    splits = [prepare(store, exp_id) for exp_id in ids]
     assert splits[0] == splits[1]
     records = [store.get_experiment(exp_id) for exp_id in ids]
     assert records[0]["dataset"]["name"] == name

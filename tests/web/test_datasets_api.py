@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from shared.store import Store
 from web_helpers import csrf_token
+
+from shared.store import Store
 
 
 def upload_api(client, data: bytes, name: str = "t.csv"):

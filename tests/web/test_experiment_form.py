@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import SamplingSpec
+from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS
 from shared.settings import load_settings
 from web.experiment_form import UploadedDataset, initial_draft, parse_fields

@@ -7,9 +7,9 @@ would read it as an experiment record.
 from __future__ import annotations
 
 import pytest
+from web_helpers import csrf_token, upload, uploaded_sha256
 
 from shared.store import Store
-from web_helpers import csrf_token, upload, uploaded_sha256
 
 
 @pytest.fixture

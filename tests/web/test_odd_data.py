@@ -1,6 +1,6 @@
 """Odd data (tests/odd_data.py) through every page, chart and export.
 
-The first test prepares and scores an experiment with the real `shared.steps` functions on real Redis, the model
+The first test prepares and scores an experiment with the real step functions on real Redis, the model
 answers written by the test; the slow one runs the whole stack (web API, Celery worker, local_openai training
 local-tfidf) on the same CSV.
 """
@@ -11,19 +11,19 @@ import io
 import time
 
 import pytest
-
 from odd_data import LABELS, assert_renders_intact, odd_csv
-from shared import steps
-from shared.dataset import SamplingSpec
+
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.records import ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
+from shared.summary import summarize
 from web import create_app
 from worker.celery_app import reconfigure
-
-TERMINAL = FINISHED_EXPERIMENT_STATUSES
 
 
 def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(client, store: Store):
@@ -44,7 +44,7 @@ def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(clien
         ),
     )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     ordered = sorted(LABELS)
     answers = {
         "run-1": lambda item: item.label,
@@ -56,8 +56,8 @@ def test_odd_labels_and_texts_render_intact_on_every_page_chart_and_export(clien
         }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     record = assert_renders_intact(client, exp_id)
     assert record["runs"][0]["metrics"]["accuracy"] == 1.0
 
@@ -94,7 +94,7 @@ def test_odd_csv_runs_end_to_end_on_the_real_stack(tq_stack, start_worker, tq_st
     assert response.status_code == 202, response.get_json()
     exp_id = response.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in TERMINAL:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_EXPERIMENT_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = assert_renders_intact(client, exp_id)

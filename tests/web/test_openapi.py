@@ -2,7 +2,7 @@
 against it (openapi-core's response validation, with the document the app serves).
 
 Responses come from the app on a real Redis; the finished experiment is prepared and scored by the real
-`shared.steps` functions (the model answers written by the test), and the slow test runs the whole stack (Celery
+step functions (the model answers written by the test), and the slow test runs the whole stack (Celery
 worker, local_openai training local-tfidf).
 """
 
@@ -21,9 +21,11 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
-from shared import prompts, steps
-from shared.dataset import SamplingSpec
+from shared import prompts
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.prompts import PromptPreset
 from shared.record_types import (
     FINISHED_EXPERIMENT_STATUSES,
@@ -35,15 +37,14 @@ from shared.record_types import (
     RunState,
     Sampling,
 )
-from shared.records import ExperimentSpec
+from shared.records import HYPERPARAMETER_FIELDS, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
+from shared.summary import summarize
 from web import create_app
 from web.api_bodies import HyperparametersRequest, PromptRequest, SamplingRequest
-from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
+from web.api_fields import PROMPT_KEYS, SAMPLING_KEYS
 from worker.celery_app import reconfigure
-
-TERMINAL = FINISHED_EXPERIMENT_STATUSES
 
 
 def checked(client, response: TestResponse) -> TestResponse:
@@ -66,8 +67,8 @@ def upload_api(client, data: bytes, name: str = "t.csv") -> TestResponse:
 
 
 def finished_experiment(store: Store, sample_csv: bytes) -> str:
-    """An experiment prepared by `steps.prepare`, one run answering every item right and one answering 'neutral',
-    then summarized: a succeeded record with split, metrics, predictions and summary."""
+    """An experiment prepared by `shared.prepare.prepare`, one run answering every item right and one answering
+    'neutral', then summarized: a succeeded record with split, metrics, predictions and summary."""
     sha256 = store.put_dataset(sample_csv, "tweets.csv")
     labels = ["negative", "neutral", "positive"]
     spec = ExperimentSpec(
@@ -86,15 +87,15 @@ def finished_experiment(store: Store, sample_csv: bytes) -> str:
         ),
     )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     for run_id, answer in (("run-1", lambda label: f"{label.title()}."), ("run-2", lambda label: "neutral")):
         predictions = {
             item.row: make_prediction(item.row, item.label, answer(item.label), split.labels) for item in split.test
         }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 
@@ -133,7 +134,7 @@ def test_request_types_name_the_record_fields_and_the_api_s_keys():
     """The JSON submission's nested objects take the record's keys, and the API reads exactly those."""
     assert set(get_type_hints(SamplingRequest)) == set(get_type_hints(Sampling))
     assert set(get_type_hints(HyperparametersRequest)) == set(get_type_hints(Hyperparameters))
-    assert set(get_type_hints(HyperparametersRequest)) == {key for key, _ in HYPERPARAMETER_KEYS}
+    assert set(get_type_hints(HyperparametersRequest)) == set(HYPERPARAMETER_FIELDS)
     assert set(get_type_hints(SamplingRequest)) == {key for key, _ in SAMPLING_KEYS} | {"train_counts", "test_counts"}
     assert set(get_type_hints(PromptRequest)) == set(PROMPT_KEYS)
 
@@ -322,7 +323,7 @@ def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start
     assert submitted.status_code == 202, submitted.get_json()
     exp_id = submitted.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in TERMINAL:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_EXPERIMENT_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from shared.store import Store
+import re
+
 from web_helpers import csrf_token, upload, uploaded_sha256
+
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
+from shared.store import Store
 
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
@@ -122,6 +126,25 @@ def test_cancel_from_page(client, sample_csv, store: Store):
     response = client.post(f"/experiments/{exp_id}/cancel", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert store.get_experiment(exp_id)["status"] == "cancelled"
+
+
+def test_live_page_script_reads_the_finished_statuses_from_the_record_module(client, sample_csv, store: Store):
+    """The page script stops polling on the finished experiment statuses of shared.record_types, `partial` included
+    (handed over in a data attribute), and a finished experiment's page has its cancel form hidden."""
+    sha256 = uploaded_sha256(upload(client, sample_csv))
+    exp_id = (
+        client.post("/experiments/new", data=form_fields(client, sha256, action="launch"))
+        .headers["Location"]
+        .rsplit("/", 1)[1]
+    )
+    page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
+    assert f'data-finished-statuses="{" ".join(FINISHED_EXPERIMENT_STATUSES)}"' in page
+    assert "partial" in FINISHED_EXPERIMENT_STATUSES
+    assert not re.search(r'id="cancel-form"\s+hidden>', page)
+    for status in ("partial", "failed"):
+        store.update_experiment(exp_id, status=status)
+        page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
+        assert re.search(r'id="cancel-form"\s+hidden>', page), status
 
 
 def test_unknown_experiment_is_404(client):

@@ -1,6 +1,6 @@
 """Results on the experiment page: table, prediction filters, SVG charts, CSV and JSON downloads.
 
-The experiment is prepared and scored by the real `shared.steps` functions against real Redis; only the model
+The experiment is prepared and scored by the real step functions against real Redis; only the model
 answers are written by the test (they stand in for a provider, which the browser test exercises for real).
 """
 
@@ -14,12 +14,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from shared import steps
-from shared.dataset import SamplingSpec
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.pricing import PRICES_AS_OF
 from shared.records import ExperimentSpec
+from shared.run_state import fail_run
 from shared.store import Store
+from shared.summary import summarize
 
 XSS = '<script>alert("xss")</script>'
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR"]
@@ -52,7 +55,7 @@ def finished(store: Store) -> str:
         ),
     )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     answers = {
         "run-1": lambda item: item.label,  # always right
         "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg",
@@ -63,8 +66,8 @@ def finished(store: Store) -> str:
         }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 
@@ -168,9 +171,9 @@ def test_failed_run_shows_its_message(client, store: Store):
         ),
     )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    steps.prepare(store, exp_id)
-    steps.fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
-    steps.summarize(store, exp_id)
+    prepare(store, exp_id)
+    fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
+    summarize(store, exp_id)
     body = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
     assert store.get_experiment(exp_id)["status"] == "failed"
     assert "model &#39;no-such-model&#39; does not exist &lt;script&gt;" in body

@@ -7,12 +7,12 @@ import io
 import json
 
 import pytest
+from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS
 from shared.settings import get_settings
 from worker import cli
 from worker.commands import render
-from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import pytest
 import redis
 from worker_helpers import SAMPLE_CSV
 
-from shared import steps
+from shared.prepare import prepare
 from shared.settings import get_settings
 from shared.store import Store
 from worker.commands.errors import CliError
@@ -35,7 +35,7 @@ def test_data_in_parquet_or_jsonl_is_stored_under_its_name_and_prepared(name, tm
         for data in (path, SAMPLE_CSV)
     ]
     assert specs[0].dataset_name == name and store.dataset_name(specs[0].dataset_sha256) == name
-    splits = [steps.prepare(store, store.create_experiment(spec, get_settings().openai_base_url)) for spec in specs]
+    splits = [prepare(store, store.create_experiment(spec, get_settings().openai_base_url)) for spec in specs]
     assert splits[0] == splits[1]
 
 

@@ -7,13 +7,13 @@ from collections import Counter
 
 import pytest
 import redis
+from slow_proxy import SlowProxy
+from worker_helpers import SAMPLE_CSV, recomputed_accuracy, wait_finished, wait_until
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.store import predictions_key
 from worker import pipeline
-from worker_helpers import SAMPLE_CSV, recomputed_accuracy, wait_finished, wait_until
-from slow_proxy import SlowProxy
 
 
 def sample_spec(store, models=(), zero_shot=(), test_per_class: int = 33, test_offset: int = 100) -> ExperimentSpec:

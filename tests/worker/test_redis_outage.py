@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from test_pipeline import sample_spec
 
 from shared.run_state import fail_run
 from shared.settings import get_settings
@@ -15,7 +15,6 @@ from shared.store import Store
 from worker import tasks
 from worker.redis_server import redis_command
 from worker.stack import Stack, redis_reachable
-from test_pipeline import sample_spec
 
 OUTAGE_S = 2.0
 

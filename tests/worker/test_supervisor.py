@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from worker.supervisor import MAX_DELAY_S, restart_delay_s
 from worker_helpers import REPO, wait_until
+
+from worker.supervisor import MAX_DELAY_S, restart_delay_s
 
 # Records each start in `starts`, then exits with status 3, or with "--wait" waits for SIGTERM and exits 0.
 CHILD = """

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from celery.result import AsyncResult
-
-from worker import pipeline
-from worker_helpers import wait_finished, wait_until
 from slow_proxy import SlowProxy
 from test_pipeline import sample_spec
+from worker_helpers import wait_finished, wait_until
+
+from worker import pipeline
 
 
 @pytest.mark.slow

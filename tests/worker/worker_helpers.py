@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.records import FINISHED_RUN_STATUSES

@@ -43,18 +43,18 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     stack = Stack(var_dir=settings.data_dir)
     try:
-        stack.start_redis(port=urlsplit(settings.redis_url).port, reuse_url=settings.redis_url)
-        stack.start_local_openai(
+        redis_url = stack.start_redis(port=urlsplit(settings.redis_url).port, reuse_url=settings.redis_url)
+        openai_base_url = stack.start_local_openai(
             port=urlsplit(settings.openai_base_url).port if settings.uses_local_backend else None,
             reuse_url=settings.openai_base_url,
         )
         # This process enqueues and reads on the stack just started: point its settings (and, through them, the
         # Celery app, configured on first use) at it, as the worker's environment is.
-        os.environ.update({"REDIS_URL": stack.redis_url, "OPENAI_BASE_URL": stack.openai_base_url})
+        os.environ.update({"REDIS_URL": redis_url, "OPENAI_BASE_URL": openai_base_url})
         get_settings.cache_clear()
         stack.start_worker(name="demo-worker", concurrency=4)
         log.info("stack ready in %.1f s (logs in %s)", time.monotonic() - started, settings.data_dir / "logs")
-        store = Store.from_url(stack.redis_url)
+        store = Store.from_url(redis_url)
         spec = build_spec(
             store,
             args.data,
@@ -76,7 +76,7 @@ def run_demo(args: argparse.Namespace) -> int:
         # The workers are about to stop: cancel the experiment rather than leave it half done in a reused Redis.
         from worker.pipeline import cancel_experiment
 
-        cancel_experiment(Store.from_url(stack.redis_url), interrupted.exp_id)
+        cancel_experiment(Store.from_url(redis_url), interrupted.exp_id)
         print(f"cancelled {interrupted.exp_id}", file=sys.stderr)
         raise
     finally:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
-from shared.record_types import FINISHED_EXPERIMENT_STATUSES
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.store import Store
 from worker.commands.errors import FollowInterrupted
@@ -15,7 +15,7 @@ from worker.commands.render import print_record, progress_line
 
 def wait_for(
     store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5, log_every_s: float = 10.0
-) -> dict[str, Any]:
+) -> ExperimentRecord:
     """Follow the experiment until it finishes; returns the full record.
 
     On a terminal the progress line is redrawn in place; otherwise (a log, CI) a line is written when a status
@@ -50,7 +50,7 @@ EXIT_PARTIAL = 3
 """`run`/`demo` exit status of an experiment where some runs succeeded and others failed."""
 
 
-def exit_status(record: dict[str, Any]) -> int:
+def exit_status(record: ExperimentRecord) -> int:
     """0 when every run succeeded, EXIT_PARTIAL when some did and the others failed, 1 otherwise (failed or
     cancelled); 2 is left to usage and connection errors."""
     return {"succeeded": 0, "partial": EXIT_PARTIAL}.get(record["status"], 1)
@@ -66,7 +66,7 @@ def warn_without_workers(out: TextIO) -> None:
         )
 
 
-def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> dict[str, Any]:
+def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> ExperimentRecord:
     """Submit, follow and print; shared by `run` and `demo`."""
     from worker.pipeline import submit_experiment
 

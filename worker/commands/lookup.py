@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared.health import redact_url
+from shared.record_types import ExperimentRecord
 from shared.records import is_experiment_id, not_an_experiment_id
-from shared.settings import get_settings
+from shared.settings import get_settings, redact_url
 from shared.store import Store
 from worker.commands.errors import CliError
 
@@ -30,7 +28,7 @@ def checked_id(exp_id: str) -> str:
     return exp_id
 
 
-def find_record(store: Store, exp_id: str, with_predictions: bool = True) -> dict[str, Any]:
+def find_record(store: Store, exp_id: str, with_predictions: bool = True) -> ExperimentRecord:
     record = store.get_experiment(exp_id, with_predictions=with_predictions)
     if record is None:
         raise CliError(

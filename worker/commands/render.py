@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from shared.records import FINISHED_RUN_STATUSES
 
 
-def run_line(run: dict[str, Any]) -> str:
+def run_line(run: Mapping[str, Any]) -> str:
     progress = run.get("progress") or {}
     if run["status"] == "evaluating" and progress.get("total"):
         detail = f"{progress.get('done', 0)}/{progress['total']}"
@@ -20,7 +20,7 @@ def run_line(run: dict[str, Any]) -> str:
     return f"{run['base_model']} {run['status']}{' ' + detail if detail else ''}"
 
 
-def progress_line(record: dict[str, Any], width: int = 24) -> str:
+def progress_line(record: Mapping[str, Any], width: int = 24) -> str:
     """`[#####.....] 42% running | local-tfidf evaluating 57/100 | ...` from a record without predictions.
 
     Each run counts as fine-tuning (half of its share, done once a model exists) plus evaluation (the other half, by
@@ -48,17 +48,20 @@ def _number(value: float | None, digits: int) -> str:
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns two spaces apart, with a dashed line under the header."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
 
 
-def _interval(scores: dict[str, Any], key: str) -> str:
+def _interval(scores: Mapping[str, Any], key: str) -> str:
     interval = scores.get(key)
     return f" [{interval[0]:.2f}-{interval[1]:.2f}]" if interval else ""
 
 
-def comparison_table(record: dict[str, Any]) -> str:
+def comparison_table(record: Mapping[str, Any]) -> str:
     """The comparison: model, kind, accuracy and macro-F1 with their 95 % intervals, invalid, training seconds,
     trained tokens, estimated and actual cost; then failures, and each paired comparison as a sentence."""
     header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "est. $", "cost $", "status"]
@@ -93,7 +96,7 @@ def comparison_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def describe(record: dict[str, Any]) -> str:
+def describe(record: Mapping[str, Any]) -> str:
     """A short header for the table: id, status, dataset, split sizes, best run."""
     dataset = record["dataset"]
     split = record.get("split") or {}
@@ -119,7 +122,7 @@ def describe(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def experiments_table(records: Sequence[dict[str, Any]]) -> str:
+def experiments_table(records: Sequence[Mapping[str, Any]]) -> str:
     """One line per experiment, newest first: id, status, created, dataset, models, best accuracy."""
     header = ["id", "status", "created", "dataset", "models", "best accuracy"]
     rows = []
@@ -139,7 +142,7 @@ def experiments_table(records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(text_table(header, rows))
 
 
-def print_record(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
+def print_record(record: Mapping[str, Any], as_json: bool, out: TextIO) -> None:
     if as_json:
         out.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -7,7 +7,7 @@ on English text. Trainers with a real tokenizer (SmolLM2) report their own count
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from local_openai.trainers.base import Message, message_text
 
