@@ -63,17 +63,16 @@ lint: $(DEV_STAMP) ## Check style, formatting, types and the architecture contra
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# `test` checks the architecture contracts first; ruff and mypy join it (as `test: lint`) once the code has no findings.
 .PHONY: lint-imports
 lint-imports: $(DEV_STAMP) ## Check the import contracts of pyproject.toml (the layering of docs/ARCHITECTURE.md)
 	$(VENV)/bin/lint-imports
 
 .PHONY: test
-test: test-system-deps lint-imports ## Run every test (the slow end-to-end ones included)
+test: test-system-deps lint ## Check (make lint), then run every test (the slow end-to-end ones included)
 	$(PY) -m pytest
 
 .PHONY: test-fast
-test-fast: test-system-deps lint-imports ## Run the tests not marked slow
+test-fast: test-system-deps lint ## Check (make lint), then run the tests not marked slow
 	$(PY) -m pytest -m "not slow"
 
 .PHONY: bench

@@ -9,6 +9,7 @@ base model included); throughput is completions per second over the 100 test pro
 
     .venv/bin/python bench/local_quality.py --models local-tfidf local-minilm --seeds 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.dataset import Item, load_items, reference_sampling, split_items  # noqa: E402
+from local_openai.job_record import FINISHED  # noqa: E402
+from shared.dataset_reading import Item, load_items  # noqa: E402
+from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 from shared.jsonl import chat_jsonl  # noqa: E402
 from shared.metrics import normalize_output  # noqa: E402
 from shared.prompts import PRESETS, evaluation_messages, training_messages  # noqa: E402
@@ -37,8 +40,13 @@ DETERMINISTIC = {"local-tfidf"}
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "local_openai", "--port", "0", "--data-dir", str(data_dir)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_openai", "--port", "0", "--data-dir", str(data_dir)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     for line in process.stdout:
         if line.startswith("local_openai listening on "):
             return process, line.split()[-1]
@@ -47,6 +55,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 def ask_all(client: openai.OpenAI, model: str, messages: list[list[dict]], concurrency: int) -> tuple[list[str], float]:
     """All answers (in order) and the completions per second achieved at `concurrency`."""
+
     def ask(conversation: list[dict]) -> str:
         answer = client.chat.completions.create(model=model, messages=conversation, temperature=0, max_tokens=10)
         return answer.choices[0].message.content or ""
@@ -58,12 +67,12 @@ def ask_all(client: openai.OpenAI, model: str, messages: list[list[dict]], concu
 
 
 def accuracy(outputs: list[str], test: list[Item], labels: list[str]) -> float:
-    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test)) / len(test)
+    return sum(normalize_output(o, labels) == item.label for o, item in zip(outputs, test, strict=True)) / len(test)
 
 
 def fine_tune(client: openai.OpenAI, model: str, file_id: str, seed: int) -> tuple[str, float]:
     job = client.fine_tuning.jobs.create(training_file=file_id, model=model, seed=seed, suffix="bench")
-    while job.status not in ("succeeded", "failed", "cancelled"):
+    while job.status not in FINISHED:
         time.sleep(0.5)
         job = client.fine_tuning.jobs.retrieve(job.id)
     if job.status != "succeeded":
@@ -81,8 +90,15 @@ def spread(values: list[float], digits: int = 3) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-def bench_model(client: openai.OpenAI, model: str, seeds: int, file_id: str, test: list[Item], labels: list[str],
-                answers_untuned: bool) -> dict:
+def bench_model(
+    client: openai.OpenAI,
+    model: str,
+    seeds: int,
+    file_id: str,
+    test: list[Item],
+    labels: list[str],
+    answers_untuned: bool,
+) -> dict:
     eval_prompt = [evaluation_messages(PRESETS["reference"], item.text) for item in test]
     train_format = [evaluation_messages(PRESETS["consistent"], item.text) for item in test]
     row: dict = {"model": model, "seeds": 0, "train_s": [], "acc_eval": [], "acc_train": [], "zero_shot": None}
@@ -100,8 +116,11 @@ def bench_model(client: openai.OpenAI, model: str, seeds: int, file_id: str, tes
         if seed == 0:
             _, row["rps_1"] = ask_all(client, tuned, eval_prompt, 1)
             _, row["rps_32"] = ask_all(client, tuned, eval_prompt, 32)
-        print(f"  {model} seed {seed}: train {seconds:.1f} s, acc eval-prompt {row['acc_eval'][-1]:.3f}, "
-              f"train-format {row['acc_train'][-1]:.3f}", flush=True)
+        print(
+            f"  {model} seed {seed}: train {seconds:.1f} s, acc eval-prompt {row['acc_eval'][-1]:.3f}, "
+            f"train-format {row['acc_train'][-1]:.3f}",
+            flush=True,
+        )
     return row
 
 
@@ -131,8 +150,11 @@ def main() -> None:
             if missing:
                 raise SystemExit(f"not offered by the server: {', '.join(missing)} (it lists {', '.join(listed)})")
             file_id = client.files.create(file=("reference.jsonl", chat_jsonl(examples)), purpose="fine-tune").id
-            print(f"reference split: {len(split.train)} train / {len(split.test)} test rows of {args.data.name}; "
-                  f"{os.cpu_count()} CPUs, load average {_load()} at start", flush=True)
+            print(
+                f"reference split: {len(split.train)} train / {len(split.test)} test rows of {args.data.name}; "
+                f"{os.cpu_count()} CPUs, load average {_load()} at start",
+                flush=True,
+            )
             rows = []
             for model in models:
                 answers_untuned = _answers_untuned(client, model)
@@ -159,15 +181,23 @@ def _answers_untuned(client: openai.OpenAI, model: str) -> bool:
 
 def print_table(rows: list[dict]) -> None:
     header = ("base model", "seeds", "train s", "acc eval-prompt", "acc train-format", "zero-shot", "c=1 /s", "c=32 /s")
-    lines = [header] + [(
-        r["model"], str(r["seeds"]), spread(r["train_s"], 1), spread(r["acc_eval"]), spread(r["acc_train"]),
-        "-" if r["zero_shot"] is None else f"{r['zero_shot']:.3f}",
-        f"{r['rps_1']:.1f}" if "rps_1" in r else "-", f"{r['rps_32']:.1f}" if "rps_32" in r else "-",
-    ) for r in rows]
+    lines = [header] + [
+        (
+            r["model"],
+            str(r["seeds"]),
+            spread(r["train_s"], 1),
+            spread(r["acc_eval"]),
+            spread(r["acc_train"]),
+            "-" if r["zero_shot"] is None else f"{r['zero_shot']:.3f}",
+            f"{r['rps_1']:.1f}" if "rps_1" in r else "-",
+            f"{r['rps_32']:.1f}" if "rps_32" in r else "-",
+        )
+        for r in rows
+    ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print()
     for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * width for width in widths))
 

@@ -6,6 +6,7 @@ Usage: nice .venv/bin/python -m bench.smollm_sft [--method lora|full] [--epochs 
 Prints load seconds, zero-shot accuracy (with --zero-shot), training seconds, and fine-tuned accuracy asked with the
 reference evaluation prompt and in the training format, plus completions per second. No server involved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,13 @@ def accuracy(predictor, test, messages_for, batch_size: int = 16) -> tuple[float
     started = time.monotonic()
     outputs: list[str] = []
     for start in range(0, len(test), batch_size):
-        requests = [ChatRequest(messages=messages_for(t), temperature=0, max_tokens=10) for t, _ in test[start : start + batch_size]]
+        requests = [
+            ChatRequest(messages=messages_for(t), temperature=0, max_tokens=10)
+            for t, _ in test[start : start + batch_size]
+        ]
         outputs.extend(r.text for r in predictor.complete(requests))
     seconds = time.monotonic() - started
-    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test))
+    correct = sum(read_label(o) == label for o, (_, label) in zip(outputs, test, strict=True))
     return correct / len(test), len(test) / seconds, outputs
 
 
@@ -95,21 +99,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         losses: list[float] = []
         ctx = TrainingContext(
-            output_dir=Path(tmp), hyperparameters=hp, seed=args.seed,
-            report=lambda **m: (losses.append(m["train_loss"]), print(f"  step {m['step']}/{m['total_steps']} "
-                                f"loss {m['train_loss']:.3f}", flush=True)), log=print,
+            output_dir=Path(tmp),
+            hyperparameters=hp,
+            seed=args.seed,
+            report=lambda **m: (
+                losses.append(m["train_loss"]),
+                print(f"  step {m['step']}/{m['total_steps']} loss {m['train_loss']:.3f}", flush=True),
+            ),
+            log=print,
         )
         started, cpu_started = time.monotonic(), time.process_time()
         result = trainer.train(examples, ctx)
         seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
-        print(f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, {result.trained_tokens} tokens, "
-              f"loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
+        print(
+            f"train: {args.method} {hp}, {seconds:.1f} s wall, {cpu_seconds:.0f} s CPU, "
+            f"{result.trained_tokens} tokens, loss first/last {losses[0]:.3f}/{losses[-1]:.3f}"
+        )
         tuned = trainer.load(Path(tmp))
         acc_ref, rate, outputs = accuracy(tuned, test, reference_prompt)
         acc_train, _, _ = accuracy(tuned, test, training_prompt)
     invalid = sum(read_label(o) is None for o in outputs)
-    print(f"fine-tuned: reference prompt {acc_ref:.2f} ({invalid} unreadable), training format {acc_train:.2f}, "
-          f"{rate:.1f} completions/s (batches of 16), e.g. {outputs[:3]}")
+    print(
+        f"fine-tuned: reference prompt {acc_ref:.2f} ({invalid} unreadable), training format {acc_train:.2f}, "
+        f"{rate:.1f} completions/s (batches of 16), e.g. {outputs[:3]}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """`python -m local_openai --host 127.0.0.1 --port 8100 --data-dir var/local_openai` (waitress, threaded)."""
+
 from __future__ import annotations
 
 import logging

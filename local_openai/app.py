@@ -1,4 +1,5 @@
 """Flask app factory: the OpenAI-compatible API over one data directory."""
+
 from __future__ import annotations
 
 import hmac
@@ -22,9 +23,12 @@ def _check_api_key() -> None:
     given = request.headers.get("Authorization", "")
     token = given[7:] if given.startswith("Bearer ") else ""
     if not hmac.compare_digest(token.encode(), expected.encode()):
-        message = ("Incorrect API key provided. Send the key the server was started with (LOCAL_OPENAI_API_KEY) "
-                   "as 'Authorization: Bearer <key>'." if token else
-                   "You didn't provide an API key. Send 'Authorization: Bearer <key>' (LOCAL_OPENAI_API_KEY).")
+        message = (
+            "Incorrect API key provided. Send the key the server was started with (LOCAL_OPENAI_API_KEY) "
+            "as 'Authorization: Bearer <key>'."
+            if token
+            else "You didn't provide an API key. Send 'Authorization: Bearer <key>' (LOCAL_OPENAI_API_KEY)."
+        )
         raise errors.Unauthorized(message, code="invalid_api_key")
 
 
@@ -54,6 +58,11 @@ def create_app(config: ServerConfig | None = None, start_runner: bool = True) ->
 
     if start_runner:
         services.runner.start()
-    log.info("data dir %s: %d files, %d jobs, %d fine-tuned models", config.data_dir.resolve(),
-             len(services.storage.files), len(services.storage.jobs), len(services.storage.models))
+    log.info(
+        "data dir %s: %d files, %d jobs, %d fine-tuned models",
+        config.data_dir.resolve(),
+        len(services.storage.files),
+        len(services.storage.jobs),
+        len(services.storage.models),
+    )
     return app

@@ -2,14 +2,16 @@
 
 Precedence: defaults, then environment, then command-line flags (or a test's overrides).
 """
+
 from __future__ import annotations
 
 import argparse
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 from shared.jsonl import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_MESSAGES, JsonlLimits
 
@@ -45,21 +47,21 @@ HELP = {
     "port": "TCP port (0 picks a free one; the bound URL is printed on stdout)",
     "data_dir": "where files, jobs, events and trained models are kept",
     "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication, allowed "
-               "only on a loopback --host",
+    "only on a loopback --host",
     "max_loaded_models": "how many models stay loaded in memory (least recently used is unloaded first)",
     "batch_window_ms": "how long a model's batcher waits to gather concurrent chat requests into one batch",
     "max_batch_size": "largest batch of chat requests answered in one model call",
     "threads": "HTTP worker threads",
     "concurrent_jobs": "fine-tuning jobs trained at the same time",
     "max_training_line_bytes": "largest line (one example) of a training or validation file, in bytes; a longer "
-                               "line fails the job's validation without being read into memory",
+    "line fails the job's validation without being read into memory",
     "max_training_messages": "most messages in one training example; more fail the job's validation",
     "max_request_bytes": "largest request body of the JSON endpoints (413 above it; file uploads have their own limit)",
     "max_messages": "most messages one chat completion request may carry",
     "max_message_chars": "most characters of text in one chat message",
     "keep_checkpoints": "checkpoints kept per job, the newest ones (OpenAI keeps 3); older ones' files are deleted",
     "generation_time_limit_s": "longest one batched text generation may run; answers cut short end with "
-                               "finish_reason 'length'",
+    "finish_reason 'length'",
 }
 
 
@@ -74,10 +76,19 @@ def _convert(name: str, raw: str) -> object:
     return raw or None
 
 
+def _converter(name: str) -> Callable[[str], object]:
+    """The argparse `type` of option `name`: its raw value converted like its environment variable's."""
+
+    def convert(raw: str) -> object:
+        return _convert(name, raw)
+
+    return convert
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Defaults overridden by `LOCAL_OPENAI_<NAME>` variables, e.g. LOCAL_OPENAI_API_KEY, LOCAL_OPENAI_PORT."""
     environ = os.environ if environ is None else environ
-    overrides = {}
+    overrides: dict[str, Any] = {}  # each value converted to its field's type by _convert
     for f in fields(ServerConfig):
         key = f"LOCAL_OPENAI_{f.name.upper()}"
         if key in environ:
@@ -91,9 +102,18 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
 def validate(config: ServerConfig) -> ServerConfig:
     if not 0 <= config.port <= 65535:
         raise SystemExit(f"port {config.port} is out of range 0-65535")
-    for name in ("max_loaded_models", "max_batch_size", "threads", "concurrent_jobs", "max_training_line_bytes",
-                 "max_training_messages", "max_request_bytes", "max_messages", "max_message_chars",
-                 "keep_checkpoints"):
+    for name in (
+        "max_loaded_models",
+        "max_batch_size",
+        "threads",
+        "concurrent_jobs",
+        "max_training_line_bytes",
+        "max_training_messages",
+        "max_request_bytes",
+        "max_messages",
+        "max_message_chars",
+        "keep_checkpoints",
+    ):
         if getattr(config, name) < 1:
             raise SystemExit(f"{name} must be at least 1, got {getattr(config, name)}")
     if config.generation_time_limit_s <= 0:
@@ -121,14 +141,16 @@ def is_loopback(host: str) -> bool:
 
 def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> ServerConfig:
     base = config_from_env(environ)
-    parser = argparse.ArgumentParser(prog="python -m local_openai", description="OpenAI-compatible offline fine-tuning server")
+    parser = argparse.ArgumentParser(
+        prog="python -m local_openai", description="OpenAI-compatible offline fine-tuning server"
+    )
     for f in fields(ServerConfig):
         if f.name == "api_key":
             continue  # secrets come from the environment only, never from the command line (it shows in `ps`)
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
             dest=f.name,
-            type=lambda raw, n=f.name: _convert(n, raw),
+            type=_converter(f.name),
             default=getattr(base, f.name),
             help=f"{HELP[f.name]} (env LOCAL_OPENAI_{f.name.upper()}, default %(default)s)",
         )

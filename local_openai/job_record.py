@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from local_openai.storage import new_id
 

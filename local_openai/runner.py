@@ -3,6 +3,7 @@
 Requests only create jobs and flip cancel flags; everything slow happens on the runner's threads. The runner owns
 job status, events, checkpoints and the fine-tuned model records; trainers talk back only through TrainingContext.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,12 +13,24 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
-from local_openai.job_record import (CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VALIDATING_FILES, WAITING,
-                                     checkpoint_id, checkpoint_model_name, fine_tuned_model_name,
-                                     hyperparameter_fields, job_error)
+from local_openai.job_record import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    VALIDATING_FILES,
+    WAITING,
+    checkpoint_id,
+    checkpoint_model_name,
+    fine_tuned_model_name,
+    hyperparameter_fields,
+    job_error,
+)
 from local_openai.storage import Storage, creation_order
 from local_openai.trainers import get_trainer
 from local_openai.trainers.base import ClientError, TrainingCancelled, TrainingContext
@@ -27,16 +40,28 @@ log = logging.getLogger(__name__)
 # OpenAI's own wording for the event that marks the end of queueing; clients time training from it.
 TRAINING_STARTED = "Fine-tuning job started"
 # What a client sees when a job fails because of a fault of the server; the traceback goes to the server log only.
-INTERNAL_ERROR = ("The job failed because of an internal error of the server (details are in the server log). "
-                  "Create a new job to retry.")
+INTERNAL_ERROR = (
+    "The job failed because of an internal error of the server (details are in the server log). "
+    "Create a new job to retry."
+)
 # The results file's columns (OpenAI's step_metrics.csv) -> the names metrics events and checkpoints use.
-CSV_COLUMNS = {"step": "step", "train_loss": "train_loss", "train_accuracy": "train_mean_token_accuracy",
-               "valid_loss": "valid_loss", "valid_mean_token_accuracy": "valid_mean_token_accuracy"}
+CSV_COLUMNS = {
+    "step": "step",
+    "train_loss": "train_loss",
+    "train_accuracy": "train_mean_token_accuracy",
+    "valid_loss": "valid_loss",
+    "valid_mean_token_accuracy": "valid_mean_token_accuracy",
+}
 
 
 class JobRunner:
-    def __init__(self, storage: Storage, concurrent_jobs: int = 1, keep_checkpoints: int = 3,
-                 on_model_deleted: Callable[[str], None] = lambda _model_id: None):
+    def __init__(
+        self,
+        storage: Storage,
+        concurrent_jobs: int = 1,
+        keep_checkpoints: int = 3,
+        on_model_deleted: Callable[[str], None] = lambda _model_id: None,
+    ):
         """Only the newest `keep_checkpoints` checkpoints of a job are kept; `on_model_deleted` unloads the others."""
         self.storage = storage
         self.keep_checkpoints = keep_checkpoints
@@ -58,8 +83,11 @@ class JobRunner:
         """Fail jobs a previous server process left running; re-queue those still waiting."""
         for job in sorted(self.storage.jobs.values(), key=creation_order):
             if job["status"] == RUNNING:
-                self._fail(job["id"], "server_restarted",
-                           "The server stopped while this job was training; the job failed. Create a new job to retry.")
+                self._fail(
+                    job["id"],
+                    "server_restarted",
+                    "The server stopped while this job was training; the job failed. Create a new job to retry.",
+                )
             elif job["status"] == VALIDATING_FILES:
                 self._validation.put(job["id"])
             elif job["status"] == QUEUED:
@@ -100,18 +128,28 @@ class JobRunner:
             if not file_id:
                 continue
             if file_id not in self.storage.files:
-                self._fail(job_id, "file_not_found", f"{param} {file_id} was deleted before validation; upload it again",
-                           param=param)
+                self._fail(
+                    job_id,
+                    "file_not_found",
+                    f"{param} {file_id} was deleted before validation; upload it again",
+                    param=param,
+                )
                 return
             report = self.storage.validate_training_file(file_id, min_examples=10 if param == "training_file" else 1)
             if not report.ok:
                 with self._lock:
                     if self.storage.jobs[job_id]["status"] != VALIDATING_FILES:
                         return  # cancelled meanwhile
-                self._fail(job_id, "invalid_training_file" if param == "training_file" else "invalid_validation_file",
-                           f"{param} {file_id}: {report.error_message()}", param=param)
+                self._fail(
+                    job_id,
+                    "invalid_training_file" if param == "training_file" else "invalid_validation_file",
+                    f"{param} {file_id}: {report.error_message()}",
+                    param=param,
+                )
                 return
-            self.storage.add_event(job_id, f"Validated {param.replace('_', ' ')} {file_id}: {report.n_examples} examples")
+            self.storage.add_event(
+                job_id, f"Validated {param.replace('_', ' ')} {file_id}: {report.n_examples} examples"
+            )
         with self._lock:
             if self.storage.jobs[job_id]["status"] != VALIDATING_FILES:
                 return
@@ -144,24 +182,37 @@ class JobRunner:
         self.storage.add_event(job_id, TRAINING_STARTED)
         trainer = get_trainer(job["model"])
         if trainer is None:
-            raise ClientError(f"base model {job['model']} is no longer available on this server",
-                              code="model_not_available", param="model")
+            raise ClientError(
+                f"base model {job['model']} is no longer available on this server",
+                code="model_not_available",
+                param="model",
+            )
         examples = self.storage.training_examples(job["training_file"])
         validation = self.storage.training_examples(job["validation_file"]) if job.get("validation_file") else []
         hp = trainer.resolve_hyperparameters(job["_requested_hyperparameters"], len(examples))
         job = self.storage.update_job(job_id, **hyperparameter_fields(hp.as_dict()))
-        self.storage.add_event(job_id, f"Fine-tuning {job['model']} on {len(examples)} examples: {hp.n_epochs} epoch(s), "
-                                       f"batch size {hp.batch_size}, learning rate multiplier {hp.learning_rate_multiplier}")
+        self.storage.add_event(
+            job_id,
+            f"Fine-tuning {job['model']} on {len(examples)} examples: {hp.n_epochs} epoch(s), "
+            f"batch size {hp.batch_size}, learning rate multiplier {hp.learning_rate_multiplier}",
+        )
         log.info("job %s training %s on %d examples (%s)", job_id, job["model"], len(examples), job["hyperparameters"])
         output_dir = self.storage.model_dir(job_id, "final")
         shutil.rmtree(output_dir.parent, ignore_errors=True)
         output_dir.parent.mkdir(parents=True)
         metrics: list[dict] = []
         started = time.monotonic()
+
+        def log_event(message: str) -> None:
+            self.storage.add_event(job_id, message)
+
         ctx = TrainingContext(
-            output_dir=output_dir, hyperparameters=hp, seed=job["seed"], validation_examples=validation,
+            output_dir=output_dir,
+            hyperparameters=hp,
+            seed=job["seed"],
+            validation_examples=validation,
             report=lambda *args, **values: self._report(job_id, metrics, *args, **values),
-            log=lambda message: self.storage.add_event(job_id, message),
+            log=log_event,
             checkpoint=lambda epoch, step, directory: self._checkpoint(job, epoch, step, Path(directory), metrics),
             should_stop=lambda: job_id in self._cancel,
         )
@@ -173,11 +224,30 @@ class JobRunner:
         self._add_model(name, job, output_dir)
         seconds = time.monotonic() - started
         self.storage.add_event(job_id, f"New fine-tuned model created: {name}")
-        self.storage.add_event(job_id, f"The job has successfully completed in {seconds:.1f} s", data={"training_seconds": round(seconds, 2)})
-        self._finish(job_id, SUCCEEDED, fine_tuned_model=name, trained_tokens=result.trained_tokens, result_files=[results_file["id"]])
+        self.storage.add_event(
+            job_id,
+            f"The job has successfully completed in {seconds:.1f} s",
+            data={"training_seconds": round(seconds, 2)},
+        )
+        self._finish(
+            job_id,
+            SUCCEEDED,
+            fine_tuned_model=name,
+            trained_tokens=result.trained_tokens,
+            result_files=[results_file["id"]],
+        )
 
-    def _report(self, job_id: str, metrics: list[dict], step: int, total_steps: int, train_loss: float,
-                train_accuracy: float | None = None, valid_loss: float | None = None, **extra: float) -> None:
+    def _report(
+        self,
+        job_id: str,
+        metrics: list[dict],
+        step: int,
+        total_steps: int,
+        train_loss: float,
+        train_accuracy: float | None = None,
+        valid_loss: float | None = None,
+        **extra: float,
+    ) -> None:
         parts = [f"Step {step}/{total_steps}: training loss={train_loss:.4f}"]
         if train_accuracy is not None:
             parts.append(f"training accuracy={train_accuracy:.3f}")
@@ -185,47 +255,76 @@ class JobRunner:
             parts.append(f"validation loss={valid_loss:.4f}")
         if extra.get("valid_accuracy") is not None:
             parts.append(f"validation accuracy={extra['valid_accuracy']:.3f}")
-        data = {"step": step, "total_steps": total_steps, "train_loss": train_loss,
-                "train_mean_token_accuracy": train_accuracy, "valid_loss": valid_loss,
-                "valid_mean_token_accuracy": extra.get("valid_accuracy")}
+        data = {
+            "step": step,
+            "total_steps": total_steps,
+            "train_loss": train_loss,
+            "train_mean_token_accuracy": train_accuracy,
+            "valid_loss": valid_loss,
+            "valid_mean_token_accuracy": extra.get("valid_accuracy"),
+        }
         metrics.append(data)
         self.storage.add_event(job_id, ", ".join(parts), data=data)
 
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
         target = self.storage.model_dir(job["id"], f"ckpt-step-{step}")
-        if directory.resolve() != self.storage.model_dir(job["id"], "final").resolve() and directory.resolve() != target.resolve():
+        if (
+            directory.resolve() != self.storage.model_dir(job["id"], "final").resolve()
+            and directory.resolve() != target.resolve()
+        ):
             shutil.move(directory, target)  # taken over, not copied: a trainer's scratch copy would never be pruned
             directory = target
         name = checkpoint_model_name(job, step)
         measured = {**(metrics[-1] if metrics else {}), "step": step}
         self._add_model(name, job, directory)
-        self.storage.add_checkpoint(job["id"], {
-            "id": checkpoint_id(job, step), "object": "fine_tuning.job.checkpoint",
-            "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job["id"],
-            # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
-            "step_number": step,
-            "metrics": {key: value for key, value in measured.items() if key != "total_steps" and value is not None},
-        })
+        self.storage.add_checkpoint(
+            job["id"],
+            {
+                "id": checkpoint_id(job, step),
+                "object": "fine_tuning.job.checkpoint",
+                "created_at": int(time.time()),
+                "fine_tuned_model_checkpoint": name,
+                "fine_tuning_job_id": job["id"],
+                # A metric not measured (no validation file) is omitted: OpenAI's schema types each one as a number.
+                "step_number": step,
+                "metrics": {
+                    key: value for key, value in measured.items() if key != "total_steps" and value is not None
+                },
+            },
+        )
         self.storage.add_event(job["id"], f"Checkpoint created at step {step} (epoch {epoch}): {name}")
         for removed in self.storage.prune_checkpoints(job["id"], self.keep_checkpoints):
             self._on_model_deleted(removed["fine_tuned_model_checkpoint"])
-            self.storage.add_event(job["id"], f"Checkpoint {removed['fine_tuned_model_checkpoint']} removed: only the "
-                                              f"last {self.keep_checkpoints} checkpoints are kept")
+            self.storage.add_event(
+                job["id"],
+                f"Checkpoint {removed['fine_tuned_model_checkpoint']} removed: only the "
+                f"last {self.keep_checkpoints} checkpoints are kept",
+            )
 
     def _add_model(self, name: str, job: dict, directory: Path) -> None:
         """Register a trained model directory under the data dir as the model `name`, usable for chat at once."""
-        self.storage.add_model({"id": name, "object": "model", "created": int(time.time()), "owned_by": "user",
-                                "base_model": job["model"], "job_id": job["id"],
-                                "path": str(directory.relative_to(self.storage.root))})
+        self.storage.add_model(
+            {
+                "id": name,
+                "object": "model",
+                "created": int(time.time()),
+                "owned_by": "user",
+                "base_model": job["model"],
+                "job_id": job["id"],
+                "path": str(directory.relative_to(self.storage.root)),
+            }
+        )
 
     # -- endings ---------------------------------------------------------------------------------------------
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
         self.storage.add_event(job_id, message, level="error")
         self._finish(job_id, FAILED, error=job_error(code, message, param))
 
-    def _finish(self, job_id: str, status: str, **fields: object) -> dict:
+    def _finish(self, job_id: str, status: str, **fields: Any) -> dict:
         log.info("job %s %s%s", job_id, status, f": {fields['error']['message']}" if fields.get("error") else "")
-        return self.storage.update_job(job_id, status=status, finished_at=int(time.time()), estimated_finish=None, **fields)
+        return self.storage.update_job(
+            job_id, status=status, finished_at=int(time.time()), estimated_finish=None, **fields
+        )
 
 
 def _metrics_csv(metrics: list[dict]) -> bytes:

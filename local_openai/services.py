@@ -1,4 +1,5 @@
 """The per-app singletons (storage, job runner, model cache) and how a model id turns into a predictor."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,21 +25,25 @@ class Services:
         """A zero-argument function loading `model_id`'s predictor; 404/400 in OpenAI's shape when it cannot answer."""
         record = self.storage.models.get(model_id)
         if record is not None:
-            trainer = get_trainer(record["base_model"])
-            if trainer is None:
-                raise InvalidRequest(f"The base model {record['base_model']} of {model_id} is not available on this server",
-                                     param="model", code="model_not_available")
+            owner = get_trainer(record["base_model"])
+            if owner is None:
+                raise InvalidRequest(
+                    f"The base model {record['base_model']} of {model_id} is not available on this server",
+                    param="model",
+                    code="model_not_available",
+                )
             path = self.storage.model_path(model_id)
-            return lambda: trainer.load(path)
-        if model_id in available_base_models():
-            trainer = get_trainer(model_id)
-            if not trainer.answers_without_fine_tuning:
+            return lambda: owner.load(path)
+        base = get_trainer(model_id) if model_id in available_base_models() else None
+        if base is not None:
+            if not base.answers_without_fine_tuning:
                 raise InvalidRequest(
                     f"The model `{model_id}` is a classifier base model and cannot answer before fine-tuning. "
                     f"Create a fine-tuning job with model={model_id!r} and use its fine_tuned_model.",
-                    param="model", code="model_not_supported",
+                    param="model",
+                    code="model_not_supported",
                 )
-            return lambda: trainer.load(None)
+            return lambda: base.load(None)
         raise model_not_found(model_id)
 
 
@@ -52,7 +57,8 @@ def create_services(config: ServerConfig) -> Services:
     return Services(
         config=config,
         storage=storage,
-        runner=JobRunner(storage, config.concurrent_jobs, keep_checkpoints=config.keep_checkpoints,
-                         on_model_deleted=models.unload),
+        runner=JobRunner(
+            storage, config.concurrent_jobs, keep_checkpoints=config.keep_checkpoints, on_model_deleted=models.unload
+        ),
         models=models,
     )

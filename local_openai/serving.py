@@ -5,6 +5,7 @@ the first waiting request, keeps collecting for `batch_window_ms` (or until `max
 with one `predictor.complete(batch)` call, and resolves the futures. A least-recently-used cache caps how many
 models stay loaded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,8 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 from local_openai.trainers.base import ChatRequest, ChatResult, Predictor
 
@@ -80,7 +81,7 @@ class Batcher:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:

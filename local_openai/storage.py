@@ -3,6 +3,7 @@
 Layout: files/<id>.json + files/<id>.bin, jobs/<id>.json, jobs/<id>.events.jsonl, jobs/<id>.checkpoints.json,
 models/index.json (fine-tuned and checkpoint model records), models/<job_id>/... (trained model directories).
 """
+
 from __future__ import annotations
 
 import json

@@ -4,13 +4,14 @@ Row numbers (`Item.row`) are 0-based data-row numbers: the header is not counted
 a newline is one row, and blank lines (which hold no record) are skipped, as pandas does. Rows whose text or label is
 missing or blank are dropped but keep their numbers, so a row number always points at the same record in the file.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 TEXT_COLUMN_HINTS = ("text", "tweet", "review", "sentence", "content", "body", "message", "comment", "document")
 LABEL_COLUMN_HINTS = ("label", "sentiment", "class", "category", "target", "intent", "tag", "polarity")
@@ -42,7 +43,7 @@ class DatasetSummary:
 
 def decode_csv(data: bytes) -> str:
     """Decode UTF-8 (with or without a BOM), or raise a DatasetError that points at the first bad byte."""
-    body = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
+    body = data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -51,7 +52,8 @@ def decode_csv(data: bytes) -> str:
         raise DatasetError(
             f"The file is not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) is not valid "
             f"UTF-8. Re-save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8 in.csv > out.csv` for a Latin-1 file.") from None
+            f"`iconv -f latin1 -t utf-8 in.csv > out.csv` for a Latin-1 file."
+        ) from None
 
 
 def _delimiter(text: str) -> str:
@@ -79,20 +81,24 @@ def _parse(text: str, delimiter: str) -> list[list[str]]:
         if "unexpected end of data" in str(exc):
             raise DatasetError(
                 f"A quoted field starting on line {last_line + 1} is never closed, so the rest of the file would be "
-                f"read as one value. Add the missing closing quote (\") or remove the stray opening one.") from None
+                f'read as one value. Add the missing closing quote (") or remove the stray opening one.'
+            ) from None
     try:
         return [record for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if record]
     except csv.Error as exc:
-        raise DatasetError(f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a "
-                           f"comma-separated UTF-8 file.") from None
+        raise DatasetError(
+            f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a comma-separated UTF-8 file."
+        ) from None
 
 
 def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
     """Parse CSV bytes into (header, data rows); blank lines are skipped, quoted newlines stay inside a field."""
     text = decode_csv(data)
     if not text.strip():
-        raise DatasetError("The file is empty. Upload a CSV whose first line names the columns (e.g. text,label) "
-                           "followed by one row per example.")
+        raise DatasetError(
+            "The file is empty. Upload a CSV whose first line names the columns (e.g. text,label) "
+            "followed by one row per example."
+        )
     records = _parse(text, _delimiter(text))
     header = [name.strip() for name in records[0]]
     rows = records[1:]
@@ -106,11 +112,15 @@ def column_index(header: Sequence[str], column: str, role: str) -> int:
     matches = [i for i, name in enumerate(header) if name == column]
     if not matches:
         available = ", ".join(repr(name) for name in header)
-        raise DatasetError(f"The {role} column {column!r} is not in the file. Available columns: {available}. "
-                           f"Choose one of them as the {role} column.")
+        raise DatasetError(
+            f"The {role} column {column!r} is not in the file. Available columns: {available}. "
+            f"Choose one of them as the {role} column."
+        )
     if len(matches) > 1:
-        raise DatasetError(f"The {role} column {column!r} appears {len(matches)} times in the header; rename the "
-                           f"duplicates so the column is unambiguous.")
+        raise DatasetError(
+            f"The {role} column {column!r} appears {len(matches)} times in the header; rename the "
+            f"duplicates so the column is unambiguous."
+        )
     return matches[0]
 
 
@@ -118,8 +128,9 @@ def _cell(row: Sequence[str], index: int) -> str:
     return row[index] if index < len(row) else ""
 
 
-def items_from_rows(header: Sequence[str], rows: Sequence[Sequence[str]], text_column: str,
-                    label_column: str) -> tuple[list[Item], list[int]]:
+def items_from_rows(
+    header: Sequence[str], rows: Sequence[Sequence[str]], text_column: str, label_column: str
+) -> tuple[list[Item], list[int]]:
     """(items, dropped row numbers): rows with missing or blank text or label are dropped."""
     text_index = column_index(header, text_column, "text")
     label_index = column_index(header, label_column, "label")
@@ -134,8 +145,10 @@ def items_from_rows(header: Sequence[str], rows: Sequence[Sequence[str]], text_c
         else:
             dropped.append(number)
     if not items:
-        raise DatasetError(f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
-                           f"check that these are the right columns.")
+        raise DatasetError(
+            f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
+            f"check that these are the right columns."
+        )
     return items, dropped
 
 
@@ -155,7 +168,6 @@ def class_counts(items: Iterable[Item]) -> dict[str, int]:
     """Items per label, labels sorted."""
     counts = Counter(item.label for item in items)
     return {label: counts[label] for label in sorted(counts)}
-
 
 
 def _looks_numeric(value: str) -> bool:

@@ -4,12 +4,14 @@ The default sampling reproduces the reference experiment (a pandas script) exact
 takes `train_counts[label]` rows from `train_offset` and test takes `test_counts[label]` rows from `test_offset`;
 train lists classes in the order of `train_counts` (neutral, positive, negative), as the reference concatenates them.
 """
+
 from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from shared.dataset_reading import DatasetError, Item, class_counts
 
@@ -41,9 +43,14 @@ class SamplingSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SamplingSpec:
-        return cls(mode=data.get("mode", "balanced"), train_counts=dict(data["train_counts"]),
-                   train_offset=int(data.get("train_offset", 0)), test_counts=dict(data["test_counts"]),
-                   test_offset=int(data.get("test_offset", 0)), seed=data.get("seed"))
+        return cls(
+            mode=data.get("mode", "balanced"),
+            train_counts=dict(data["train_counts"]),
+            train_offset=int(data.get("train_offset", 0)),
+            test_counts=dict(data["test_counts"]),
+            test_offset=int(data.get("test_offset", 0)),
+            seed=data.get("seed"),
+        )
 
 
 @dataclass(frozen=True)
@@ -54,16 +61,22 @@ class Split:
 
     def to_dict(self) -> dict[str, Any]:
         """The record's `split` section: row numbers and per-class counts."""
-        return {"train_rows": [item.row for item in self.train], "test_rows": [item.row for item in self.test],
-                "train_counts": class_counts(self.train), "test_counts": class_counts(self.test),
-                "labels": list(self.labels)}
+        return {
+            "train_rows": [item.row for item in self.train],
+            "test_rows": [item.row for item in self.test],
+            "train_counts": class_counts(self.train),
+            "test_counts": class_counts(self.test),
+            "labels": list(self.labels),
+        }
 
 
 def _check_labels(labels: Sequence[str]) -> None:
     if len(set(labels)) < 2:
         found = f"only the class {labels[0]!r}" if labels else "no class"
-        raise DatasetError(f"The label column has {found}; a classifier needs at least two classes. Check that the "
-                           f"label column is the right one and that the file holds examples of every class.")
+        raise DatasetError(
+            f"The label column has {found}; a classifier needs at least two classes. Check that the "
+            f"label column is the right one and that the file holds examples of every class."
+        )
 
 
 def even_counts(labels: Sequence[str], total: int) -> dict[str, int]:
@@ -71,8 +84,10 @@ def even_counts(labels: Sequence[str], total: int) -> dict[str, int]:
     ordered = sorted(set(labels))
     base, extra = divmod(total, len(ordered))
     if base == 0:
-        raise DatasetError(f"{len(ordered)} classes cannot share {total} examples (at least one each); use fewer "
-                           f"classes or a larger sample.")
+        raise DatasetError(
+            f"{len(ordered)} classes cannot share {total} examples (at least one each); use fewer "
+            f"classes or a larger sample."
+        )
     return {label: base + (1 if i < extra else 0) for i, label in enumerate(ordered)}
 
 
@@ -85,18 +100,30 @@ def reference_sampling(labels: Iterable[str]) -> SamplingSpec:
         counts = dict(REFERENCE_TRAIN_COUNTS)
     else:
         counts = even_counts(labels, REFERENCE_SAMPLE_SIZE)
-    return SamplingSpec(mode="balanced", train_counts=counts, train_offset=0, test_counts=dict(counts),
-                        test_offset=REFERENCE_TEST_OFFSET, seed=None)
+    return SamplingSpec(
+        mode="balanced",
+        train_counts=counts,
+        train_offset=0,
+        test_counts=dict(counts),
+        test_offset=REFERENCE_TEST_OFFSET,
+        seed=None,
+    )
 
 
-def random_sampling(labels: Iterable[str], train_per_class: int, test_per_class: int,
-                    seed: int | None = None) -> SamplingSpec:
+def random_sampling(
+    labels: Iterable[str], train_per_class: int, test_per_class: int, seed: int | None = None
+) -> SamplingSpec:
     """A random stratified split; without a seed one is drawn and recorded so the split can be reproduced."""
     labels = sorted(set(labels))
     _check_labels(labels)
-    return SamplingSpec(mode="random", train_counts={label: train_per_class for label in labels}, train_offset=0,
-                        test_counts={label: test_per_class for label in labels}, test_offset=0,
-                        seed=secrets.randbelow(2**31) if seed is None else seed)
+    return SamplingSpec(
+        mode="random",
+        train_counts={label: train_per_class for label in labels},
+        train_offset=0,
+        test_counts={label: test_per_class for label in labels},
+        test_offset=0,
+        seed=secrets.randbelow(2**31) if seed is None else seed,
+    )
 
 
 def _by_class(items: Iterable[Item]) -> dict[str, list[Item]]:
@@ -110,29 +137,35 @@ def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> Non
     if spec.mode not in ("balanced", "random"):
         raise DatasetError(f"Unknown sampling mode {spec.mode!r}; use 'balanced' or 'random'.")
     _check_labels(sorted(grouped))
-    for name, counts, offset in (("train", spec.train_counts, spec.train_offset),
-                                 ("test", spec.test_counts, spec.test_offset)):
+    for name, counts, offset in (
+        ("train", spec.train_counts, spec.train_offset),
+        ("test", spec.test_counts, spec.test_offset),
+    ):
         if not isinstance(offset, int) or offset < 0:
             raise DatasetError(f"The {name} offset is {offset!r}; it must be a whole number, 0 or more.")
         for label, count in counts.items():
             if not isinstance(count, int) or count < 0:
-                raise DatasetError(f"The {name} count for {label!r} is {count!r}; it must be a whole number, 0 or "
-                                   f"more.")
+                raise DatasetError(
+                    f"The {name} count for {label!r} is {count!r}; it must be a whole number, 0 or more."
+                )
             if label not in grouped:
                 present = ", ".join(repr(known) for known in sorted(grouped))
-                raise DatasetError(f"The {name} sample asks for class {label!r}, which is not in the label column. "
-                                   f"Classes present: {present}.")
+                raise DatasetError(
+                    f"The {name} sample asks for class {label!r}, which is not in the label column. "
+                    f"Classes present: {present}."
+                )
     trained_classes = [label for label, count in spec.train_counts.items() if count > 0]
     if len(trained_classes) < 2:
-        raise DatasetError(f"The train sample has items of {len(trained_classes)} class(es); a classifier needs at "
-                           f"least two: give two or more classes a train count above 0.")
+        raise DatasetError(
+            f"The train sample has items of {len(trained_classes)} class(es); a classifier needs at "
+            f"least two: give two or more classes a train count above 0."
+        )
     if sum(spec.test_counts.values()) == 0:
         raise DatasetError("The test sample is empty; give at least one class a test count above 0.")
 
 
 def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) -> list[Item]:
-    counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts,
-                                                                                     spec.test_offset)
+    counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts, spec.test_offset)
     chosen: list[Item] = []
     for label, count in counts.items():
         available = len(grouped[label])
@@ -140,8 +173,9 @@ def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) 
             raise DatasetError(
                 f"Too few rows of class {label!r}: the {name} sample needs {count} from position {offset} "
                 f"(that class's rows {offset} to {offset + count - 1} in file order) but the file has only "
-                f"{available}. Lower the {name} count or offset for {label!r}, or use a file with more {label!r} rows.")
-        chosen.extend(grouped[label][offset:offset + count])
+                f"{available}. Lower the {name} count or offset for {label!r}, or use a file with more {label!r} rows."
+            )
+        chosen.extend(grouped[label][offset : offset + count])
     return chosen
 
 
@@ -157,10 +191,11 @@ def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> tuple[list
         if n_train + n_test > len(pool):
             raise DatasetError(
                 f"Too few rows of class {label!r}: random sampling needs {n_train} train + {n_test} test = "
-                f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}.")
+                f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}."
+            )
         rng.shuffle(pool)
         train.extend(sorted(pool[:n_train], key=lambda item: item.row))
-        test.extend(sorted(pool[n_train:n_train + n_test], key=lambda item: item.row))
+        test.extend(sorted(pool[n_train : n_train + n_test], key=lambda item: item.row))
     return train, test
 
 
@@ -178,6 +213,7 @@ def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
             f"Train and test share {len(overlap)} row(s) (first: row {overlap[0]}), so the test would score rows the "
             f"model was trained on. Move the test offset ({spec.test_offset}) to at least "
             f"{spec.train_offset + max(spec.train_counts.values())} (train offset + largest train count), or lower "
-            f"the counts.")
+            f"the counts."
+        )
     labels = sorted(set(spec.train_counts) | set(spec.test_counts))
     return Split(train=train, test=test, labels=labels)

@@ -2,15 +2,17 @@
 
 The web form and the JSON API both show this report, so they give the same figures.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.dataset import Split
+from shared.dataset_sampling import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
-from shared.prompts import PromptPreset, evaluation_messages, training_messages
+from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_messages
 from shared.record_types import PrelaunchReport
+from shared.records import ExperimentSpec, normalize_hyperparameters
 from shared.tokens import count_examples, count_messages
 
 
@@ -46,16 +48,31 @@ class Report:
     price_note: str = ""
 
     def to_dict(self) -> PrelaunchReport:
-        return {"ok": self.ok, "n_examples": self.n_examples, "n_train": self.n_train, "n_test": self.n_test,
-                "issues": [{"line": line, "message": message} for line, message in self.issues],
-                "models": [{"model": m.model, "kind": m.kind, "training_tokens": m.training_tokens,
-                            "evaluation_tokens": m.evaluation_tokens, "tokens_exact": m.tokens_exact,
-                            "cost_usd": m.cost_usd, "note": m.note} for m in self.models],
-                "price_note": self.price_note}
+        return {
+            "ok": self.ok,
+            "n_examples": self.n_examples,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "issues": [{"line": line, "message": message} for line, message in self.issues],
+            "models": [
+                {
+                    "model": m.model,
+                    "kind": m.kind,
+                    "training_tokens": m.training_tokens,
+                    "evaluation_tokens": m.evaluation_tokens,
+                    "tokens_exact": m.tokens_exact,
+                    "cost_usd": m.cost_usd,
+                    "note": m.note,
+                }
+                for m in self.models
+            ],
+            "price_note": self.price_note,
+        }
 
 
-def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero_shot: list[str],
-                     n_epochs: int | str) -> Report:
+def prelaunch_report(
+    split: Split, prompt: PromptPreset, models: list[str], zero_shot: list[str], n_epochs: int | str
+) -> Report:
     """Validate the training file the worker will upload and estimate each run's tokens and cost.
 
     Training tokens count one epoch times `n_epochs` ("auto": the epochs OpenAI picks for this many examples);
@@ -67,8 +84,13 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
     prompt_tokens = sum(count_messages(evaluation_messages(prompt, item.text)) for item in split.test)
     output_tokens = prompt.max_tokens * len(split.test)
     epochs = resolve_epochs(n_epochs, len(split.train))
-    report = Report(ok=validation.ok, n_examples=validation.n_examples, n_train=len(split.train),
-                    n_test=len(split.test), issues=list(validation.issues))
+    report = Report(
+        ok=validation.ok,
+        n_examples=validation.n_examples,
+        n_train=len(split.train),
+        n_test=len(split.test),
+        issues=list(validation.issues),
+    )
     for kind, names in (("fine-tuned", models), ("zero-shot", zero_shot)):
         for model in names:
             count = count_examples(examples, model)
@@ -79,11 +101,31 @@ def prelaunch_report(split: Split, prompt: PromptPreset, models: list[str], zero
                 costs.append(training_cost(model, training))
             known = [part for part in costs if part is not None]
             cost = round(sum(known), 6) if len(known) == len(costs) else None
-            report.models.append(ModelEstimate(model=model, kind=kind, training_tokens=training,
-                                               evaluation_tokens=prompt_tokens + output_tokens,
-                                               tokens_exact=count.exact, cost_usd=cost, note=count.note))
-    epochs_note = ("" if n_epochs != "auto" else
-                   f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples.")
-    report.price_note = (f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free."
-                         + epochs_note)
+            report.models.append(
+                ModelEstimate(
+                    model=model,
+                    kind=kind,
+                    training_tokens=training,
+                    evaluation_tokens=prompt_tokens + output_tokens,
+                    tokens_exact=count.exact,
+                    cost_usd=cost,
+                    note=count.note,
+                )
+            )
+    epochs_note = (
+        ""
+        if n_epochs != "auto"
+        else f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples."
+    )
+    report.price_note = (
+        f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free." + epochs_note
+    )
     return report
+
+
+def spec_report(spec: ExperimentSpec, split: Split) -> Report:
+    """The pre-launch report of an experiment on its drawn split: what the form's Check shows, and what
+    `worker.pipeline.check_and_submit` requires to pass before it submits."""
+    prompt = spec.prompt or PRESETS["reference"]
+    n_epochs = normalize_hyperparameters(spec.hyperparameters)["n_epochs"]
+    return prelaunch_report(split, prompt, spec.models, spec.zero_shot, n_epochs)

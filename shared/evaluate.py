@@ -4,6 +4,7 @@ An evaluation runs in slices: one call starts questions for a time budget, keeps
 retries) inside a hard deadline, and reports its progress; the task continues in a fresh message until every item
 has an answer. Only one task works on a run at a time (`shared.run_lease`).
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -22,6 +22,7 @@ from shared.dataset_sampling import Split
 from shared.prepare import load_split
 from shared.prompts import PromptPreset, evaluation_messages
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
+from shared.record_types import Metrics, Prediction
 from shared.retries import SDK_MAX_RETRY_WAIT_S, fit_call
 from shared.run_lease import RunLease
 from shared.run_state import Busy, StepError, check_not_cancelled, experiment_record
@@ -60,8 +61,9 @@ class CallLimits:
     max_retries: int
 
 
-def _fitted(client: openai.OpenAI, limits: CallLimits | None, deadline: float | None,
-            clock: Callable[[], float]) -> tuple[openai.OpenAI, bool]:
+def _fitted(
+    client: openai.OpenAI, limits: CallLimits | None, deadline: float | None, clock: Callable[[], float]
+) -> tuple[openai.OpenAI, bool]:
     """The client to ask with, and whether its retries were cut so that the call ends by `deadline`."""
     if deadline is None:
         if limits is None:
@@ -75,9 +77,15 @@ def _fitted(client: openai.OpenAI, limits: CallLimits | None, deadline: float | 
     return client.with_options(timeout=timeout, max_retries=retries), retries < wanted.max_retries
 
 
-def ask(client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageParam], preset: PromptPreset,
-        limits: CallLimits | None = None, deadline: float | None = None,
-        clock: Callable[[], float] = time.monotonic) -> str:
+def ask(
+    client: openai.OpenAI,
+    model: str,
+    messages: list[ChatCompletionMessageParam],
+    preset: PromptPreset,
+    limits: CallLimits | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
     """One chat completion. The SDK retries 429/5xx/timeouts with its backoff and the provider's Retry-After.
 
     With a `deadline` (a `clock()` value) the attempt timeout and the number of retries are cut so the call ends by
@@ -85,24 +93,37 @@ def ask(client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageP
     the provider asks for a longer wait than the SDK makes: the question goes to the next task."""
     try:
         caller, cut = _fitted(client, limits, deadline, clock)
-        response = caller.chat.completions.create(model=model, messages=messages, temperature=preset.temperature,
-                                                  max_tokens=preset.max_tokens)
+        response = caller.chat.completions.create(
+            model=model, messages=messages, temperature=preset.temperature, max_tokens=preset.max_tokens
+        )
     except DeadlineReached:
         raise DeadlineReached(model) from None
     except openai.OpenAIError as exc:
         if not is_retryable(exc):
             raise
         asked = retry_after_s(exc)
-        if cut or (asked is not None and asked > SDK_MAX_RETRY_WAIT_S) or (
-                deadline is not None and clock() >= deadline):
+        if (
+            cut
+            or (asked is not None and asked > SDK_MAX_RETRY_WAIT_S)
+            or (deadline is not None and clock() >= deadline)
+        ):
             raise DeadlineReached(model, wait_s=asked or 0.0) from exc
         raise
     return response.choices[0].message.content or ""
 
 
-def evaluate(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, model: str, concurrency: int,
-             budget_s: float, limits: CallLimits | None = None, clock: Callable[[], float] = time.monotonic,
-             deadline_s: float | None = None) -> EvalProgress:
+def evaluate(
+    store: Store,
+    client: openai.OpenAI,
+    exp_id: str,
+    run_id: str,
+    model: str,
+    concurrency: int,
+    budget_s: float,
+    limits: CallLimits | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    deadline_s: float | None = None,
+) -> EvalProgress:
     """Ask `model` about the test items that have no stored prediction yet, `concurrency` at a time.
 
     Each answer is stored under its row as soon as it arrives and progress n/N is updated, so a retried or resumed
@@ -117,15 +138,23 @@ def evaluate(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, mode
     if not lease.acquire():
         raise Busy(f"the evaluation of {exp_id} {run_id}", lease.remaining_s())
     try:
-        return _evaluate_slice(store, client, exp_id, run_id, model, concurrency, budget_s, limits, clock,
-                               deadline_s)
+        return _evaluate_slice(store, client, exp_id, run_id, model, concurrency, budget_s, limits, clock, deadline_s)
     finally:
         lease.release()
 
 
-def _evaluate_slice(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, model: str, concurrency: int,
-                    budget_s: float, limits: CallLimits | None, clock: Callable[[], float],
-                    deadline_s: float | None) -> EvalProgress:
+def _evaluate_slice(
+    store: Store,
+    client: openai.OpenAI,
+    exp_id: str,
+    run_id: str,
+    model: str,
+    concurrency: int,
+    budget_s: float,
+    limits: CallLimits | None,
+    clock: Callable[[], float],
+    deadline_s: float | None,
+) -> EvalProgress:
     record = experiment_record(store, exp_id)
     split = load_split(store, exp_id)
     preset = PromptPreset.from_dict(record["prompt"])
@@ -134,8 +163,9 @@ def _evaluate_slice(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
     missing = [item for item in split.test if item.row not in stored]
     run = store.get_run(exp_id, run_id)
     if run.get("status") != "evaluating" or not stored:
-        store.update_run(exp_id, run_id, status="evaluating", progress={"done": len(stored), "total": total},
-                         evaluated_model=model)
+        store.update_run(
+            exp_id, run_id, status="evaluating", progress={"done": len(stored), "total": total}, evaluated_model=model
+        )
         store.add_event(exp_id, run_id, f"evaluating {model} on {len(missing)} of {total} test items")
     lock = threading.Lock()
     done = [total - len(missing)]
@@ -177,12 +207,18 @@ def _evaluate_slice(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
     return progress
 
 
-def finish_evaluation(store: Store, exp_id: str, run_id: str, split: Split,
-                      predictions: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+def finish_evaluation(
+    store: Store, exp_id: str, run_id: str, split: Split, predictions: Mapping[int, Prediction]
+) -> Metrics:
     ordered = [predictions[item.row] for item in split.test]
     scores = metrics.metrics_from_predictions(ordered, split.labels)
-    store.update_run(exp_id, run_id, status="succeeded", metrics=scores,
-                     progress={"done": len(ordered), "total": len(ordered)})
-    store.add_event(exp_id, run_id, f"accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}, "
-                                    f"{scores['invalid']} invalid of {scores['n']}")
+    store.update_run(
+        exp_id, run_id, status="succeeded", metrics=scores, progress={"done": len(ordered), "total": len(ordered)}
+    )
+    store.add_event(
+        exp_id,
+        run_id,
+        f"accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}, "
+        f"{scores['invalid']} invalid of {scores['n']}",
+    )
     return scores

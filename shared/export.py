@@ -5,6 +5,7 @@ a leading apostrophe, as OWASP's "CSV Injection" page and ASVS 5.0 requirement 1
 labels and model outputs are untrusted text; every other cell is written byte for byte (quoted per RFC 4180 by
 the csv module). The JSON export is not a spreadsheet format and keeps every string as it is.
 """
+
 from __future__ import annotations
 
 import csv
@@ -101,9 +102,19 @@ def prediction_rows(record: ExperimentRecord, texts: Mapping[int, str] | None = 
         model = run.get("fine_tuned_model") or run["base_model"]
         for prediction in sorted(run.get("predictions", []), key=lambda p: p["row"]):
             predicted = prediction.get("predicted")
-            rows.append([run["id"], run["base_model"], model, prediction["row"], texts.get(prediction["row"], ""),
-                         prediction["expected"], prediction.get("output"), predicted if predicted else "",
-                         predicted == prediction["expected"]])
+            rows.append(
+                [
+                    run["id"],
+                    run["base_model"],
+                    model,
+                    prediction["row"],
+                    texts.get(prediction["row"], ""),
+                    prediction["expected"],
+                    prediction.get("output"),
+                    predicted if predicted else "",
+                    predicted == prediction["expected"],
+                ]
+            )
     return rows
 
 
@@ -128,8 +139,13 @@ def build_manifest(record: ExperimentRecord) -> Manifest:
         "status": record.get("status"),
         "created_at": record.get("created_at"),
         "finished_at": record.get("finished_at"),
-        "dataset": {"name": dataset.get("name"), "sha256": dataset.get("sha256"), "columns": dataset.get("columns"),
-                    "n_rows": dataset.get("n_rows"), "class_counts": dataset.get("class_counts")},
+        "dataset": {
+            "name": dataset.get("name"),
+            "sha256": dataset.get("sha256"),
+            "columns": dataset.get("columns"),
+            "n_rows": dataset.get("n_rows"),
+            "class_counts": dataset.get("class_counts"),
+        },
         "sampling": record.get("sampling"),
         "split": record.get("split"),
         "prompt": record.get("prompt"),
@@ -142,8 +158,15 @@ def build_manifest(record: ExperimentRecord) -> Manifest:
 
 def _manifest_model(run: Run) -> ManifestModel:
     metrics = run.get("metrics")
-    return {"run": run["id"], "kind": run["kind"], "base_model": run["base_model"], "job_id": run.get("job_id"),
-            "fine_tuned_model": run.get("fine_tuned_model"), "status": run.get("status"),
-            "trained_tokens": run.get("trained_tokens"), "cost_estimate_usd": run.get("cost_estimate_usd"),
-            "accuracy": metrics.get("accuracy") if metrics else None,
-            "macro_f1": metrics.get("macro_f1") if metrics else None}
+    return {
+        "run": run["id"],
+        "kind": run["kind"],
+        "base_model": run["base_model"],
+        "job_id": run.get("job_id"),
+        "fine_tuned_model": run.get("fine_tuned_model"),
+        "status": run.get("status"),
+        "trained_tokens": run.get("trained_tokens"),
+        "cost_estimate_usd": run.get("cost_estimate_usd"),
+        "accuracy": metrics.get("accuracy") if metrics else None,
+        "macro_f1": metrics.get("macro_f1") if metrics else None,
+    }

@@ -5,12 +5,14 @@ Jobs are created in OpenAI's current shape, hyperparameters under `method={"type
 which a retried task finds the job an earlier attempt made. Polling never sleeps: `poll_fine_tune` looks once and
 the task schedules the next look.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import openai
 from openai.types.fine_tuning import FineTuningJob
@@ -38,9 +40,15 @@ def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str)
     method, its suffix and seed (when set) on the job, and the run's metadata."""
     chosen = dict(record.get("hyperparameters") or {})
     request: dict[str, Any] = {
-        "model": run["base_model"], "training_file": file_id, "metadata": job_metadata(record["id"], run["id"]),
-        "method": {"type": "supervised", "supervised": {"hyperparameters": {
-            name: value for name, value in chosen.items() if name not in JOB_OPTIONS}}},
+        "model": run["base_model"],
+        "training_file": file_id,
+        "metadata": job_metadata(record["id"], run["id"]),
+        "method": {
+            "type": "supervised",
+            "supervised": {
+                "hyperparameters": {name: value for name, value in chosen.items() if name not in JOB_OPTIONS}
+            },
+        },
     }
     if chosen.get("suffix"):
         request["suffix"] = chosen["suffix"]
@@ -58,8 +66,15 @@ def find_job(client: openai.OpenAI, exp_id: str, run_id: str) -> FineTuningJob |
     return None
 
 
-def start_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, file_id: str,
-                    deadline_s: float, clock: Callable[[], float] = time.time) -> str:
+def start_fine_tune(
+    store: Store,
+    client: openai.OpenAI,
+    exp_id: str,
+    run_id: str,
+    file_id: str,
+    deadline_s: float,
+    clock: Callable[[], float] = time.time,
+) -> str:
     """Create the run's fine-tuning job exactly once and record its id before anything polls it.
 
     Idempotent: the stored job id wins; otherwise the provider is asked for a job carrying this run's metadata
@@ -81,11 +96,17 @@ def start_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: st
         except openai.APIStatusError as exc:
             if is_retryable(exc):
                 raise
-            raise StepError(f"could not start fine-tuning {run['base_model']}: {provider_error_message(exc)}") \
-                from exc
+            raise StepError(f"could not start fine-tuning {run['base_model']}: {provider_error_message(exc)}") from exc
         store.add_event(exp_id, run_id, f"created the fine-tuning job {job.id} for {run['base_model']}")
-    store.update_run(exp_id, run_id, status="fine_tuning", file_id=file_id, job_id=job.id, job_status=job.status,
-                     deadline_at=clock() + deadline_s)
+    store.update_run(
+        exp_id,
+        run_id,
+        status="fine_tuning",
+        file_id=file_id,
+        job_id=job.id,
+        job_status=job.status,
+        deadline_at=clock() + deadline_s,
+    )
     return job.id
 
 
@@ -116,8 +137,9 @@ def cancel_job(client: openai.OpenAI, job_id: str) -> None:
         log.warning("could not cancel job %s: %s", job_id, provider_error_message(exc))
 
 
-def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str, job_id: str,
-                   clock: Callable[[], float] = time.time) -> PollResult:
+def poll_fine_tune(
+    store: Store, client: openai.OpenAI, exp_id: str, run_id: str, job_id: str, clock: Callable[[], float] = time.time
+) -> PollResult:
     """Look at the job once. Finished with a model id when it succeeded; raises when it failed, was cancelled, or
     ran past the run's deadline (then it is cancelled at the provider); otherwise not finished yet."""
     run = store.get_run(exp_id, run_id)
@@ -129,8 +151,9 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         job = client.fine_tuning.jobs.retrieve(job_id)
     except TRANSIENT_ERRORS as exc:
         if deadline is not None and clock() > deadline:
-            raise StepError(f"fine-tuning job {job_id} could not be checked before its deadline: "
-                            f"{provider_error_message(exc)}") from exc
+            raise StepError(
+                f"fine-tuning job {job_id} could not be checked before its deadline: {provider_error_message(exc)}"
+            ) from exc
         raise
     if job.status != run.get("job_status"):
         store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
@@ -140,20 +163,32 @@ def poll_fine_tune(store: Store, client: openai.OpenAI, exp_id: str, run_id: str
         trained = job.trained_tokens or 0
         started = training_started_at(client, job_id) or run.get("training_started_at") or job.created_at
         seconds = round(max(0.0, job.finished_at - started), 1) if job.finished_at and started else None
-        store.update_run(exp_id, run_id, status="evaluating", job_status=job.status,
-                         fine_tuned_model=job.fine_tuned_model, trained_tokens=trained, training_seconds=seconds,
-                         cost_estimate_usd=pricing.training_cost(run["base_model"], trained))
+        store.update_run(
+            exp_id,
+            run_id,
+            status="evaluating",
+            job_status=job.status,
+            fine_tuned_model=job.fine_tuned_model,
+            trained_tokens=trained,
+            training_seconds=seconds,
+            cost_estimate_usd=pricing.training_cost(run["base_model"], trained),
+        )
         return PollResult(True, job.fine_tuned_model, job.status)
     if job.status == JOB_FAILED:
         reason = job.error.message if job.error and job.error.message else "no reason given"
         raise StepError(f"fine-tuning job {job_id} failed: {reason}")
     if job.status == JOB_CANCELLED:
-        raise RunCancelled(exp_id) if store.cancel_requested(exp_id) else \
-            StepError(f"fine-tuning job {job_id} was cancelled at the provider")
+        raise (
+            RunCancelled(exp_id)
+            if store.cancel_requested(exp_id)
+            else StepError(f"fine-tuning job {job_id} was cancelled at the provider")
+        )
     if deadline is not None and clock() > deadline:
         cancel_job(client, job_id)
-        raise StepError(f"fine-tuning job {job_id} was still {job.status} at its deadline; it was cancelled "
-                        f"(raise TQ_FINE_TUNE_DEADLINE_S for longer jobs)")
+        raise StepError(
+            f"fine-tuning job {job_id} was still {job.status} at its deadline; it was cancelled "
+            f"(raise TQ_FINE_TUNE_DEADLINE_S for longer jobs)"
+        )
     if job.status != run.get("job_status"):
         started_at = {"training_started_at": clock()} if job.status == "running" else {}
         store.update_run(exp_id, run_id, job_status=job.status, **started_at)

@@ -5,13 +5,15 @@ answer, is a worker listening on every queue, does the model provider answer) an
 to do about it. `shared/` never imports Celery, so the worker check takes a probe function: `worker.doctor` passes
 one that asks the running workers over the broker.
 """
+
 from __future__ import annotations
 
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, Iterable, Mapping, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import openai
@@ -44,10 +46,15 @@ def load_checked(environ: Mapping[str, str] | None = None) -> tuple[Settings | N
     try:
         settings = load_settings(environ)
     except SettingsError as exc:
-        return None, Check("settings", False, str(exc),
-                           "correct that variable in the environment or in .env (.env.example documents each one)")
-    return settings, Check("settings", True,
-                           f"REDIS_URL={redact_url(settings.redis_url)} OPENAI_BASE_URL={settings.openai_base_url}")
+        return None, Check(
+            "settings",
+            False,
+            str(exc),
+            "correct that variable in the environment or in .env (.env.example documents each one)",
+        )
+    return settings, Check(
+        "settings", True, f"REDIS_URL={redact_url(settings.redis_url)} OPENAI_BASE_URL={settings.openai_base_url}"
+    )
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -58,8 +65,12 @@ def check_data_dir(settings: Settings) -> Check:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        return Check("data dir", False, f"{path.resolve()} is not writable: {exc.strerror or exc}",
-                     f"set TQ_DATA_DIR to a directory this user can write, or fix the permissions of {path}")
+        return Check(
+            "data dir",
+            False,
+            f"{path.resolve()} is not writable: {exc.strerror or exc}",
+            f"set TQ_DATA_DIR to a directory this user can write, or fix the permissions of {path}",
+        )
     return Check("data dir", True, f"{path.resolve()} is writable")
 
 
@@ -71,18 +82,30 @@ def check_redis(settings: Settings, timeout_s: float = REDIS_TIMEOUT_S) -> Check
         client.ping()
         policy = _eviction_policy(client)
     except redis.AuthenticationError as exc:
-        return Check("redis", False, f"{url} refused the credentials: {exc}",
-                     "put the right password in REDIS_URL (redis://:PASSWORD@host:6379/0)")
+        return Check(
+            "redis",
+            False,
+            f"{url} refused the credentials: {exc}",
+            "put the right password in REDIS_URL (redis://:PASSWORD@host:6379/0)",
+        )
     except redis.RedisError as exc:
-        return Check("redis", False, f"cannot reach {url}: {exc}",
-                     "start Redis (`make up` runs one; or `.venv/bin/python -m worker.redis_server`) "
-                     "or point REDIS_URL at a reachable Redis")
+        return Check(
+            "redis",
+            False,
+            f"cannot reach {url}: {exc}",
+            "start Redis (`make up` runs one; or `.venv/bin/python -m worker.redis_server`) "
+            "or point REDIS_URL at a reachable Redis",
+        )
     finally:
         client.close()
     if policy not in (None, "noeviction"):
-        return Check("redis", False, f"{url} answers but maxmemory-policy is {policy}: Redis may drop "
-                     f"queued tasks and experiment records when memory runs short",
-                     "set `maxmemory-policy noeviction` in redis.conf (or CONFIG SET maxmemory-policy noeviction)")
+        return Check(
+            "redis",
+            False,
+            f"{url} answers but maxmemory-policy is {policy}: Redis may drop "
+            f"queued tasks and experiment records when memory runs short",
+            "set `maxmemory-policy noeviction` in redis.conf (or CONFIG SET maxmemory-policy noeviction)",
+        )
     shown = policy or "unknown (CONFIG GET is not allowed on this server)"
     return Check("redis", True, f"{url} answers PING; maxmemory-policy {shown}")
 
@@ -100,20 +123,27 @@ def check_workers(probe: WorkerProbe, queues: Iterable[str]) -> Check:
     try:
         answered = {name: set(consumed) for name, consumed in probe().items()}
     except Exception as exc:  # the probe talks to the broker; whatever breaks there is this check's failure
-        return Check("workers", False, f"could not ask the workers: {type(exc).__name__}: {exc}",
-                     "make the redis check pass first: workers are reached through Redis")
+        return Check(
+            "workers",
+            False,
+            f"could not ask the workers: {type(exc).__name__}: {exc}",
+            "make the redis check pass first: workers are reached through Redis",
+        )
     queue_option = f" -Q {','.join(queues)}" if queues else ""
     start = f"`.venv/bin/celery -A worker worker{queue_option}` (or `make up`)"
     if not answered:
-        return Check("workers", False, "no worker answered the ping",
-                     f"start a worker on this Redis: {start}")
+        return Check("workers", False, "no worker answered the ping", f"start a worker on this Redis: {start}")
     served = set().union(*answered.values())
     missing = [q for q in queues if q not in served]
     names = ", ".join(sorted(answered))
     if missing:
-        return Check("workers", False, f"{len(answered)} worker(s) answered ({names}) but none consumes "
-                     f"queue(s) {', '.join(missing)}: their tasks wait forever",
-                     f"start a worker that consumes {', '.join(missing)}: {start}")
+        return Check(
+            "workers",
+            False,
+            f"{len(answered)} worker(s) answered ({names}) but none consumes "
+            f"queue(s) {', '.join(missing)}: their tasks wait forever",
+            f"start a worker that consumes {', '.join(missing)}: {start}",
+        )
     served_note = f", queues {', '.join(queues)} served" if queues else ""
     return Check("workers", True, f"{len(answered)} worker(s) answered ({names}){served_note}")
 
@@ -123,26 +153,40 @@ def check_backend(settings: Settings, timeout_s: float = BACKEND_TIMEOUT_S) -> C
     base = settings.openai_base_url
     if settings.uses_local_backend:
         port = urlsplit(base).port or 80
-        start = (f"start the local backend (`make up`, or `.venv/bin/python -m local_openai --port {port}`) or "
-                 f"point OPENAI_BASE_URL at a running one")
+        start = (
+            f"start the local backend (`make up`, or `.venv/bin/python -m local_openai --port {port}`) or "
+            f"point OPENAI_BASE_URL at a running one"
+        )
     else:
         start = "check OPENAI_BASE_URL (e.g. https://api.openai.com/v1) and this host's network access to it"
     try:
         models = make_client(settings, max_retries=0, timeout_s=timeout_s).models.list()
         names = [model.id for model in models.data]
     except openai.AuthenticationError:
-        return Check("backend", False, f"{base} rejected the API key (401)",
-                     "set OPENAI_API_KEY to a valid key for this provider")
+        return Check(
+            "backend",
+            False,
+            f"{base} rejected the API key (401)",
+            "set OPENAI_API_KEY to a valid key for this provider",
+        )
     except openai.NotFoundError:
-        return Check("backend", False, f"{base}/models is not found (404)",
-                     "OPENAI_BASE_URL must be the API root that serves /models, usually ending in /v1")
+        return Check(
+            "backend",
+            False,
+            f"{base}/models is not found (404)",
+            "OPENAI_BASE_URL must be the API root that serves /models, usually ending in /v1",
+        )
     except openai.APITimeoutError:
         return Check("backend", False, f"{base} did not answer within {timeout_s:g} s", start)
     except openai.APIConnectionError as exc:
         return Check("backend", False, f"cannot connect to {base}: {exc.__cause__ or exc}", start)
     except openai.APIStatusError as exc:
-        return Check("backend", False, f"{base}/models answered HTTP {exc.status_code}",
-                     "check the provider's status; the server log says why it failed")
+        return Check(
+            "backend",
+            False,
+            f"{base}/models answered HTTP {exc.status_code}",
+            "check the provider's status; the server log says why it failed",
+        )
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     return Check("backend", True, f"{base} answers; {len(names)} model(s): {shown}")
 
@@ -168,8 +212,12 @@ class TimedCache(Generic[T]):
         return value
 
 
-def check_all(settings: Settings, probe_workers: WorkerProbe | None = None, queues: Iterable[str] = (),
-              backend: Callable[[Settings], Check] = check_backend) -> list[Check]:
+def check_all(
+    settings: Settings,
+    probe_workers: WorkerProbe | None = None,
+    queues: Iterable[str] = (),
+    backend: Callable[[Settings], Check] = check_backend,
+) -> list[Check]:
     """Every check for a loaded configuration; the worker check only when a probe is given.
 
     `queues` (the worker's `QUEUES`) must each have a consumer; without them any answering worker will do.
@@ -182,8 +230,13 @@ def check_all(settings: Settings, probe_workers: WorkerProbe | None = None, queu
         if checks[-1].ok:
             checks.append(check_workers(probe_workers, queues))
         else:
-            checks.append(Check("workers", False, "not checked: Redis is unreachable",
-                                "make the redis check pass first: workers are reached through Redis"))
+            checks.append(
+                Check(
+                    "workers",
+                    False,
+                    "not checked: Redis is unreachable",
+                    "make the redis check pass first: workers are reached through Redis",
+                )
+            )
     checks.append(backend(settings))
     return checks
-

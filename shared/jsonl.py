@@ -15,6 +15,7 @@ Validation runs in bounded memory (`JsonlLimits`): a line over `max_line_bytes` 
 parsed, an example over `max_messages` is reported without checking each message, only the first `max_issues`
 problems are kept (the rest are counted), and valid examples are counted, not kept.
 """
+
 from __future__ import annotations
 
 import io
@@ -138,19 +139,20 @@ def chat_jsonl(examples: Iterable[Sequence[Mapping[str, object]]]) -> bytes:
 def _message_problems(index: int, message: object) -> list[str]:
     where = f"messages[{index}]"
     if not isinstance(message, dict):
-        return [f"{where} is not a JSON object; write each message as {{\"role\": ..., \"content\": ...}}"]
+        return [f'{where} is not a JSON object; write each message as {{"role": ..., "content": ...}}']
     problems = []
     unknown = sorted(set(message) - ALLOWED_MESSAGE_KEYS)
     if unknown:
-        problems.append(f"{where} has unrecognised key(s) {', '.join(unknown)}; "
-                        f"allowed: {', '.join(sorted(ALLOWED_MESSAGE_KEYS))}")
+        problems.append(
+            f"{where} has unrecognised key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_MESSAGE_KEYS))}"
+        )
     role = message.get("role")
     if role not in ALLOWED_ROLES:
         problems.append(f"{where} has role {role!r}; use one of {', '.join(ALLOWED_ROLES)}")
     content = message.get("content")
     if content is None:
         if not (role == "assistant" and (message.get("tool_calls") or message.get("function_call"))):
-            problems.append(f"{where} ({role}) has no \"content\"; add the message text")
+            problems.append(f'{where} ({role}) has no "content"; add the message text')
     elif not isinstance(content, (str, list)):
         problems.append(f"{where} content must be a string, not {type(content).__name__}")
     elif isinstance(content, str) and not content.strip() and role == "assistant":
@@ -165,13 +167,15 @@ def _message_problems(index: int, message: object) -> list[str]:
 
 def _example_problems(record: object, max_messages: int) -> list[str]:
     if not isinstance(record, dict):
-        return ["is not a JSON object; each line must be {\"messages\": [...]}"]
+        return ['is not a JSON object; each line must be {"messages": [...]}']
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
-        return ["has no \"messages\" list; each line must be {\"messages\": [...]} with at least one message"]
+        return ['has no "messages" list; each line must be {"messages": [...]} with at least one message']
     if len(messages) > max_messages:
-        return [f"has {len(messages):,} messages, over the limit of {max_messages:,} per example; "
-                "split the conversation into shorter examples"]
+        return [
+            f"has {len(messages):,} messages, over the limit of {max_messages:,} per example; "
+            "split the conversation into shorter examples"
+        ]
     problems = [p for i, m in enumerate(messages) for p in _message_problems(i, m)]
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
         problems.append("has no assistant message to learn from; end the example with the expected assistant reply")
@@ -181,8 +185,10 @@ def _example_problems(record: object, max_messages: int) -> list[str]:
 def _parse(line: Line, limits: JsonlLimits) -> tuple[object, list[str]]:
     """(the line's JSON value, its problems); the value is None whenever there are problems before parsing."""
     if line.too_long:
-        return None, [f"is {line.size:,} bytes, over the limit of {limits.max_line_bytes:,} bytes per example; "
-                      "shorten the example or split it into several"]
+        return None, [
+            f"is {line.size:,} bytes, over the limit of {limits.max_line_bytes:,} bytes per example; "
+            "shorten the example or split it into several"
+        ]
     try:
         text = line.data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -196,12 +202,13 @@ def _parse(line: Line, limits: JsonlLimits) -> tuple[object, list[str]]:
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         return None, [f"is not usable JSON ({exc}); write numbers and text in ordinary form"]
     except RecursionError:
-        return None, ["nests JSON too deeply to read; each line must be a flat {\"messages\": [...]} object"]
+        return None, ['nests JSON too deeply to read; each line must be a flat {"messages": [...]} object']
     return record, _example_problems(record, limits.max_messages)
 
 
-def _checked_examples(source: bytes | BinaryIO, min_examples: int, limits: JsonlLimits,
-                      report: ValidationReport) -> Iterator[list[Message]]:
+def _checked_examples(
+    source: bytes | BinaryIO, min_examples: int, limits: JsonlLimits, report: ValidationReport
+) -> Iterator[list[Message]]:
     """Yield each valid example's messages while recording every problem (and the count) in `report`."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     for line in iter_lines(stream, limits.max_line_bytes):
@@ -212,12 +219,14 @@ def _checked_examples(source: bytes | BinaryIO, min_examples: int, limits: Jsonl
             report.n_examples += 1
             yield record["messages"]  # type: ignore[index]  # _example_problems checked the shape
     if not report.issues and report.n_examples < min_examples:
-        report.add_issue(0, f"the file has {report.n_examples} example(s) but fine-tuning needs at least "
-                            f"{min_examples}; add more")
+        report.add_issue(
+            0, f"the file has {report.n_examples} example(s) but fine-tuning needs at least {min_examples}; add more"
+        )
 
 
-def validate_chat_jsonl(source: bytes | BinaryIO, min_examples: int = 10,
-                        limits: JsonlLimits = JsonlLimits()) -> ValidationReport:
+def validate_chat_jsonl(
+    source: bytes | BinaryIO, min_examples: int = 10, limits: JsonlLimits = JsonlLimits()
+) -> ValidationReport:
     """Check a chat fine-tuning file (bytes or a binary stream); never raises for bad input, reports each problem
     with its line instead. Keeps no example, so memory stays bounded by `limits` whatever the file's size."""
     report = ValidationReport(max_issues=limits.max_issues)
@@ -226,8 +235,9 @@ def validate_chat_jsonl(source: bytes | BinaryIO, min_examples: int = 10,
     return report
 
 
-def read_chat_examples(source: bytes | BinaryIO, min_examples: int = 1,
-                       limits: JsonlLimits = JsonlLimits()) -> tuple[list[list[Message]], ValidationReport]:
+def read_chat_examples(
+    source: bytes | BinaryIO, min_examples: int = 1, limits: JsonlLimits = JsonlLimits()
+) -> tuple[list[list[Message]], ValidationReport]:
     """Every valid example's messages (for training, which needs them all), with the validation report."""
     report = ValidationReport(max_issues=limits.max_issues)
     return list(_checked_examples(source, min_examples, limits, report)), report

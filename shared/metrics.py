@@ -4,6 +4,7 @@ An output counts as a label when, ignoring case, whitespace, quotes and punctuat
 labels as a whole word ("Negative.", "Sentiment: negative", "The sentiment is negative."). An output naming two
 different labels, or none, is invalid (`None`): it counts against accuracy and in `invalid`.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,9 @@ def _ratio(numerator: float, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_matrix(expected: Sequence[str], predicted: Sequence[str | None],
-                     labels: Sequence[str]) -> ConfusionMatrix:
+def confusion_matrix(
+    expected: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]
+) -> ConfusionMatrix:
     """Rows are expected labels, columns predicted labels; `invalid` counts invalid outputs per expected label."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
@@ -69,8 +71,10 @@ def compute_metrics(expected: Sequence[str], predicted: Sequence[str | None], la
     predicted has precision 0 (scikit-learn's `zero_division=0`)."""
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected labels but {len(predicted)} predictions")
-    unknown = sorted({label for label in expected if label not in labels} |
-                     {label for label in predicted if label is not None and label not in labels})
+    unknown = sorted(
+        {label for label in expected if label not in labels}
+        | {label for label in predicted if label is not None and label not in labels}
+    )
     if unknown:
         raise ValueError(f"labels {unknown} are not among the experiment's labels {list(labels)}")
     confusion = confusion_matrix(expected, predicted, labels)

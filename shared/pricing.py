@@ -8,6 +8,7 @@ Training cost = trained tokens x epochs x training price. A job's `trained_token
 already counts every epoch, so pass `epochs=1` with it. With `n_epochs="auto"` OpenAI picks the epochs from the
 number of examples; `default_epochs` reproduces its published rule (the fine-tuning data-prep cookbook).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -126,7 +127,16 @@ def resolve_epochs(n_epochs: int | str, n_examples: int) -> int:
 
 def price_table() -> list[PriceRow]:
     """The table as rows for pages and CLI output, with its date and source."""
-    return [{"model": model, "training_per_1m": price.training, "input_per_1m": price.input,
-             "output_per_1m": price.output, "base_input_per_1m": price.base_input,
-             "base_output_per_1m": price.base_output, "as_of": PRICES_AS_OF, "source": PRICES_SOURCE}
-            for model, price in PRICES.items()]
+    return [
+        {
+            "model": model,
+            "training_per_1m": price.training,
+            "input_per_1m": price.input,
+            "output_per_1m": price.output,
+            "base_input_per_1m": price.base_input,
+            "base_output_per_1m": price.base_output,
+            "as_of": PRICES_AS_OF,
+            "source": PRICES_SOURCE,
+        }
+        for model, price in PRICES.items()
+    ]

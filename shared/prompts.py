@@ -8,6 +8,7 @@ model sees at test time what it saw in training.
 User templates contain a bare `{text}` (no conversion or format spec) and no other field; literal braces are
 written `{{` and `}}`.
 """
+
 from __future__ import annotations
 
 import string
@@ -64,8 +65,9 @@ class PromptPreset:
         validate_template(self.user_template, "user template")
         validate_template(self.training_template, "training template")
         if not 0 <= self.temperature <= 2:
-            raise PromptError(f"temperature {self.temperature} is out of range; use a value from 0 to 2 "
-                              f"(0 for reproducible answers).")
+            raise PromptError(
+                f"temperature {self.temperature} is out of range; use a value from 0 to 2 (0 for reproducible answers)."
+            )
         if self.max_tokens < 1:
             raise PromptError(f"max_tokens {self.max_tokens} must be at least 1 (10 fits a one-word label).")
 
@@ -73,8 +75,9 @@ class PromptPreset:
     def evaluates_in_training_format(self) -> bool:
         return self.eval_system_prompt == self.system_prompt and self.user_template == self.training_template
 
-    def edited(self, *, name: str | None = None, system_prompt: str | None = None,
-               user_template: str | None = None) -> PromptPreset:
+    def edited(
+        self, *, name: str | None = None, system_prompt: str | None = None, user_template: str | None = None
+    ) -> PromptPreset:
         """A validated copy with a new system prompt and/or user template, named `name` or '<name>-edited'.
 
         `None` leaves a part unchanged; an empty (or blank) system prompt removes it, so examples carry no system
@@ -93,16 +96,28 @@ class PromptPreset:
 
     def to_dict(self) -> Prompt:
         """The record's `prompt` section (`preset` is the name)."""
-        return {"system_prompt": self.system_prompt, "user_template": self.user_template,
-                "eval_system_prompt": self.eval_system_prompt, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "training_template": self.training_template, "preset": self.name}
+        return {
+            "system_prompt": self.system_prompt,
+            "user_template": self.user_template,
+            "eval_system_prompt": self.eval_system_prompt,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "training_template": self.training_template,
+            "preset": self.name,
+        }
 
     @classmethod
     def from_dict(cls, data: Prompt) -> PromptPreset:
         """Inverse of `to_dict`."""
-        return cls(name=data["preset"], system_prompt=data["system_prompt"], user_template=data["user_template"],
-                   eval_system_prompt=data["eval_system_prompt"], temperature=data["temperature"],
-                   max_tokens=data["max_tokens"], training_template=data["training_template"])
+        return cls(
+            name=data["preset"],
+            system_prompt=data["system_prompt"],
+            user_template=data["user_template"],
+            eval_system_prompt=data["eval_system_prompt"],
+            temperature=data["temperature"],
+            max_tokens=data["max_tokens"],
+            training_template=data["training_template"],
+        )
 
 
 def _pieces(template: str, what: str) -> list[str | None]:
@@ -112,19 +127,30 @@ def _pieces(template: str, what: str) -> list[str | None]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise PromptError(f"The {what} is not a valid template ({exc}); write literal braces as {{{{ and }}}}.") \
-            from None
+        raise PromptError(
+            f"The {what} is not a valid template ({exc}); write literal braces as {{{{ and }}}}."
+        ) from None
     others = sorted({name or "{}" for _, name, _, _ in parsed if name is not None and name != "text"})
     if others:
-        raise PromptError(f"The {what} uses unknown field(s) {', '.join(others)}; only {{text}} is filled in. "
-                          f"Remove them, or write literal braces as {{{{ and }}}}.")
-    formatted = next((("!" + conversion if conversion else "") + (":" + spec if spec else "")
-                      for _, name, spec, conversion in parsed if name is not None and (spec or conversion)), None)
+        raise PromptError(
+            f"The {what} uses unknown field(s) {', '.join(others)}; only {{text}} is filled in. "
+            f"Remove them, or write literal braces as {{{{ and }}}}."
+        )
+    formatted = next(
+        (
+            ("!" + conversion if conversion else "") + (":" + spec if spec else "")
+            for _, name, spec, conversion in parsed
+            if name is not None and (spec or conversion)
+        ),
+        None,
+    )
     if formatted is not None:
         shown = formatted if len(formatted) <= 40 else formatted[:40] + "..."
-        raise PromptError(f"The {what} formats its field as {{text{shown}}}; only a bare {{text}} is filled in, "
-                          f"without conversions or format specs. Write {{text}} and put any other wording around "
-                          f"it as plain text.")
+        raise PromptError(
+            f"The {what} formats its field as {{text{shown}}}; only a bare {{text}} is filled in, "
+            f"without conversions or format specs. Write {{text}} and put any other wording around "
+            f"it as plain text."
+        )
     pieces: list[str | None] = []
     for literal, name, _, _ in parsed:
         pieces.append(literal)
@@ -136,8 +162,10 @@ def _pieces(template: str, what: str) -> list[str | None]:
 def validate_template(template: str, what: str = "user template") -> None:
     """Raise PromptError unless `template` has a bare `{text}` field and no other field."""
     if None not in _pieces(template, what):
-        raise PromptError(f"The {what} has no {{text}} field, so the example's text would never be sent. Add "
-                          f"{{text}} where the text belongs.")
+        raise PromptError(
+            f"The {what} has no {{text}} field, so the example's text would never be sent. Add "
+            f"{{text}} where the text belongs."
+        )
 
 
 def render(template: str, text: str) -> str:
@@ -146,8 +174,7 @@ def render(template: str, text: str) -> str:
 
 
 def _messages(system_prompt: str | None, user_content: str) -> list[ChatCompletionMessageParam]:
-    messages: list[ChatCompletionMessageParam] = (
-        [{"role": "system", "content": system_prompt}] if system_prompt else [])
+    messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages.append({"role": "user", "content": user_content})
     return messages
 
@@ -155,7 +182,8 @@ def _messages(system_prompt: str | None, user_content: str) -> list[ChatCompleti
 def training_messages(preset: PromptPreset, text: str, label: str) -> list[ChatCompletionMessageParam]:
     """One chat fine-tuning example: [system], user, assistant (the label)."""
     return _messages(preset.system_prompt, render(preset.training_template, text)) + [
-        {"role": "assistant", "content": label}]
+        {"role": "assistant", "content": label}
+    ]
 
 
 def evaluation_messages(preset: PromptPreset, text: str) -> list[ChatCompletionMessageParam]:
@@ -164,12 +192,24 @@ def evaluation_messages(preset: PromptPreset, text: str) -> list[ChatCompletionM
 
 
 PRESETS: dict[str, PromptPreset] = {
-    "reference": PromptPreset(name="reference", system_prompt=REFERENCE_SYSTEM_PROMPT,
-                              user_template=REFERENCE_EVAL_TEMPLATE, eval_system_prompt=None,
-                              temperature=0.0, max_tokens=10, training_template=TEXT_ONLY_TEMPLATE),
-    "consistent": PromptPreset(name="consistent", system_prompt=REFERENCE_SYSTEM_PROMPT,
-                               user_template=TEXT_ONLY_TEMPLATE, eval_system_prompt=REFERENCE_SYSTEM_PROMPT,
-                               temperature=0.0, max_tokens=10, training_template=TEXT_ONLY_TEMPLATE),
+    "reference": PromptPreset(
+        name="reference",
+        system_prompt=REFERENCE_SYSTEM_PROMPT,
+        user_template=REFERENCE_EVAL_TEMPLATE,
+        eval_system_prompt=None,
+        temperature=0.0,
+        max_tokens=10,
+        training_template=TEXT_ONLY_TEMPLATE,
+    ),
+    "consistent": PromptPreset(
+        name="consistent",
+        system_prompt=REFERENCE_SYSTEM_PROMPT,
+        user_template=TEXT_ONLY_TEMPLATE,
+        eval_system_prompt=REFERENCE_SYSTEM_PROMPT,
+        temperature=0.0,
+        max_tokens=10,
+        training_template=TEXT_ONLY_TEMPLATE,
+    ),
 }
 
 

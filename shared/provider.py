@@ -8,6 +8,7 @@ thing is changed: a Retry-After longer than the SDK's longest backoff is not wai
 would hold the worker for up to two minutes per retry, past what settings allow a call); the call fails at once and
 the task comes back later instead (see `shared.retries`).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -3,11 +3,12 @@
 The openai SDK has already retried a call when its error reaches a step (see `shared.provider`); these decide what
 the task does next.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Mapping
 
 import openai
 import redis
@@ -45,7 +46,7 @@ def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         pass
     try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
 

@@ -54,7 +54,7 @@ class DatasetInfo(TypedDict):
 
 
 class Sampling(TypedDict):
-    """How the train and test items are drawn (`shared.dataset.SamplingSpec`)."""
+    """How the train and test items are drawn (`shared.dataset_sampling.SamplingSpec`)."""
 
     mode: SamplingMode
     train_counts: dict[str, int]

@@ -3,6 +3,7 @@
 A record is plain JSON-ready dicts typed in `shared.record_types`; `shared.store` persists it. API keys never enter a
 record: the provider section holds only the base URL.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,10 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
-from typing import Final, cast, overload
+from typing import Final, Literal, cast, overload
 
-from shared.dataset import DatasetError, SamplingSpec
+from shared.dataset_reading import DatasetError
+from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
 from shared.record_types import (
     RUN_KINDS,
@@ -32,8 +34,25 @@ from shared.record_types import (
 from shared.settings import Settings, get_settings
 
 FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
-DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {"n_epochs": "auto", "batch_size": "auto",
-                                                   "learning_rate_multiplier": "auto", "suffix": "tq", "seed": None}
+"""Statuses after which a run never changes; an experiment finishes with the same three (no other set exists)."""
+DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {
+    "n_epochs": "auto",
+    "batch_size": "auto",
+    "learning_rate_multiplier": "auto",
+    "suffix": "tq",
+    "seed": None,
+}
+HyperparameterKey = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "seed"]
+HyperparameterField = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "hp_seed"]
+HYPERPARAMETER_FIELDS: Final[dict[HyperparameterKey, HyperparameterField]] = {
+    "n_epochs": "n_epochs",
+    "batch_size": "batch_size",
+    "learning_rate_multiplier": "learning_rate_multiplier",
+    "suffix": "suffix",
+    "seed": "hp_seed",
+}
+"""The record's hyperparameter keys and the form field that carries each (the API's JSON is flattened into these
+fields); the seed's field is `hp_seed`, apart from the sampling seed."""
 MAX_SUFFIX_LENGTH = 64
 MAX_EPOCHS = 50
 
@@ -78,22 +97,27 @@ def not_an_experiment_id(value: object) -> str:
 
 def not_a_dataset_hash(value: object) -> str:
     shown = value if not isinstance(value, str) or len(value) <= 80 else value[:80] + "..."
-    return (f"{shown!r} is not a dataset hash; datasets are named by the 64 lowercase hex digits of their sha256, "
-            f"as returned by POST /api/datasets")
+    return (
+        f"{shown!r} is not a dataset hash; datasets are named by the 64 lowercase hex digits of their sha256, "
+        f"as returned by POST /api/datasets"
+    )
 
 
 @overload
-def _auto_or_number(name: str, value: object, kind: type[int], minimum: float,
-                    maximum: float | None = None) -> int | Auto: ...
+def _auto_or_number(
+    name: str, value: object, kind: type[int], minimum: float, maximum: float | None = None
+) -> int | Auto: ...
 
 
 @overload
-def _auto_or_number(name: str, value: object, kind: type[float], minimum: float,
-                    maximum: float | None = None) -> float | Auto: ...
+def _auto_or_number(
+    name: str, value: object, kind: type[float], minimum: float, maximum: float | None = None
+) -> float | Auto: ...
 
 
-def _auto_or_number(name: str, value: object, kind: type[int] | type[float], minimum: float,
-                    maximum: float | None = None) -> float | Auto:
+def _auto_or_number(
+    name: str, value: object, kind: type[int] | type[float], minimum: float, maximum: float | None = None
+) -> float | Auto:
     if value == "auto" or value is None:
         return "auto"
     if not isinstance(value, (str, bytes, int, float)):
@@ -103,8 +127,10 @@ def _auto_or_number(name: str, value: object, kind: type[int] | type[float], min
     except ValueError:
         raise RecordError(f"hyperparameter {name}={value!r} must be 'auto' or a number") from None
     if not math.isfinite(as_float):
-        raise RecordError(f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
-                          f"{1 if kind is int else 0.5}")
+        raise RecordError(
+            f"hyperparameter {name}={value!r} is not a finite number; use 'auto' or a number such as "
+            f"{1 if kind is int else 0.5}"
+        )
     try:
         number = kind(value)
     except ValueError:
@@ -122,59 +148,81 @@ def normalize_hyperparameters(values: Mapping[str, object] | None) -> Hyperparam
     values = dict(values or {})
     unknown = sorted(set(values) - set(DEFAULT_HYPERPARAMETERS))
     if unknown:
-        raise RecordError(f"unknown hyperparameter(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(DEFAULT_HYPERPARAMETERS)}")
-    merged: dict[str, object] = {**DEFAULT_HYPERPARAMETERS,
-                                 **{k: v for k, v in values.items() if v is not None and v != ""}}
+        raise RecordError(
+            f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_HYPERPARAMETERS)}"
+        )
+    merged: dict[str, object] = {
+        **DEFAULT_HYPERPARAMETERS,
+        **{k: v for k, v in values.items() if v is not None and v != ""},
+    }
     suffix = str(merged["suffix"])
     n_epochs = _auto_or_number("n_epochs", merged["n_epochs"], int, 1, MAX_EPOCHS)
     batch_size = _auto_or_number("batch_size", merged["batch_size"], int, 1)
-    learning_rate_multiplier = _auto_or_number("learning_rate_multiplier", merged["learning_rate_multiplier"],
-                                               float, 1e-6, 100)
+    learning_rate_multiplier = _auto_or_number(
+        "learning_rate_multiplier", merged["learning_rate_multiplier"], float, 1e-6, 100
+    )
     if len(suffix) > MAX_SUFFIX_LENGTH or not all(c.isalnum() or c in "-_" for c in suffix):
         raise RecordError(f"suffix {suffix!r} must be at most {MAX_SUFFIX_LENGTH} letters, digits, '-' or '_'")
     seed = None if merged["seed"] is None else _auto_or_number("seed", merged["seed"], int, 0)
-    return {"n_epochs": n_epochs, "batch_size": batch_size, "learning_rate_multiplier": learning_rate_multiplier,
-            "suffix": suffix, "seed": None if seed == "auto" else seed}
+    return {
+        "n_epochs": n_epochs,
+        "batch_size": batch_size,
+        "learning_rate_multiplier": learning_rate_multiplier,
+        "suffix": suffix,
+        "seed": None if seed == "auto" else seed,
+    }
 
 
 def check_models(models: Sequence[str], zero_shot: Sequence[str], settings: Settings) -> None:
     """At most TQ_MAX_MODELS runs: each is a fine-tuning job and/or a full evaluation on the workers."""
     total = len(models) + len(zero_shot)
     if total > settings.max_models:
-        raise RecordError(f"{total} models named ({len(models)} to fine-tune, {len(zero_shot)} zero-shot); an "
-                          f"experiment runs at most {settings.max_models} (TQ_MAX_MODELS). Name fewer models, or "
-                          f"split them over several experiments.", "models")
+        raise RecordError(
+            f"{total} models named ({len(models)} to fine-tune, {len(zero_shot)} zero-shot); an "
+            f"experiment runs at most {settings.max_models} (TQ_MAX_MODELS). Name fewer models, or "
+            f"split them over several experiments.",
+            "models",
+        )
 
 
 def check_classes(labels: Iterable[str], settings: Settings) -> None:
     n_labels = len(set(labels))
     if n_labels > settings.max_classes:
-        raise RecordError(f"The label column has {n_labels} classes; an experiment takes at most "
-                          f"{settings.max_classes} (TQ_MAX_CLASSES). Choose the column that holds the label, or "
-                          f"merge rare labels before uploading.", "label_column")
+        raise RecordError(
+            f"The label column has {n_labels} classes; an experiment takes at most "
+            f"{settings.max_classes} (TQ_MAX_CLASSES). Choose the column that holds the label, or "
+            f"merge rare labels before uploading.",
+            "label_column",
+        )
 
 
 def check_prompt(prompt: PromptPreset, settings: Settings) -> None:
     """Every prompt part at most TQ_MAX_PROMPT_CHARS: each is sent with every example and every test item."""
-    parts = (("system_prompt", "system prompt", prompt.system_prompt),
-             ("system_prompt", "evaluation system prompt", prompt.eval_system_prompt),
-             ("user_template", "user template", prompt.user_template),
-             ("user_template", "training template", prompt.training_template))
+    parts = (
+        ("system_prompt", "system prompt", prompt.system_prompt),
+        ("system_prompt", "evaluation system prompt", prompt.eval_system_prompt),
+        ("user_template", "user template", prompt.user_template),
+        ("user_template", "training template", prompt.training_template),
+    )
     for field_name, what, text in parts:
         if text is not None and len(text) > settings.max_prompt_chars:
-            raise RecordError(f"The {what} has {len(text)} characters; at most {settings.max_prompt_chars} are "
-                              f"accepted (TQ_MAX_PROMPT_CHARS), since it is sent with every training example and "
-                              f"every test item. Shorten it.", field_name)
+            raise RecordError(
+                f"The {what} has {len(text)} characters; at most {settings.max_prompt_chars} are "
+                f"accepted (TQ_MAX_PROMPT_CHARS), since it is sent with every training example and "
+                f"every test item. Shorten it.",
+                field_name,
+            )
 
 
 def check_columns(header: Sequence[str], settings: Settings) -> None:
     """An uploaded table has at most TQ_MAX_COLUMNS columns (the form previews and offers each one); raises
     DatasetError."""
     if len(header) > settings.max_columns:
-        raise DatasetError(f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
-                          f"(TQ_MAX_COLUMNS). Keep only the text and label columns (and a few others), then upload "
-                          f"it again.")
+        raise DatasetError(
+            f"The CSV has {len(header)} columns; at most {settings.max_columns} are accepted "
+            f"(TQ_MAX_COLUMNS). Keep only the text and label columns (and a few others), then upload "
+            f"it again."
+        )
 
 
 def check_caps(spec: ExperimentSpec, settings: Settings | None = None) -> None:
@@ -220,11 +268,25 @@ def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
     if kind not in RUN_KINDS:
         raise RecordError(f"run kind {kind!r} must be one of {', '.join(RUN_KINDS)}")
     return {
-        "id": run_id, "base_model": base_model, "kind": kind, "status": "pending",
-        "file_id": None, "job_id": None, "job_status": None, "fine_tuned_model": None,
-        "training_seconds": None, "trained_tokens": None, "cost_estimate_usd": None,
-        "events": [], "progress": {"done": 0, "total": 0}, "metrics": None, "predictions": [], "error": None,
-        "created_at": now_iso(), "updated_at": None, "finished_at": None,
+        "id": run_id,
+        "base_model": base_model,
+        "kind": kind,
+        "status": "pending",
+        "file_id": None,
+        "job_id": None,
+        "job_status": None,
+        "fine_tuned_model": None,
+        "training_seconds": None,
+        "trained_tokens": None,
+        "cost_estimate_usd": None,
+        "events": [],
+        "progress": {"done": 0, "total": 0},
+        "metrics": None,
+        "predictions": [],
+        "error": None,
+        "created_at": now_iso(),
+        "updated_at": None,
+        "finished_at": None,
     }
 
 
@@ -236,19 +298,27 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
     assert spec.prompt is not None, "ExperimentSpec.__post_init__ sets the reference preset"
     created = now_iso()
     runs = [new_run_record(f"run-{i}", model, "fine-tuned") for i, model in enumerate(spec.models, start=1)]
-    runs += [new_run_record(f"run-{i}", model, "zero-shot")
-             for i, model in enumerate(spec.zero_shot, start=len(runs) + 1)]
+    runs += [
+        new_run_record(f"run-{i}", model, "zero-shot") for i, model in enumerate(spec.zero_shot, start=len(runs) + 1)
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "id": exp_id or new_experiment_id(),
         "status": "queued",
-        "created_at": created, "updated_at": created, "finished_at": None,
+        "created_at": created,
+        "updated_at": created,
+        "finished_at": None,
         "error": None,
         "cancel_requested": False,
         "events": [],
-        "dataset": {"name": spec.dataset_name, "path": spec.dataset_path, "sha256": spec.dataset_sha256,
-                    "columns": {"text": spec.text_column, "label": spec.label_column},
-                    "n_rows": None, "class_counts": None},
+        "dataset": {
+            "name": spec.dataset_name,
+            "path": spec.dataset_path,
+            "sha256": spec.dataset_sha256,
+            "columns": {"text": spec.text_column, "label": spec.label_column},
+            "n_rows": None,
+            "class_counts": None,
+        },
         # SamplingSpec.to_dict (shared/dataset_sampling.py) is annotated as a plain dict; it builds exactly `Sampling`.
         "sampling": cast(Sampling, spec.sampling.to_dict()),
         "prompt": spec.prompt.to_dict(),
@@ -265,13 +335,17 @@ def spec_from_record(record: ExperimentRecord) -> ExperimentSpec:
     """The spec an existing record was created from (to re-run it, or to rebuild the canvas)."""
     runs = record.get("runs", [])
     return ExperimentSpec(
-        dataset_sha256=record["dataset"]["sha256"], dataset_name=record["dataset"]["name"],
-        dataset_path=record["dataset"].get("path"), text_column=record["dataset"]["columns"]["text"],
+        dataset_sha256=record["dataset"]["sha256"],
+        dataset_name=record["dataset"]["name"],
+        dataset_path=record["dataset"].get("path"),
+        text_column=record["dataset"]["columns"]["text"],
         label_column=record["dataset"]["columns"]["label"],
         models=[run["base_model"] for run in runs if run["kind"] == "fine-tuned"],
         zero_shot=[run["base_model"] for run in runs if run["kind"] == "zero-shot"],
-        sampling=SamplingSpec.from_dict(record["sampling"]), prompt=PromptPreset.from_dict(record["prompt"]),
-        hyperparameters=dict(record.get("hyperparameters") or {}))
+        sampling=SamplingSpec.from_dict(record["sampling"]),
+        prompt=PromptPreset.from_dict(record["prompt"]),
+        hyperparameters=dict(record.get("hyperparameters") or {}),
+    )
 
 
 def summarize_runs(runs: Sequence[RunState]) -> Summary:
@@ -279,13 +353,20 @@ def summarize_runs(runs: Sequence[RunState]) -> Summary:
     table: list[SummaryRow] = []
     for run in runs:
         metrics = run.get("metrics")
-        table.append({"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
-                      "status": run["status"], "fine_tuned_model": run.get("fine_tuned_model"),
-                      "accuracy": metrics["accuracy"] if metrics else None,
-                      "macro_f1": metrics["macro_f1"] if metrics else None,
-                      "invalid": metrics["invalid"] if metrics else None,
-                      "training_seconds": run.get("training_seconds"),
-                      "cost_estimate_usd": run.get("cost_estimate_usd")})
+        table.append(
+            {
+                "run": run["id"],
+                "base_model": run["base_model"],
+                "kind": run["kind"],
+                "status": run["status"],
+                "fine_tuned_model": run.get("fine_tuned_model"),
+                "accuracy": metrics["accuracy"] if metrics else None,
+                "macro_f1": metrics["macro_f1"] if metrics else None,
+                "invalid": metrics["invalid"] if metrics else None,
+                "training_seconds": run.get("training_seconds"),
+                "cost_estimate_usd": run.get("cost_estimate_usd"),
+            }
+        )
     scored = [row for row in table if row["status"] == "succeeded" and row["accuracy"] is not None]
     best = max(scored, key=lambda row: (row["accuracy"] or 0.0, row["macro_f1"] or 0.0), default=None)
     return {"best_run": best["run"] if best else None, "table": table}

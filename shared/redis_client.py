@@ -5,6 +5,7 @@ step, and the run's failure cannot be recorded either, since Redis is still away
 nothing saying why. So every command is retried on connection errors and timeouts, with exponential backoff
 (0.1 s, 0.2 s, ... at most 2 s between tries), until about `Settings.redis_retry_window_s` has passed.
 """
+
 from __future__ import annotations
 
 import redis
@@ -29,11 +30,13 @@ def retries_within(window_s: float, first_s: float = FIRST_BACKOFF_S, cap_s: flo
 
 def retry_policy(settings: Settings) -> Retry:
     # redis-py's ExponentialBackoff waits base * 2**failures, failures counted from 1.
-    return Retry(ExponentialBackoff(cap=MAX_BACKOFF_S, base=FIRST_BACKOFF_S / 2),
-                 retries=retries_within(settings.redis_retry_window_s), supported_errors=RETRIED_ERRORS)
+    return Retry(
+        ExponentialBackoff(cap=MAX_BACKOFF_S, base=FIRST_BACKOFF_S / 2),
+        retries=retries_within(settings.redis_retry_window_s),
+        supported_errors=RETRIED_ERRORS,
+    )
 
 
 def redis_client(settings: Settings) -> redis.Redis:
     """A client for `settings.redis_url` (bytes, as `shared.store.Store` needs) that rides out a short outage."""
-    return redis.Redis.from_url(settings.redis_url, retry=retry_policy(settings),
-                                retry_on_error=list(RETRIED_ERRORS))
+    return redis.Redis.from_url(settings.redis_url, retry=retry_policy(settings), retry_on_error=list(RETRIED_ERRORS))

@@ -6,6 +6,7 @@ provider's Retry-After longer than that is not waited for inside a call: see `sh
 configuration where that bound passes half the broker's visibility timeout, and `evaluate` fits each call before its
 own deadline with `fit_call`.
 """
+
 from __future__ import annotations
 
 import random
@@ -18,7 +19,7 @@ SDK_MAX_RETRY_WAIT_S = 8.0
 
 def sdk_wait_s(retry: int) -> float:
     """The longest wait the SDK makes before retry number `retry` (0-based); its jitter only shortens it."""
-    return min(SDK_MAX_RETRY_WAIT_S, SDK_FIRST_RETRY_WAIT_S * 2.0 ** retry)
+    return min(SDK_MAX_RETRY_WAIT_S, SDK_FIRST_RETRY_WAIT_S * 2.0**retry)
 
 
 def call_bound_s(timeout_s: float, max_retries: int) -> float:
@@ -39,5 +40,5 @@ def fit_call(timeout_s: float, max_retries: int, budget_s: float) -> tuple[float
 def backoff_s(attempt: int, first_s: float, cap_s: float, jitter: float = 0.1) -> float:
     """Exponential backoff for a task's countdown: first_s * 2**attempt, at most cap_s, with a little jitter so
     retries spread out."""
-    delay = min(cap_s, first_s * (2 ** attempt))
+    delay = min(cap_s, first_s * 2.0**attempt)
     return max(0.0, delay * (1 + random.uniform(-jitter, jitter)))

@@ -7,6 +7,7 @@ task's own deadline) before it asks anything and gives it back when its slice en
 taken hands over and comes back later. A worker that dies holding it loses it when the ttl runs out, before its task
 comes back from the broker.
 """
+
 from __future__ import annotations
 
 import secrets

@@ -5,11 +5,12 @@ cancelled the experiment) or `Busy` (another task is working on the same run: co
 `worker.tasks` turns them into the records written here. A run is `finished` once its status is one of
 `shared.records.FINISHED_RUN_STATUSES`, and a finished run is never changed again.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from shared.record_types import ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES
 from shared.store import Store
 
@@ -33,7 +34,7 @@ class Busy(Exception):
         self.retry_in_s = retry_in_s
 
 
-def experiment_record(store: Store, exp_id: str) -> dict[str, Any]:
+def experiment_record(store: Store, exp_id: str) -> ExperimentRecord:
     """The record without predictions (steps read those per run, from the prediction hash)."""
     record = store.get_experiment(exp_id, with_predictions=False)
     if record is None:

@@ -9,11 +9,13 @@ valid. Three facts stored in the session make it revocable and bounded:
   not carry a digest of the token to guess against): restarting with a new token ends every session;
 - the login time: a session ends `TQ_SESSION_LIFETIME_S` after login, however often it is used.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import redis
 
@@ -35,12 +37,17 @@ def end_all_sessions(client: redis.Redis) -> int:
 
 def new_session(client: redis.Redis, token: str, secret_key: str, now: float) -> dict[str, Any]:
     """The fields a fresh login stores in the session."""
-    return {"authenticated": True, "generation": current_generation(client),
-            "token": token_fingerprint(token, secret_key), "authenticated_at": now}
+    return {
+        "authenticated": True,
+        "generation": current_generation(client),
+        "token": token_fingerprint(token, secret_key),
+        "authenticated_at": now,
+    }
 
 
-def session_is_valid(fields: Mapping[str, Any], client: redis.Redis, token: str, secret_key: str,
-                     lifetime_s: float, now: float) -> bool:
+def session_is_valid(
+    fields: Mapping[str, Any], client: redis.Redis, token: str, secret_key: str, lifetime_s: float, now: float
+) -> bool:
     """True for a session made by `new_session` with this token, not revoked since and not older than `lifetime_s`."""
     if fields.get("authenticated") is not True:
         return False

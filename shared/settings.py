@@ -11,15 +11,17 @@ WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LI
 TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES, TQ_REDIS_RETRY_S.
 An unset or blank variable means the default.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.retries import call_bound_s
@@ -30,7 +32,10 @@ LOCAL_API_KEY_PLACEHOLDER = "local-no-key-needed"
 VISIBILITY_MARGIN = 4
 """The broker visibility timeout must be at least this many times a request timeout and a poll interval."""
 
-T = TypeVar("T")
+T = TypeVar("T", int, float)
+"""A numeric setting's type."""
+D = TypeVar("D")
+"""Its default's type: the same, or None for a value derived from another setting."""
 
 
 class SettingsError(ValueError):
@@ -109,6 +114,10 @@ class Settings:
         return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self.public_dict().items()) + ")"
 
 
+@overload
+def _text(environ: Mapping[str, str], name: str, default: str) -> str: ...
+@overload
+def _text(environ: Mapping[str, str], name: str, default: None) -> str | None: ...
 def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
     value = environ.get(name)
     if value is None or not value.strip():
@@ -116,8 +125,15 @@ def _text(environ: Mapping[str, str], name: str, default: str | None) -> str | N
     return value.strip()
 
 
-def _number(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T], minimum: float,
-            unit: str = "", default_text: str | None = None) -> T:
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    default: D,
+    kind: Callable[[str], T],
+    minimum: float,
+    unit: str = "",
+    default_text: str | None = None,
+) -> T | D:
     """`default_text` describes a default that is not a plain value (None: derived from another setting)."""
     raw = _text(environ, name, None)
     if raw is None:
@@ -128,23 +144,34 @@ def _number(environ: Mapping[str, str], name: str, default: T, kind: Callable[[s
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         example = f" such as {name}={default}" if default_text is None else ""
-        raise SettingsError(f"{name}={raw!r} is not {what}; set it to {what}{example}, "
-                            f"or unset it to use the default ({shown})") from None
+        raise SettingsError(
+            f"{name}={raw!r} is not {what}; set it to {what}{example}, or unset it to use the default ({shown})"
+        ) from None
     if value < minimum:
-        raise SettingsError(f"{name}={raw!r} is too small; it must be at least {minimum:g}{unit} "
-                            f"(unset it to use the default {shown})")
+        raise SettingsError(
+            f"{name}={raw!r} is too small; it must be at least {minimum:g}{unit} (unset it to use the default {shown})"
+        )
     return value
 
 
-def _url(environ: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...],
-         example: str) -> str | None:
+@overload
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...], example: str) -> str: ...
+@overload
+def _url(
+    environ: Mapping[str, str], name: str, default: None, schemes: tuple[str, ...], example: str
+) -> str | None: ...
+def _url(
+    environ: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...], example: str
+) -> str | None:
     value = _text(environ, name, default)
     if value is None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in schemes or not parts.netloc:
-        raise SettingsError(f"{name}={redact_url(value)!r} is not a valid URL; it must start with "
-                            f"{' or '.join(s + '://' for s in schemes)} and name a host, e.g. {name}={example}")
+        raise SettingsError(
+            f"{name}={redact_url(value)!r} is not a valid URL; it must start with "
+            f"{' or '.join(s + '://' for s in schemes)} and name a host, e.g. {name}={example}"
+        )
     return value
 
 
@@ -171,18 +198,23 @@ def _host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
             raise SettingsError(
                 f"TQ_TRUSTED_HOSTS entry {entry!r} is not a host name or IP address; list the names clients use to "
                 f"reach the web app, comma-separated and without ports, e.g. "
-                f"TQ_TRUSTED_HOSTS=tunequeue.example.com,localhost,127.0.0.1,::1")
+                f"TQ_TRUSTED_HOSTS=tunequeue.example.com,localhost,127.0.0.1,::1"
+            )
         names.append(entry)
     if not names:
-        raise SettingsError("TQ_TRUSTED_HOSTS lists no host; name at least one (e.g. localhost), or unset it to "
-                            f"trust the loopback names ({','.join(default)})")
+        raise SettingsError(
+            "TQ_TRUSTED_HOSTS lists no host; name at least one (e.g. localhost), or unset it to "
+            f"trust the loopback names ({','.join(default)})"
+        )
     return tuple(names)
 
 
 def _rate_limit(value: str) -> str:
     if not _RATE_LIMIT.fullmatch(value):
-        raise SettingsError(f"TQ_LOGIN_RATE_LIMIT={value!r} is not a rate; write it as COUNT per [N] UNIT, e.g. "
-                            f"TQ_LOGIN_RATE_LIMIT=10 per minute or 100/hour (units: second, minute, hour, day)")
+        raise SettingsError(
+            f"TQ_LOGIN_RATE_LIMIT={value!r} is not a rate; write it as COUNT per [N] UNIT, e.g. "
+            f"TQ_LOGIN_RATE_LIMIT=10 per minute or 100/hour (units: second, minute, hour, day)"
+        )
     return value
 
 
@@ -190,10 +222,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `environ` (default `os.environ`)."""
     env = os.environ if environ is None else environ
     defaults = Settings()
-    redis_url = _url(env, "REDIS_URL", defaults.redis_url, ("redis", "rediss", "unix"),
-                     "redis://127.0.0.1:6379/0")
-    base_url = _url(env, "OPENAI_BASE_URL", defaults.openai_base_url, ("http", "https"),
-                    "http://127.0.0.1:8100/v1 (local backend) or https://api.openai.com/v1")
+    redis_url = _url(env, "REDIS_URL", defaults.redis_url, ("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0")
+    base_url = _url(
+        env,
+        "OPENAI_BASE_URL",
+        defaults.openai_base_url,
+        ("http", "https"),
+        "http://127.0.0.1:8100/v1 (local backend) or https://api.openai.com/v1",
+    )
     settings = Settings(
         redis_url=redis_url,
         openai_base_url=base_url.rstrip("/"),
@@ -219,27 +255,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_classes=_number(env, "TQ_MAX_CLASSES", defaults.max_classes, int, 2),
         max_prompt_chars=_number(env, "TQ_MAX_PROMPT_CHARS", defaults.max_prompt_chars, int, 10, " characters"),
         max_columns=_number(env, "TQ_MAX_COLUMNS", defaults.max_columns, int, 2),
-        dataset_quota_bytes=_number(env, "TQ_DATASET_QUOTA_BYTES", defaults.dataset_quota_bytes, int, 1024,
-                                    " bytes"),
+        dataset_quota_bytes=_number(env, "TQ_DATASET_QUOTA_BYTES", defaults.dataset_quota_bytes, int, 1024, " bytes"),
         # faults: Redis outages and task time bounds
-        redis_retry_s=_number(env, "TQ_REDIS_RETRY_S", defaults.redis_retry_s, float, 0, " s",
-                              default_text="a quarter of TQ_VISIBILITY_TIMEOUT_S"),
+        redis_retry_s=_number(
+            env,
+            "TQ_REDIS_RETRY_S",
+            defaults.redis_retry_s,
+            float,
+            0,
+            " s",
+            default_text="a quarter of TQ_VISIBILITY_TIMEOUT_S",
+        ),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(
             f"TQ_POLL_MAX_INTERVAL_S ({settings.poll_max_interval_s:g} s) is below TQ_POLL_INTERVAL_S "
             f"({settings.poll_interval_s:g} s); the backoff cap must be at least the first interval: raise "
-            f"TQ_POLL_MAX_INTERVAL_S or lower TQ_POLL_INTERVAL_S")
+            f"TQ_POLL_MAX_INTERVAL_S or lower TQ_POLL_INTERVAL_S"
+        )
     if settings.fine_tune_deadline_s < settings.poll_max_interval_s:
         raise SettingsError(
             f"TQ_FINE_TUNE_DEADLINE_S ({settings.fine_tune_deadline_s:g} s) is shorter than one poll interval "
-            f"(TQ_POLL_MAX_INTERVAL_S={settings.poll_max_interval_s:g} s); raise the deadline")
+            f"(TQ_POLL_MAX_INTERVAL_S={settings.poll_max_interval_s:g} s); raise the deadline"
+        )
     _check_visibility_timeout(settings)
     if not settings.uses_local_backend and settings.api_key_is_placeholder:
         raise SettingsError(
             f"OPENAI_BASE_URL={settings.openai_base_url} is a remote provider but OPENAI_API_KEY is not set; "
             f"export OPENAI_API_KEY with your provider's key (it is never logged or stored), or point "
-            f"OPENAI_BASE_URL at the local backend")
+            f"OPENAI_BASE_URL at the local backend"
+        )
     return settings
 
 
@@ -248,15 +293,18 @@ def _check_visibility_timeout(settings: Settings) -> None:
     first still runs it: one provider request and one poll countdown each take at most a quarter of it, and one
     provider call with all the SDK's retries at most half."""
     limit = settings.visibility_timeout_s / VISIBILITY_MARGIN
-    for name, value in (("TQ_REQUEST_TIMEOUT_S", settings.request_timeout_s),
-                        ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s),
-                        ("TQ_REDIS_RETRY_S", settings.redis_retry_window_s)):
+    for name, value in (
+        ("TQ_REQUEST_TIMEOUT_S", settings.request_timeout_s),
+        ("TQ_POLL_MAX_INTERVAL_S", settings.poll_max_interval_s),
+        ("TQ_REDIS_RETRY_S", settings.redis_retry_window_s),
+    ):
         if value > limit:
             raise SettingsError(
                 f"{name} ({value:g} s) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S "
                 f"({settings.visibility_timeout_s:g} s), so a task could still be running when Redis gives it to "
                 f"another worker: lower {name} to at most {limit:g} s or raise TQ_VISIBILITY_TIMEOUT_S to at least "
-                f"{VISIBILITY_MARGIN * value:g} s")
+                f"{VISIBILITY_MARGIN * value:g} s"
+            )
     bound = call_bound_s(settings.request_timeout_s, settings.max_retries)
     if bound > settings.visibility_timeout_s / 2:
         raise SettingsError(
@@ -264,7 +312,8 @@ def _check_visibility_timeout(settings: Settings) -> None:
             f"retries of TQ_REQUEST_TIMEOUT_S={settings.request_timeout_s:g} s, plus the openai SDK's backoff), more "
             f"than half of TQ_VISIBILITY_TIMEOUT_S ({settings.visibility_timeout_s:g} s), so a task could still be "
             f"waiting on it when Redis gives the task to another worker: lower TQ_MAX_RETRIES or "
-            f"TQ_REQUEST_TIMEOUT_S, or raise TQ_VISIBILITY_TIMEOUT_S to at least {2 * bound:g} s")
+            f"TQ_REQUEST_TIMEOUT_S, or raise TQ_VISIBILITY_TIMEOUT_S to at least {2 * bound:g} s"
+        )
 
 
 @lru_cache(maxsize=1)

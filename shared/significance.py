@@ -11,6 +11,7 @@ interval, and two runs are compared item by item (both saw the same test items, 
 
 Resampling uses a fixed seed, so a record's intervals are the same every time they are computed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -50,8 +51,9 @@ def _macro_f1(expected: np.ndarray, predicted: np.ndarray, n_labels: int, axis: 
         is_expected, is_predicted = expected == label, predicted == label
         true_positive = np.sum(is_expected & is_predicted, axis=axis)
         denominator = np.sum(is_expected, axis=axis) + np.sum(is_predicted, axis=axis)
-        scores.append(np.divide(2 * true_positive, denominator, out=np.zeros(np.shape(denominator)),
-                                where=denominator > 0))
+        scores.append(
+            np.divide(2 * true_positive, denominator, out=np.zeros(np.shape(denominator)), where=denominator > 0)
+        )
     mean: np.ndarray = np.mean(scores, axis=0)
     return mean
 
@@ -67,9 +69,15 @@ def macro_f1_interval(expected: Sequence[str], predicted: Sequence[str | None], 
         point = float(_macro_f1(expected_idx, predicted_idx, len(labels)))
         return [point, point]
     result = stats.bootstrap(
-        (expected_idx, predicted_idx), lambda e, p, axis=-1: _macro_f1(e, p, len(labels), axis), paired=True,
-        vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE, method="percentile",
-        rng=np.random.default_rng(BOOTSTRAP_SEED))
+        (expected_idx, predicted_idx),
+        lambda e, p, axis=-1: _macro_f1(e, p, len(labels), axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
@@ -85,8 +93,8 @@ def items_to_detect(only_a: int, only_b: int, n: int) -> int | None:
     if difference == 0:
         return None
     z_alpha, z_beta = float(stats.norm.ppf(1 - ALPHA / 2)), float(stats.norm.ppf(POWER))
-    needed = (z_alpha * sqrt(discordant) + z_beta * sqrt(max(discordant - difference ** 2, 0.0))) ** 2
-    return ceil(needed / difference ** 2)
+    needed = (z_alpha * sqrt(discordant) + z_beta * sqrt(max(discordant - difference**2, 0.0))) ** 2
+    return ceil(needed / difference**2)
 
 
 class ComparisonBody(TypedDict):
@@ -134,22 +142,38 @@ class Comparison:
         """The comparison in one plain sentence, as the results page and the CLI print it."""
         if self.better is not None:
             worse = self.a if self.better == self.b else self.b
-            signed = self.difference_ci95 if self.better == self.b else [-self.difference_ci95[1],
-                                                                          -self.difference_ci95[0]]
-            return (f"{self.better} is better than {worse} by {abs(self.difference):.2f} "
-                    f"(95 % CI {signed[0]:.2f}–{signed[1]:.2f}, p = {_p(self.p_value)})")
+            signed = (
+                self.difference_ci95 if self.better == self.b else [-self.difference_ci95[1], -self.difference_ci95[0]]
+            )
+            return (
+                f"{self.better} is better than {worse} by {abs(self.difference):.2f} "
+                f"(95 % CI {signed[0]:.2f}–{signed[1]:.2f}, p = {_p(self.p_value)})"
+            )
         gap = f"a difference of {abs(self.difference):.2f}" if self.difference else "no difference"
-        needed = (f"; about {self.items_needed:,} test items would detect a difference of this size"
-                  if self.items_needed else "")
-        return (f"no significant difference between {self.a} and {self.b} at n = {self.n} ({gap}, "
-                f"p = {_p(self.p_value)}){needed}")
+        needed = (
+            f"; about {self.items_needed:,} test items would detect a difference of this size"
+            if self.items_needed
+            else ""
+        )
+        return (
+            f"no significant difference between {self.a} and {self.b} at n = {self.n} ({gap}, "
+            f"p = {_p(self.p_value)}){needed}"
+        )
 
     def to_dict(self) -> ComparisonBody:
-        return {"runs": [self.a, self.b], "n": self.n, "accuracy_difference": self.difference,
-                "accuracy_difference_ci95": self.difference_ci95, "only_first_correct": self.only_a_correct,
-                "only_second_correct": self.only_b_correct, "p_value": self.p_value,
-                "significant": self.significant, "better": self.better, "items_needed": self.items_needed,
-                "sentence": self.sentence()}
+        return {
+            "runs": [self.a, self.b],
+            "n": self.n,
+            "accuracy_difference": self.difference,
+            "accuracy_difference_ci95": self.difference_ci95,
+            "only_first_correct": self.only_a_correct,
+            "only_second_correct": self.only_b_correct,
+            "p_value": self.p_value,
+            "significant": self.significant,
+            "better": self.better,
+            "items_needed": self.items_needed,
+            "sentence": self.sentence(),
+        }
 
 
 def _p(value: float) -> str:
@@ -169,13 +193,27 @@ def compare_paired(a: str, correct_a: Sequence[bool], b: str, correct_b: Sequenc
         interval = [0.0, 0.0]
     else:
         result = stats.bootstrap(
-            (first.astype(float), second.astype(float)), _mean_difference, paired=True, vectorized=True,
-            n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE, method="percentile",
-            rng=np.random.default_rng(BOOTSTRAP_SEED))
+            (first.astype(float), second.astype(float)),
+            _mean_difference,
+            paired=True,
+            vectorized=True,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            rng=np.random.default_rng(BOOTSTRAP_SEED),
+        )
         interval = [float(result.confidence_interval.low), float(result.confidence_interval.high)]
-    return Comparison(a=a, b=b, n=len(first), difference=difference, difference_ci95=interval,
-                      only_a_correct=only_a, only_b_correct=only_b, p_value=min(p_value, 1.0),
-                      items_needed=items_to_detect(only_a, only_b, len(first)))
+    return Comparison(
+        a=a,
+        b=b,
+        n=len(first),
+        difference=difference,
+        difference_ci95=interval,
+        only_a_correct=only_a,
+        only_b_correct=only_b,
+        p_value=min(p_value, 1.0),
+        items_needed=items_to_detect(only_a, only_b, len(first)),
+    )
 
 
 def correctness(predictions: Sequence[Prediction]) -> dict[int, bool]:

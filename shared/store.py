@@ -8,6 +8,7 @@ inside a WATCH transaction, so two writers of the same key cannot lose each othe
 The client is created with decode_responses=False (checked by `Store`), so replies are bytes; redis-py types them
 `bytes | str` because that option is only known at run time, hence the casts to bytes below.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,7 +60,8 @@ class DatasetQuotaExceeded(Exception):
             f"Stored datasets already use {used} of {quota} bytes (TQ_DATASET_QUOTA_BYTES) and this upload needs "
             f"{needed} more. Free space by deleting datasets that no running experiment needs (DELETE "
             f"/api/datasets/<sha256>; finished experiments keep their results), or ask the operator to raise "
-            f"TQ_DATASET_QUOTA_BYTES.")
+            f"TQ_DATASET_QUOTA_BYTES."
+        )
         self.used, self.needed, self.quota = used, needed, quota
 
 
@@ -148,8 +150,11 @@ class Store:
 
     def dataset_bytes(self) -> int:
         """Total size of the stored datasets, in bytes."""
-        keys = [key for key in self.client.scan_iter(match=f"{DATASET_PREFIX}*", count=500)
-                if is_dataset_hash(key.decode("utf-8")[len(DATASET_PREFIX):])]
+        keys = [
+            key
+            for key in self.client.scan_iter(match=f"{DATASET_PREFIX}*", count=500)
+            if is_dataset_hash(key.decode("utf-8")[len(DATASET_PREFIX) :])
+        ]
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.strlen(key)
@@ -165,7 +170,7 @@ class Store:
         needing: list[str] = []
         ids = [raw.decode("utf-8") for raw in cast("list[bytes]", self.client.zrange(EXPERIMENTS_KEY, 0, -1))]
         for start in range(0, len(ids), 200):
-            chunk = ids[start:start + 200]
+            chunk = ids[start : start + 200]
             for exp_id, raw in zip(chunk, self.client.mget([experiment_key(exp_id) for exp_id in chunk]), strict=True):
                 record = json.loads(raw) if raw is not None else {}
                 if record.get("dataset", {}).get("sha256") == sha256 and record.get("status") in ACTIVE_STATUSES:
@@ -177,8 +182,11 @@ class Store:
         prefix, suffix = DATASET_PREFIX, ":name"
         keys = list(self.client.scan_iter(match=f"{prefix}*{suffix}", count=500))
         names = cast("list[bytes | None]", self.client.mget(keys)) if keys else []
-        found = [{"sha256": key.decode("utf-8")[len(prefix):-len(suffix)], "name": name.decode("utf-8")}
-                 for key, name in zip(keys, names, strict=True) if name is not None]
+        found = [
+            {"sha256": key.decode("utf-8")[len(prefix) : -len(suffix)], "name": name.decode("utf-8")}
+            for key, name in zip(keys, names, strict=True)
+            if name is not None
+        ]
         return sorted(found, key=lambda dataset: (dataset["name"], dataset["sha256"]))
 
     # experiments
@@ -219,20 +227,24 @@ class Store:
             return None
         runs: list[Run] = []
         for run_id in self.run_ids(exp_id):
-            predictions = (sorted(self.predictions(exp_id, run_id).values(), key=lambda p: p["row"])
-                           if with_predictions else [])
+            predictions = (
+                sorted(self.predictions(exp_id, run_id).values(), key=lambda p: p["row"]) if with_predictions else []
+            )
             runs.append({**self.get_run(exp_id, run_id), "predictions": predictions})
         return {**record, "runs": runs}
 
     def list_experiments(self, limit: int = 50) -> list[ExperimentRecord]:
         """The newest experiments first, without predictions."""
-        ids = [raw.decode("utf-8")
-               for raw in cast("list[bytes]", self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1))]
+        ids = [
+            raw.decode("utf-8")
+            for raw in cast("list[bytes]", self.client.zrevrange(EXPERIMENTS_KEY, 0, max(limit, 1) - 1))
+        ]
         records = (self.get_experiment(exp_id, with_predictions=False) for exp_id in ids)
         return [record for record in records if record is not None]
 
     def _update(self, key: str, change: Callable[[dict[str, Any]], None], what: str) -> dict[str, Any]:
         """Apply `change` to the JSON at `key` atomically (retried if another writer got in first)."""
+
         def transaction(pipe: redis.client.Pipeline) -> dict[str, Any]:
             raw = pipe.get(key)
             if raw is None:
@@ -245,8 +257,8 @@ class Store:
             return value
 
         # redis-py types the callable as returning None; with value_from_callable=True its value is returned.
-        return cast("dict[str, Any]", self.client.transaction(transaction, key,  # type: ignore[arg-type]
-                                                              value_from_callable=True))
+        result = self.client.transaction(transaction, key, value_from_callable=True)  # type: ignore[arg-type]
+        return cast("dict[str, Any]", result)
 
     def update_experiment(self, exp_id: str, **fields: Any) -> ExperimentState:
         """Set top-level fields of the experiment (not `runs`); a final status also stamps `finished_at`."""
@@ -255,7 +267,7 @@ class Store:
 
         def change(record: dict[str, Any]) -> None:
             record.update(fields)
-            if fields.get("status") in ("succeeded", "failed", "cancelled") and not record.get("finished_at"):
+            if fields.get("status") in FINISHED_RUN_STATUSES and not record.get("finished_at"):
                 record["finished_at"] = now_iso()
 
         return cast(ExperimentState, self._update(experiment_key(exp_id), change, f"experiment {exp_id}"))
@@ -325,4 +337,3 @@ class Store:
     def cancel_requested(self, exp_id: str) -> bool:
         record = self._experiment_only(exp_id)
         return bool(record and record.get("cancel_requested"))
-

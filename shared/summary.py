@@ -1,14 +1,14 @@
 """The summarize step: close the experiment with its comparison table once every run has finished."""
+
 from __future__ import annotations
 
-from typing import Any
-
+from shared.record_types import Summary
 from shared.records import final_status, summarize_runs
 from shared.run_state import experiment_record
 from shared.store import Store
 
 
-def summarize(store: Store, exp_id: str) -> dict[str, Any]:
+def summarize(store: Store, exp_id: str) -> Summary:
     """Close the experiment with its comparison table; a failed run is listed with its error, not hidden."""
     record = experiment_record(store, exp_id)
     result = summarize_runs(record["runs"])

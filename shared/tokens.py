@@ -8,6 +8,7 @@ with cl100k_base as an estimate, marked `exact=False` with a note saying so.
 Per-message overhead follows OpenAI's cookbook ("How to count tokens with tiktoken"): 3 tokens per message, 1 more
 for a `name`, and 3 to prime the reply.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -22,8 +23,7 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING_TOKENS = 3
 
-CL100K_MODEL_PREFIXES = ("gpt-3.5", "gpt-4", "babbage-002", "davinci-002", "text-embedding-3",
-                         "text-embedding-ada")
+CL100K_MODEL_PREFIXES = ("gpt-3.5", "gpt-4", "babbage-002", "davinci-002", "text-embedding-3", "text-embedding-ada")
 O200K_MODEL_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 
 
@@ -45,8 +45,7 @@ class TokenCount:
 
     def to_dict(self) -> TokenFields:
         """The record's token fields: `tokens`, `tokens_exact`, `encoding`, `tokens_note`."""
-        return {"tokens": self.tokens, "tokens_exact": self.exact, "encoding": self.encoding,
-                "tokens_note": self.note}
+        return {"tokens": self.tokens, "tokens_exact": self.exact, "encoding": self.encoding, "tokens_note": self.note}
 
 
 @lru_cache(maxsize=1)
@@ -70,12 +69,24 @@ def model_encoding(model: str) -> tuple[str, bool, str]:
     """(encoding the model really uses, whether counting with cl100k_base is exact, note)."""
     name = base_model_name(model).lower()
     if name.startswith(O200K_MODEL_PREFIXES):
-        return "o200k_base", False, (f"{model} uses o200k_base, which is not available offline; counted with "
-                                     f"cl100k_base as an estimate (typically within a few percent for English).")
+        return (
+            "o200k_base",
+            False,
+            (
+                f"{model} uses o200k_base, which is not available offline; counted with "
+                f"cl100k_base as an estimate (typically within a few percent for English)."
+            ),
+        )
     if name.startswith(CL100K_MODEL_PREFIXES):
         return COUNTING_ENCODING, True, ""
-    return "unknown", False, (f"{model} is not an OpenAI model with a known tokenizer (e.g. a local model); "
-                              f"counted with cl100k_base as an estimate.")
+    return (
+        "unknown",
+        False,
+        (
+            f"{model} is not an OpenAI model with a known tokenizer (e.g. a local model); "
+            f"counted with cl100k_base as an estimate."
+        ),
+    )
 
 
 def count_text(text: str) -> int:

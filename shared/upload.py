@@ -1,4 +1,5 @@
 """The upload step: write the training JSONL from the stored split, validate it, and upload it once."""
+
 from __future__ import annotations
 
 import openai
@@ -20,7 +21,8 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     """Write, validate and upload the training JSONL; returns the file id (the stored one if already uploaded)."""
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
-    existing: str | None = (record.get("training_file") or {}).get("file_id")
+    stored = record.get("training_file")
+    existing = stored.get("file_id") if stored else None
     if existing:
         return existing
     split = load_split(store, exp_id)
@@ -33,8 +35,11 @@ def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
     models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
     count = tokens.count_examples(examples, models[0])
     uploaded = client.files.create(file=(f"{exp_id}-train.jsonl", data, "application/jsonl"), purpose="fine-tune")
-    store.update_experiment(exp_id, training_file={"file_id": uploaded.id, "n_examples": report.n_examples,
-                                                   "bytes": len(data), **count.to_dict()})
-    store.add_event(exp_id, None, f"uploaded the training file {uploaded.id} ({report.n_examples} examples, "
-                                  f"{count.tokens} tokens)")
+    store.update_experiment(
+        exp_id,
+        training_file={"file_id": uploaded.id, "n_examples": report.n_examples, "bytes": len(data), **count.to_dict()},
+    )
+    store.add_event(
+        exp_id, None, f"uploaded the training file {uploaded.id} ({report.n_examples} examples, {count.tokens} tokens)"
+    )
     return uploaded.id

@@ -9,12 +9,18 @@
 - `tq_store`: a `Store` on the session Redis.
 - `redis_url`: a Redis of its own, for the tests that need Redis and nothing else (tests/shared, tests/web).
 """
+
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # for the annotations only: the fixtures import these when they run
+    from shared.store import Store
+    from worker.stack import Service, Stack
 
 # Fast polling for tests, and a short broker visibility timeout (how long a task held by a killed worker waits
 # before another worker gets it; settings require at least 4x the request timeout and the poll interval cap, and
@@ -38,7 +44,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Stack"]:
+def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from shared.settings import get_settings, load_settings
     from worker.celery_app import reconfigure
     from worker.stack import Stack
@@ -65,12 +71,15 @@ def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Stack"]:
 
 
 @pytest.fixture
-def start_worker(tq_stack) -> Iterator[Callable[..., "Service"]]:
+def start_worker(tq_stack) -> Iterator[Callable[..., Service]]:
     started = []
 
-    def start(name: str = "test-worker", concurrency: int = 4, **env: str) -> "Service":
-        service = tq_stack.start_worker(name=f"{name}-{len(started)}", concurrency=concurrency,
-                                        extra_env={key: str(value) for key, value in env.items()})
+    def start(name: str = "test-worker", concurrency: int = 4, **env: str) -> Service:
+        service = tq_stack.start_worker(
+            name=f"{name}-{len(started)}",
+            concurrency=concurrency,
+            extra_env={key: str(value) for key, value in env.items()},
+        )
         started.append(service)
         return service
 
@@ -80,7 +89,7 @@ def start_worker(tq_stack) -> Iterator[Callable[..., "Service"]]:
 
 
 @pytest.fixture
-def tq_store(tq_stack) -> "Store":
+def tq_store(tq_stack) -> Store:
     from shared.store import Store
 
     return Store.from_url(tq_stack.redis_url)

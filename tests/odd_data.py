@@ -6,6 +6,7 @@ right-to-left text and a bidi override. Labels look like HTML and like matplotli
 character that the CSV export neutralises (= + - @ tab CR NUL), so exports must give every string back byte for
 byte. Importable from any test (tests/ is on sys.path through its conftest.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,17 @@ from markupsafe import escape
 
 LABELS = ("<b>pos</b>", "<script>neg</script>", "$a^^b$")
 ODD_PIECES = (
-    "line\u2028separator", "paragraph\u2029separator", "next\u0085line", "carriage\rreturn", "tab\tin\tthe middle",
-    "zero\u200bwidth", "bidi \u202eoverride\u202c here", "مرحبا بالعالم (Arabic)", "שלום עולם (Hebrew)",
-    "crlf\r\ninside", "vt\x0bff\x0cfs\x1cgs\x1drs\x1e",
+    "line\u2028separator",
+    "paragraph\u2029separator",
+    "next\u0085line",
+    "carriage\rreturn",
+    "tab\tin\tthe middle",
+    "zero\u200bwidth",
+    "bidi \u202eoverride\u202c here",
+    "مرحبا بالعالم (Arabic)",
+    "שלום עולם (Hebrew)",
+    "crlf\r\ninside",
+    "vt\x0bff\x0cfs\x1cgs\x1drs\x1e",
 )
 # One word per label, so a classifier can learn them and every confusion-matrix cell has a chance to fill.
 MARKERS = {"<b>pos</b>": "wonderful", "<script>neg</script>": "terrible", "$a^^b$": "scheduled"}
@@ -59,8 +68,12 @@ def assert_renders_intact(client, exp_id: str, per_label: int = 8) -> dict:
     assert scored, record["runs"]
 
     shown_texts = [texts[p["row"]] for run in scored for p in run["predictions"]]
-    for path in ("/experiments", f"/experiments/{exp_id}", f"/experiments/{exp_id}/results",
-                 f"/experiments/{exp_id}/results?show=errors"):
+    for path in (
+        "/experiments",
+        f"/experiments/{exp_id}",
+        f"/experiments/{exp_id}/results",
+        f"/experiments/{exp_id}/results?show=errors",
+    ):
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         body = response.get_data(as_text=True)

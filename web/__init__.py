@@ -3,6 +3,7 @@
 `flask --app web run` in development; `gunicorn 'web:create_app()'` as a service. Views stay thin: they parse the
 request, call `shared/` (and `worker.pipeline` to enqueue) and render.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """The JSON API, mirroring the form: submit (202 + Location), list, get one (the stored record), cancel."""
+
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import DatasetError
+from shared.dataset_reading import DatasetError
 from shared.records import RecordError
 from shared.store import DatasetQuotaExceeded
 from web.api_bodies import CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody, SubmittedBody
@@ -17,7 +18,7 @@ from web.experiment_form import UploadedDataset, parse_fields
 from web.health import provider_warnings
 from web.openapi import openapi_document
 from web.store import get_store
-from worker.pipeline import cancel_experiment, submit_experiment
+from worker.pipeline import cancel_experiment, check_and_submit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -35,10 +36,13 @@ def _request_fields() -> tuple[MultiDict[str, str], UploadedDataset]:
     if request.is_json:
         body = request.get_json()
         if not isinstance(body, dict):
-            abort(400, description="The body is not a JSON object; send {\"dataset\": \"<sha256>\", ...}.")
+            abort(400, description='The body is not a JSON object; send {"dataset": "<sha256>", ...}.')
         if not body.get("dataset"):
-            abort(400, description="Name the dataset: {\"dataset\": \"<sha256 from POST /api/datasets>\"}, "
-                                   "or send multipart form data with a 'file'.")
+            abort(
+                400,
+                description='Name the dataset: {"dataset": "<sha256 from POST /api/datasets>"}, '
+                "or send multipart form data with a 'file'.",
+            )
         try:
             fields = json_to_fields(body)
         except BodyError as exc:
@@ -73,8 +77,9 @@ def delete_dataset(sha256: str) -> ResponseReturnValue:
     if needing:
         in_use: DatasetInUseBody = {
             "error": f"Dataset {sha256} is still needed by unfinished experiment(s) {', '.join(needing)}; wait for "
-                     f"them to finish, or cancel them (POST /api/experiments/<id>/cancel), then delete it.",
-            "experiments": needing}
+            f"them to finish, or cancel them (POST /api/experiments/<id>/cancel), then delete it.",
+            "experiments": needing,
+        }
         return jsonify(in_use), 409
     store.delete_dataset(sha256)
     log.info("dataset %s deleted through the API", sha256[:12])
@@ -90,21 +95,25 @@ def create_experiment() -> ResponseReturnValue:
     except DatasetQuotaExceeded as exc:
         return _error(507, str(exc))
     draft = parse_fields(fields, dataset, current_app.config["SETTINGS"])
-    spec, report = draft.spec, draft.prelaunch_report()
-    if spec is None or report is None:
+    spec, split = draft.spec, draft.split
+    if spec is None or split is None:
         return _error(400, "The experiment request is invalid; see 'fields'.", draft.errors)
-    if not report.ok:
-        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.",
-                              "report": report.to_dict()}
-        return jsonify(invalid), 400
     try:
-        exp_id = submit_experiment(get_store(), spec)
+        launch = check_and_submit(get_store(), spec, split)
     except RecordError as exc:
         return _error(400, str(exc))
+    report, exp_id = launch.report, launch.exp_id
+    if exp_id is None:
+        invalid: ErrorBody = {"error": "The training file would be invalid; see 'report'.", "report": report.to_dict()}
+        return jsonify(invalid), 400
     log.info("experiment %s submitted through the API", exp_id)
     location = url_for("api.get_experiment", exp_id=exp_id)
-    submitted: SubmittedBody = {"id": exp_id, "url": location, "report": report.to_dict(),
-                                "warnings": provider_warnings()}
+    submitted: SubmittedBody = {
+        "id": exp_id,
+        "url": location,
+        "report": report.to_dict(),
+        "warnings": provider_warnings(),
+    }
     return jsonify(submitted), 202, {"Location": location}
 
 

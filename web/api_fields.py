@@ -1,4 +1,5 @@
 """The API's JSON body flattened into the new-experiment form's field names, so one parser serves both."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,12 +7,15 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from shared.records import HYPERPARAMETER_FIELDS
+
 PROMPT_KEYS = ("preset", "system_prompt", "user_template")
-SAMPLING_KEYS = (("mode", "sampling_mode"), ("train_offset", "train_offset"), ("test_offset", "test_offset"),
-                 ("seed", "sampling_seed"))
-HYPERPARAMETER_KEYS = (("n_epochs", "n_epochs"), ("batch_size", "batch_size"),
-                       ("learning_rate_multiplier", "learning_rate_multiplier"), ("suffix", "suffix"),
-                       ("seed", "hp_seed"))
+SAMPLING_KEYS = (
+    ("mode", "sampling_mode"),
+    ("train_offset", "train_offset"),
+    ("test_offset", "test_offset"),
+    ("seed", "sampling_seed"),
+)
 
 
 class BodyError(ValueError):
@@ -30,7 +34,7 @@ def _names(body: Mapping[str, Any], key: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise BodyError(f"'{key}' must be a list of model names, e.g. {{\"{key}\": [\"local-tfidf\"]}}.")
+        raise BodyError(f'\'{key}\' must be a list of model names, e.g. {{"{key}": ["local-tfidf"]}}.')
     return [str(name) for name in value]
 
 
@@ -56,7 +60,7 @@ def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
         for label, count in _object(sampling, f"{side}_counts").items():
             fields.add(f"{side}_count:{label}", str(count))
     hyperparameters = _object(body, "hyperparameters")
-    for key, name in HYPERPARAMETER_KEYS:
+    for key, name in HYPERPARAMETER_FIELDS.items():
         if hyperparameters.get(key) is not None:
             fields.add(name, str(hyperparameters[key]))
     return fields

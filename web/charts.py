@@ -6,6 +6,7 @@ elements (text is drawn as paths, so a label never becomes markup in the SVG). E
 `chart_text` first, which also keeps characters XML cannot hold out of the SVG (matplotlib copies each text into
 an XML comment, and one NUL made the file unreadable).
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,7 +39,7 @@ def chart_text(value: object) -> str:
         elif category != "Cf":
             kept.append(char)
     text = "".join(kept)
-    return text if len(text) <= MAX_LABEL_CHARS else text[:MAX_LABEL_CHARS - 1] + "…"
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
 
 
 def chart(draw: Callable[P, Figure]) -> Callable[P, bytes]:
@@ -46,12 +47,14 @@ def chart(draw: Callable[P, Figure]) -> Callable[P, bytes]:
 
     The settings must hold while saving too: tick labels are created when the figure is drawn.
     """
+
     @functools.wraps(draw)
     def render(*args: P.args, **kwargs: P.kwargs) -> bytes:
         buffer = io.BytesIO()
         with matplotlib.rc_context(DATA_TEXT):
             draw(*args, **kwargs).savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
         return buffer.getvalue()
+
     return render
 
 
@@ -72,8 +75,9 @@ def confusion_matrix_svg(labels: Sequence[str], matrix: Sequence[Sequence[int]],
     peak = max((max(row) for row in matrix if row), default=0)
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
-            axes.text(j, i, str(count), ha="center", va="center",
-                      color="white" if peak and count > peak / 2 else "black")
+            axes.text(
+                j, i, str(count), ha="center", va="center", color="white" if peak and count > peak / 2 else "black"
+            )
     return figure
 
 

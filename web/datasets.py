@@ -1,4 +1,5 @@
 """Datasets and the new-experiment form around them: upload, preview, column summaries, the pre-launch check."""
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
-from shared.dataset import DatasetError, read_table, summarize
+from shared.dataset_reading import DatasetError, read_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
 from shared.records import check_columns
@@ -46,8 +47,12 @@ def load_dataset(sha256: str) -> UploadedDataset:
     return UploadedDataset(sha256=sha256, name=store.dataset_name(sha256) or sha256[:12], data=data)
 
 
-def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None, report: Report | None = None,
-                    errors: dict[str, str] | None = None) -> str:
+def render_new_form(
+    dataset: UploadedDataset | None,
+    draft: Draft | None = None,
+    report: Report | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
     """The new-experiment page: upload, then (with a dataset) preview, every setting and the pre-launch check."""
     dataset_view = None
     if dataset is not None:
@@ -67,11 +72,20 @@ def render_new_form(dataset: UploadedDataset | None, draft: Draft | None = None,
     counts = draft.counts if draft else None
     sampling_labels = sorted(set(counts or {}) | set(values["train_counts"]) | set(values["test_counts"]))
     return render_template(
-        "experiments/new.html", datasets=get_store().list_datasets(), dataset=dataset_view, values=values,
-        counts=counts, sampling_labels=sampling_labels, errors={**(draft.errors if draft else {}), **(errors or {})},
-        report=report, presets={name: preset.to_dict() for name, preset in PRESETS.items()},
-        base_models=base_models, available_models=models,
-        models_error=models_error, provider_warnings=provider_warnings() if dataset is not None else [])
+        "experiments/new.html",
+        datasets=get_store().list_datasets(),
+        dataset=dataset_view,
+        values=values,
+        counts=counts,
+        sampling_labels=sampling_labels,
+        errors={**(draft.errors if draft else {}), **(errors or {})},
+        report=report,
+        presets={name: preset.to_dict() for name, preset in PRESETS.items()},
+        base_models=base_models,
+        available_models=models,
+        models_error=models_error,
+        provider_warnings=provider_warnings() if dataset is not None else [],
+    )
 
 
 @bp.post("")
@@ -94,5 +108,6 @@ def summary(sha256: str) -> ResponseReturnValue:
         result = summarize(dataset.data, request.args.get("text_column", ""), request.args.get("label_column", ""))
     except DatasetError as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(n_rows=result.n_rows, n_items=result.n_items, dropped=len(result.dropped_rows),
-                   class_counts=result.class_counts)
+    return jsonify(
+        n_rows=result.n_rows, n_items=result.n_items, dropped=len(result.dropped_rows), class_counts=result.class_counts
+    )

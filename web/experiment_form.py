@@ -8,32 +8,30 @@ Field names: `text_column`, `label_column`, `sampling_mode`, `train_count:<label
 `suffix`, `hp_seed`. `counts_for` names the label column the count fields were shown for (the form sends it so
 counts typed for another label column are not applied to this one).
 """
+
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple, TypedDict, overload
+from typing import NamedTuple, TypedDict, overload
 
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import (
+from shared.dataset_reading import (
     DatasetError,
     Item,
-    SamplingSpec,
-    Split,
     class_counts,
     column_index,
     detect_columns,
     items_from_rows,
     read_table,
-    reference_sampling,
-    split_items,
 )
-from shared.estimates import Report, prelaunch_report
+from shared.dataset_sampling import SamplingSpec, Split, reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
 from shared.record_types import SamplingMode
 from shared.records import (
+    HYPERPARAMETER_FIELDS,
     ExperimentSpec,
     RecordError,
     check_classes,
@@ -47,12 +45,6 @@ PREVIEW_ROWS = 5
 
 Fields = MultiDict[str, str]
 """The submitted form, or the API body flattened by `web.api_fields.json_to_fields`."""
-HyperparameterKey = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "seed"]
-HyperparameterField = Literal["n_epochs", "batch_size", "learning_rate_multiplier", "suffix", "hp_seed"]
-HYPERPARAMETER_FIELDS: Final[dict[HyperparameterKey, HyperparameterField]] = {
-    "n_epochs": "n_epochs", "batch_size": "batch_size", "learning_rate_multiplier": "learning_rate_multiplier",
-    "suffix": "suffix", "seed": "hp_seed"}
-"""The record's hyperparameter keys and the form fields that carry them."""
 
 
 class FormValues(TypedDict):
@@ -106,14 +98,6 @@ class Draft:
     split: Split | None = None
     spec: ExperimentSpec | None = None
 
-    def prelaunch_report(self) -> Report | None:
-        """The check shown before launch, for a draft without errors (None otherwise); the form and the API both
-        show it."""
-        if self.spec is None or self.split is None or self.spec.prompt is None:
-            return None
-        return prelaunch_report(self.split, self.spec.prompt, self.spec.models, self.spec.zero_shot,
-                                normalize_hyperparameters(self.spec.hyperparameters)["n_epochs"])
-
 
 def _names(fields: Fields, key: str) -> list[str]:
     names = [value.strip() for value in fields.getlist(key)]
@@ -130,8 +114,9 @@ def _int(raw: str | None, name: str, errors: dict[str, str], default: int, minim
 def _int(raw: str | None, name: str, errors: dict[str, str], default: None, minimum: int | None = 0) -> int | None: ...
 
 
-def _int(raw: str | None, name: str, errors: dict[str, str], default: int | None, minimum: int | None = 0
-         ) -> int | None:
+def _int(
+    raw: str | None, name: str, errors: dict[str, str], default: int | None, minimum: int | None = 0
+) -> int | None:
     if raw is None or not str(raw).strip():
         return default
     try:
@@ -148,19 +133,39 @@ def default_values() -> FormValues:
     """The form's defaults: the reference preset and sampling, provider-chosen hyperparameters."""
     preset = PRESETS["reference"]
     values: FormValues = {
-        "text_column": None, "label_column": None, "sampling_mode": "balanced", "train_counts": {},
-        "test_counts": {}, "train_offset": 0, "test_offset": 100, "sampling_seed": "", "preset": preset.name,
-        "system_prompt": preset.system_prompt or "", "user_template": preset.user_template, "models": [],
-        "models_other": "", "zero_shot": [], "zero_shot_other": "", "n_epochs": "auto", "batch_size": "auto",
-        "learning_rate_multiplier": "auto", "suffix": "tq", "hp_seed": "",
+        "text_column": None,
+        "label_column": None,
+        "sampling_mode": "balanced",
+        "train_counts": {},
+        "test_counts": {},
+        "train_offset": 0,
+        "test_offset": 100,
+        "sampling_seed": "",
+        "preset": preset.name,
+        "system_prompt": preset.system_prompt or "",
+        "user_template": preset.user_template,
+        "models": [],
+        "models_other": "",
+        "zero_shot": [],
+        "zero_shot_other": "",
+        "n_epochs": "auto",
+        "batch_size": "auto",
+        "learning_rate_multiplier": "auto",
+        "suffix": "tq",
+        "hp_seed": "",
     }
     return values
 
 
 def preview(dataset: UploadedDataset) -> DatasetPreview:
     header, rows = read_table(dataset.data)
-    return {"sha256": dataset.sha256, "name": dataset.name, "header": header, "n_rows": len(rows),
-            "preview": [row + [""] * (len(header) - len(row)) for row in rows[:PREVIEW_ROWS]]}
+    return {
+        "sha256": dataset.sha256,
+        "name": dataset.name,
+        "header": header,
+        "n_rows": len(rows),
+        "preview": [row + [""] * (len(header) - len(row)) for row in rows[:PREVIEW_ROWS]],
+    }
 
 
 class ChosenColumns(NamedTuple):
@@ -169,8 +174,9 @@ class ChosenColumns(NamedTuple):
     items: list[Item]
 
 
-def _columns(fields: Fields, header: list[str], rows: list[list[str]], values: FormValues, errors: dict[str, str]
-             ) -> ChosenColumns | None:
+def _columns(
+    fields: Fields, header: list[str], rows: list[list[str]], values: FormValues, errors: dict[str, str]
+) -> ChosenColumns | None:
     detected_text, detected_label = detect_columns(header, rows)
     text_column = values["text_column"] = (fields.get("text_column") or detected_text or "").strip()
     label_column = values["label_column"] = (fields.get("label_column") or detected_label or "").strip()
@@ -191,8 +197,7 @@ def _columns(fields: Fields, header: list[str], rows: list[list[str]], values: F
         return None
 
 
-def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dict[str, str]
-              ) -> SamplingSpec | None:
+def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dict[str, str]) -> SamplingSpec | None:
     try:
         default = reference_sampling(labels)
     except DatasetError as exc:
@@ -205,8 +210,7 @@ def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dic
     stale = fields.get("counts_for") not in (None, values["label_column"])
     counts: dict[str, dict[str, int]] = {}
     for side, default_counts in (("train", default.train_counts), ("test", default.test_counts)):
-        given = {key.split(":", 1)[1]: raw for key, raw in fields.items(multi=True)
-                 if key.startswith(f"{side}_count:")}
+        given = {key.split(":", 1)[1]: raw for key, raw in fields.items(multi=True) if key.startswith(f"{side}_count:")}
         chosen = dict(default_counts) if stale or not given else {}
         if not stale:
             for label, raw in given.items():
@@ -222,8 +226,14 @@ def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dic
     values["sampling_seed"] = "" if seed is None else seed
     if errors:
         return None
-    return SamplingSpec(mode=mode, train_counts=counts["train"], train_offset=values["train_offset"],
-                        test_counts=counts["test"], test_offset=values["test_offset"], seed=seed)
+    return SamplingSpec(
+        mode=mode,
+        train_counts=counts["train"],
+        train_offset=values["train_offset"],
+        test_counts=counts["test"],
+        test_offset=values["test_offset"],
+        seed=seed,
+    )
 
 
 def _prompt(fields: Fields, values: FormValues, errors: dict[str, str]) -> PromptPreset | None:
@@ -251,8 +261,10 @@ def _models(fields: Fields, values: FormValues, errors: dict[str, str]) -> tuple
     values.update({"models": models, "zero_shot": zero_shot, "models_other": "", "zero_shot_other": ""})
     bad = [name for name in models + zero_shot if not MODEL_NAME.match(name)]
     if bad:
-        errors["models"] = (f"Not a valid model name: {bad[0]!r}. Use the provider's model id, e.g. local-tfidf or "
-                            f"gpt-4o-mini-2024-07-18.")
+        errors["models"] = (
+            f"Not a valid model name: {bad[0]!r}. Use the provider's model id, e.g. local-tfidf or "
+            f"gpt-4o-mini-2024-07-18."
+        )
     elif not models and not zero_shot:
         errors["models"] = "Pick at least one base model to fine-tune or to ask zero-shot."
     return models, zero_shot
@@ -306,10 +318,18 @@ def parse_fields(fields: Fields, dataset: UploadedDataset, settings: Settings | 
     if not errors and columns is not None and sampling is not None:  # no error: both are set
         try:
             draft.spec = ExperimentSpec(
-                dataset_sha256=dataset.sha256, dataset_name=dataset.name, dataset_path=None,
-                text_column=columns.text, label_column=columns.label, models=models,
-                zero_shot=zero_shot, sampling=sampling, prompt=prompt, hyperparameters=hyperparameters,
-                settings=settings)
+                dataset_sha256=dataset.sha256,
+                dataset_name=dataset.name,
+                dataset_path=None,
+                text_column=columns.text,
+                label_column=columns.label,
+                models=models,
+                zero_shot=zero_shot,
+                sampling=sampling,
+                prompt=prompt,
+                hyperparameters=hyperparameters,
+                settings=settings,
+            )
         except RecordError as exc:
             errors[exc.field or "models"] = str(exc)
     return draft

@@ -1,4 +1,5 @@
 """Pages: the experiments list, the new-experiment form (check, then launch), the live experiment page, cancel."""
+
 from __future__ import annotations
 
 import logging
@@ -6,18 +7,18 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from shared.estimates import spec_report
 from shared.record_types import ExperimentRecord
-from shared.records import RecordError
+from shared.records import FINISHED_RUN_STATUSES, RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
 from web.health import provider_warnings
 from web.results import FILTERS, results_view
 from web.store import get_store
-from worker.pipeline import cancel_experiment, submit_experiment
+from worker.pipeline import cancel_experiment, check_and_submit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("experiments", __name__, url_prefix="/experiments")
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class ListedExperiment(ExperimentRecord):
@@ -48,16 +49,20 @@ def new() -> ResponseReturnValue:
         return render_new_form(None, errors={"file": "Upload a CSV or pick an uploaded dataset first."}), 400
     dataset = load_dataset(sha256)
     draft = parse_fields(request.form, dataset, current_app.config["SETTINGS"])
-    spec, report = draft.spec, draft.prelaunch_report()
-    if spec is None or report is None:
+    spec, split = draft.spec, draft.split
+    if spec is None or split is None:
         return render_new_form(dataset, draft), 400
-    if request.form.get("action") != "launch" or not report.ok:
+    if request.form.get("action") != "launch":
+        report = spec_report(spec, split)
         return render_new_form(dataset, draft, report), (200 if report.ok else 400)
     try:
-        exp_id = submit_experiment(get_store(), spec)
+        launch = check_and_submit(get_store(), spec, split)
     except RecordError as exc:
         draft.errors["models"] = str(exc)
-        return render_new_form(dataset, draft, report), 400
+        return render_new_form(dataset, draft, spec_report(spec, split)), 400
+    exp_id = launch.exp_id
+    if exp_id is None:
+        return render_new_form(dataset, draft, launch.report), 400
     log.info("experiment %s submitted from the form (%s)", exp_id, ", ".join(spec.models + spec.zero_shot))
     flash(f"Experiment {exp_id} queued.")
     for warning in provider_warnings():
@@ -73,8 +78,13 @@ def show(exp_id: str) -> str:
     show = request.args.get("show", "all")
     if show not in FILTERS:
         show = "all"
-    return render_template("experiments/show.html", exp=record, terminal=TERMINAL, show=show,
-                           results=results_view(record, show))
+    return render_template(
+        "experiments/show.html",
+        exp=record,
+        finished_statuses=FINISHED_RUN_STATUSES,
+        show=show,
+        results=results_view(record, show),
+    )
 
 
 @bp.post("/<exp_id>/cancel")

@@ -1,4 +1,5 @@
 """Jinja filters for figures on the pages: percentages, durations, dollars, timestamps."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -12,6 +12,7 @@ The worker ping and the provider check are slow (the ping waits `WORKER_PING_TIM
 web process keeps their results for `CHECK_CACHE_S` seconds: a probe polling every second pings the workers at most
 once per interval. The same cached provider check tells a submission that the provider is unreachable.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -24,8 +25,7 @@ from flask.typing import ResponseReturnValue
 from shared.health import Check, TimedCache, check_all, check_backend
 from shared.settings import Settings
 from web.security import is_authenticated
-from worker.celery_app import QUEUES
-from worker.doctor import worker_probe
+from worker.pipeline import QUEUES, worker_probe
 
 bp = Blueprint("health", __name__)
 
@@ -63,8 +63,10 @@ def provider_warnings() -> list[str]:
     check = backend_check(settings)
     if check.ok:
         return []
-    return [f"The model provider is unreachable ({check.detail}). The experiment is queued and will run when the "
-            f"provider is back; /healthz shows when it answers again."]
+    return [
+        f"The model provider is unreachable ({check.detail}). The experiment is queued and will run when the "
+        f"provider is back; /healthz shows when it answers again."
+    ]
 
 
 def _caller_may_see_details() -> bool:

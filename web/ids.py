@@ -4,6 +4,7 @@ Every route that names an experiment has an `exp_id` argument and every route th
 so one check after authentication covers pages, results, charts, exports and the API alike; the shapes themselves
 are checked by `shared.records` (the same check the store and the CLI use).
 """
+
 from __future__ import annotations
 
 from flask import Flask, abort, request

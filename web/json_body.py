@@ -5,6 +5,7 @@ Python's JSON parser recurses once per level, so a body of 100,000 `[` raises Re
 `request.get_json(silent=True)` does not catch; and even nesting the parser survives can recurse again wherever the
 value is used. The app's JSON provider turns both into a ValueError, which the request class reports as a 400.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,9 @@ class BodyJSONProvider(DefaultJSONProvider):
     """Responses keep the order their keys were written in (a record reads top down), not Flask's sorted order."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        too_deep = ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep; send a flat object as "
-                              f"described in /api/openapi.json")
+        too_deep = ValueError(
+            f"it is nested more than {MAX_JSON_DEPTH} levels deep; send a flat object as described in /api/openapi.json"
+        )
         try:
             value = super().loads(s, **kwargs)
         except RecursionError:

@@ -4,6 +4,7 @@ Each TypedDict becomes one named schema, referenced as `#/components/schemas/<Na
 description and its `NotRequired` keys are left out of `required`. A closed builder forbids keys the type does not
 declare (`additionalProperties: false`), so a response carrying a field missing from the types fails validation.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -13,8 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 JsonSchema = dict[str, Any]
-SCALARS: Mapping[object, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
-                                 type(None): "null"}
+SCALARS: Mapping[object, str] = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 
 
 class SchemaBuilder:
@@ -22,8 +22,13 @@ class SchemaBuilder:
 
     `named` maps a type (e.g. a NewType whose values come from a runtime list) to the schema it stands for."""
 
-    def __init__(self, *, closed: bool, named: Mapping[object, JsonSchema] | None = None,
-                 ref_prefix: str = "#/components/schemas/") -> None:
+    def __init__(
+        self,
+        *,
+        closed: bool,
+        named: Mapping[object, JsonSchema] | None = None,
+        ref_prefix: str = "#/components/schemas/",
+    ) -> None:
         self.closed = closed
         self.named = dict(named or {})
         self.ref_prefix = ref_prefix
@@ -50,8 +55,10 @@ class SchemaBuilder:
             return {}
         if hint in SCALARS:
             return {"type": SCALARS[hint]}
-        raise TypeError(f"no JSON schema for {hint!r}: use str, int, float, bool, None, Literal, a union, list, "
-                        f"dict[str, ...] or a TypedDict")
+        raise TypeError(
+            f"no JSON schema for {hint!r}: use str, int, float, bool, None, Literal, a union, list, "
+            f"dict[str, ...] or a TypedDict"
+        )
 
     def _union(self, members: tuple[object, ...]) -> JsonSchema:
         if all(member in SCALARS for member in members):
@@ -63,14 +70,19 @@ class SchemaBuilder:
         known = self._built.get(name)
         if known is not None:
             if known is not typed_dict:
-                raise TypeError(f"two TypedDicts are named {name} ({known.__module__} and {typed_dict.__module__}); "
-                                f"rename one, since schema names must be unique")
+                raise TypeError(
+                    f"two TypedDicts are named {name} ({known.__module__} and {typed_dict.__module__}); "
+                    f"rename one, since schema names must be unique"
+                )
             return name
         self._built[name] = typed_dict
         hints = get_type_hints(typed_dict)
         required_keys: frozenset[str] = getattr(typed_dict, "__required_keys__", frozenset())
-        schema: JsonSchema = {"type": "object", "properties": {key: self.schema(hint) for key, hint in hints.items()},
-                              "required": [key for key in hints if key in required_keys]}
+        schema: JsonSchema = {
+            "type": "object",
+            "properties": {key: self.schema(hint) for key, hint in hints.items()},
+            "required": [key for key in hints if key in required_keys],
+        }
         if self.closed:
             schema["additionalProperties"] = False
         if typed_dict.__doc__:

@@ -1,4 +1,5 @@
 """The base models the provider offers (`GET /v1/models` through the openai SDK), for the form's model pickers."""
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,12 @@ def available_models() -> tuple[list[str], str | None]:
         error = None
     except openai.OpenAIError as exc:
         log.warning("listing models at %s failed: %s", settings.openai_base_url, exc)
-        models, error = [], (f"Could not list models at {settings.openai_base_url} ({type(exc).__name__}). "
-                             f"Type model names below, or start the provider and reload.")
+        models, error = (
+            [],
+            (
+                f"Could not list models at {settings.openai_base_url} ({type(exc).__name__}). "
+                f"Type model names below, or start the provider and reload."
+            ),
+        )
     _cache[settings.openai_base_url] = (time.monotonic(), models, error)
     return models, error

@@ -6,6 +6,7 @@ both reach `//evil.example/`, a protocol-relative link off-site. The target is n
 refused when it names a scheme or a host, or does not start with a single `/`; the normalised form is what the
 redirect sends, so the browser follows exactly what was checked.
 """
+
 from __future__ import annotations
 
 import re

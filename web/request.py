@@ -1,4 +1,5 @@
 """The app's one request class: each concern is a mixin of its own module."""
+
 from __future__ import annotations
 
 from web.json_body import BodyRequest

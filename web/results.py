@@ -1,4 +1,5 @@
 """Results of an experiment: the comparison table, per-item predictions with filters, SVG charts, downloads."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,7 @@ from web.store import get_store
 
 bp = Blueprint("results", __name__, url_prefix="/experiments/<exp_id>")
 FILTERS = ("all", "errors", "disagreements")
-SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-               "Cache-Control": "no-cache"}
+SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-cache"}
 
 
 def _record(exp_id: str) -> ExperimentRecord:
@@ -60,16 +60,31 @@ def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
     runs = _scored_runs(record)
     split = record.get("split")
     labels = list(split["labels"] if split else [])
-    table = [{"run": run["id"], "base_model": run["base_model"], "kind": run["kind"],
-              "accuracy": _metrics(run).get("accuracy"), "macro_f1": _metrics(run).get("macro_f1"),
-              "per_class": _metrics(run).get("per_class") or {}, "invalid": _metrics(run).get("invalid"),
-              "training_seconds": run.get("training_seconds"), "trained_tokens": run.get("trained_tokens"),
-              "cost_estimate_usd": run.get("cost_estimate_usd")} for run in runs]
+    table = [
+        {
+            "run": run["id"],
+            "base_model": run["base_model"],
+            "kind": run["kind"],
+            "accuracy": _metrics(run).get("accuracy"),
+            "macro_f1": _metrics(run).get("macro_f1"),
+            "per_class": _metrics(run).get("per_class") or {},
+            "invalid": _metrics(run).get("invalid"),
+            "training_seconds": run.get("training_seconds"),
+            "trained_tokens": run.get("trained_tokens"),
+            "cost_estimate_usd": run.get("cost_estimate_usd"),
+        }
+        for run in runs
+    ]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
     summary = record.get("summary")
-    return {"table": table, "labels": labels, "entries": items, "n_items": n_items,
-            "best_run": summary["best_run"] if summary else None,
-            "version": record.get("updated_at", "") + "-" + str(len(runs))}
+    return {
+        "table": table,
+        "labels": labels,
+        "entries": items,
+        "n_items": n_items,
+        "best_run": summary["best_run"] if summary else None,
+        "version": record.get("updated_at", "") + "-" + str(len(runs)),
+    }
 
 
 @bp.get("/results")
@@ -77,16 +92,24 @@ def fragment(exp_id: str) -> str:
     """The results section alone, for the live page to swap in when runs finish."""
     show = request.args.get("show", "all")
     record = _record(exp_id)
-    return render_template("experiments/_results.html", exp=record, show=show if show in FILTERS else "all",
-                           results=results_view(record, show))
+    return render_template(
+        "experiments/_results.html",
+        exp=record,
+        show=show if show in FILTERS else "all",
+        results=results_view(record, show),
+    )
 
 
 @bp.get("/charts/comparison.svg")
 def comparison_chart(exp_id: str) -> Response:
     runs = _scored_runs(_record(exp_id))
-    svg = charts.comparison_svg([f"{run['id']} {run['base_model']}" for run in runs],
-                                {"accuracy": [_metrics(run).get("accuracy") for run in runs],
-                                 "macro-F1": [_metrics(run).get("macro_f1") for run in runs]})
+    svg = charts.comparison_svg(
+        [f"{run['id']} {run['base_model']}" for run in runs],
+        {
+            "accuracy": [_metrics(run).get("accuracy") for run in runs],
+            "macro-F1": [_metrics(run).get("macro_f1") for run in runs],
+        },
+    )
     return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
 
 
@@ -104,13 +127,15 @@ def confusion_chart(exp_id: str, run_id: str) -> Response:
 def predictions_csv_download(exp_id: str) -> Response:
     record = _record(exp_id)
     data = predictions_csv(record, item_texts(get_store().get_items(exp_id)))
-    return Response(data, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{exp_id}-predictions.csv"'})
+    return Response(
+        data, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{exp_id}-predictions.csv"'}
+    )
 
 
 @bp.get("/record.json")
 def record_json(exp_id: str) -> Response:
     record = _record(exp_id)
     body = json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2)
-    return Response(body, mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{exp_id}.json"'})
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": f'attachment; filename="{exp_id}.json"'}
+    )

@@ -13,6 +13,7 @@ only when the caller cannot be a cross-site browser request: it authenticated wi
 configured and the request comes straight from this machine (a local-only bind: loopback peer, not forwarded by a
 proxy) without a foreign `Origin`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -67,8 +68,7 @@ def _secret_key_file(app: Flask) -> str:
             out.write(secrets.token_hex(32))
         try:
             os.link(draft, path)  # atomic and refuses to overwrite: of workers starting together, the first wins
-            log.warning("SECRET_KEY is not set; generated one in %s (set SECRET_KEY for multi-host deployments)",
-                        path)
+            log.warning("SECRET_KEY is not set; generated one in %s (set SECRET_KEY for multi-host deployments)", path)
         except FileExistsError:
             pass
         finally:
@@ -81,16 +81,21 @@ def bearer_token_ok() -> bool:
     header = request.headers.get("Authorization", "")
     if not token or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
+    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
 
 
 def session_ok() -> bool:
     """A login session made with the current token, not ended by a logout since, and younger than its lifetime."""
     if "authenticated" not in session:
         return False
-    return session_is_valid(session, get_redis(), current_app.config["WEB_AUTH_TOKEN"],
-                            current_app.config["SECRET_KEY"],
-                            current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds(), time.time())
+    return session_is_valid(
+        session,
+        get_redis(),
+        current_app.config["WEB_AUTH_TOKEN"],
+        current_app.config["SECRET_KEY"],
+        current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds(),
+        time.time(),
+    )
 
 
 def is_authenticated() -> bool:
@@ -150,8 +155,9 @@ def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+    )
     return response
 
 
@@ -161,8 +167,10 @@ def login_rate_limit() -> str:
 
 
 def too_many_logins() -> str:
-    return (f"Too many login attempts from this address (the limit is {login_rate_limit()}). Wait until the time "
-            f"in the Retry-After header has passed, then try again with the value of WEB_AUTH_TOKEN.")
+    return (
+        f"Too many login attempts from this address (the limit is {login_rate_limit()}). Wait until the time "
+        f"in the Retry-After header has passed, then try again with the value of WEB_AUTH_TOKEN."
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -205,7 +213,7 @@ class TrustedHostRequest(Request):
         host = self.headers.get("Host", "")
         if self._trusted and host.startswith("[") and "]" in host:
             try:
-                if str(ipaddress.ip_address(host[1:host.index("]")])) in self._trusted:
+                if str(ipaddress.ip_address(host[1 : host.index("]")])) in self._trusted:
                     return None
             except ValueError:
                 pass

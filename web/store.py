@@ -1,4 +1,5 @@
 """The Redis-backed experiment store, one client (and connection pool) per app: `get_store()` + `init_app(app)`."""
+
 from __future__ import annotations
 
 import redis
@@ -25,5 +26,9 @@ def get_store() -> Store:
 def init_app(app: Flask) -> None:
     """Create the app's Redis client; it connects lazily, so the app starts even while Redis is down."""
     settings = app.config["SETTINGS"]
-    app.extensions[EXTENSION] = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.request_timeout_s,
-                                                     socket_connect_timeout=5, health_check_interval=30)
+    app.extensions[EXTENSION] = redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.request_timeout_s,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )

@@ -7,6 +7,7 @@ Reliability choices (see docs/ARCHITECTURE.md, "Pipeline"): a task is acknowledg
 (`acks_late`), a task whose worker process died is handed to another worker (`reject_on_worker_lost`), and each
 worker process reserves one task at a time (`prefetch_multiplier=1`) so a long evaluation never holds others back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,11 @@ def evaluation_deadline_s(settings: Settings) -> float:
 def celery_config(settings: Settings) -> dict[str, object]:
     timeout = settings.visibility_timeout_s
     # Sweep for tasks abandoned by a dead worker ten times per timeout, so they run again soon after it expires.
-    visibility = {"visibility_timeout": timeout, "unacked_restore_interval": max(1, int(timeout // 10)),
-                  "unacked_restore_throttle": 1}
+    visibility = {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, int(timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
@@ -102,8 +106,8 @@ def reconfigure(settings: Settings) -> None:
 
     Celery reads its configuration once, and its connection pool and producer pool keep the broker they were
     created for: `close()` drops the app's hold on the connection pool, and the AMQP helper, which holds the
-    producer pool, is rebuilt on next use (both are then taken from kombu's pools for the new broker). Progress is read from the store, never from the result
-    backend, so that one can stay."""
+    producer pool, is rebuilt on next use (both are then taken from kombu's pools for the new broker). Progress is
+    read from the store, never from the result backend, so that one can stay."""
     app.conf.update(celery_config(settings))
     app.close()
     del app.amqp

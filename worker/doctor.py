@@ -4,13 +4,14 @@ Prints one line per check (OK or FAIL), with a `fix:` line under each failure, a
 so it also serves scripts and container health checks. The checks themselves live in `shared.health`; this module
 adds the one that needs Celery: asking the running workers, over the broker, which queues they consume.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Mapping
 
 from shared.health import Check, WorkerProbe, check_all, load_checked
 from shared.settings import Settings
@@ -25,6 +26,7 @@ def worker_probe(settings: Settings, timeout_s: float = PING_TIMEOUT_S) -> Worke
     It uses its own Celery app built from `settings`, so it asks the broker those settings name (the web app's
     `/healthz` can pass it too: `check_all(settings, worker_probe(settings))`).
     """
+
     def probe() -> dict[str, list[str]]:
         app = create_celery_app(settings, name="tunequeue-doctor")
         try:
@@ -53,19 +55,26 @@ def format_report(checks: list[Check]) -> str:
             lines.append(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
     failed = [check.name for check in checks if not check.ok]
     if failed:
-        lines.append(f"{len(failed)} of {len(checks)} checks failed ({', '.join(failed)}); "
-                     f"fix them in the order shown.")
+        lines.append(
+            f"{len(failed)} of {len(checks)} checks failed ({', '.join(failed)}); fix them in the order shown."
+        )
     else:
         lines.append(f"All {len(checks)} checks passed.")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m worker doctor",
-                                     description="Check tunequeue's configuration and connections; say what to fix.")
+    parser = argparse.ArgumentParser(
+        prog="python -m worker doctor", description="Check tunequeue's configuration and connections; say what to fix."
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON instead of text")
-    parser.add_argument("--ping-timeout", type=float, default=PING_TIMEOUT_S, metavar="SECONDS",
-                        help="how long to wait for workers to answer (default %(default)s)")
+    parser.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=PING_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long to wait for workers to answer (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     checks = run_checks(ping_timeout_s=args.ping_timeout)
     if args.json:

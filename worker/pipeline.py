@@ -1,44 +1,53 @@
-"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment.
+"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment: the worker's public
+module, the only one web/ imports (it also hands /healthz the queue names and the worker probe).
 
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
 
 Only ids travel through the broker; the dataset and every result live in the store.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import openai
 from celery import chain, chord
+from celery.backends.asynchronous import AsyncBackendMixin
+from celery.backends.base import SyncBackendMixin
 from celery.canvas import Signature
 from celery.result import ResultBase
 
 from shared.dataset_sampling import Split
-from shared.estimates import Report, prelaunch_report
+from shared.estimates import Report, spec_report
 from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
+from shared.record_types import ExperimentRecord, Run
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.run_state import StepError
 from shared.settings import get_settings
 from shared.store import Store
 from worker import tasks
+from worker.celery_app import QUEUES as QUEUES  # re-exported for web's /healthz, which imports only this module
 from worker.celery_app import app
+from worker.doctor import worker_probe as worker_probe  # likewise
 
 log = logging.getLogger(__name__)
 
 
-def run_signature(exp_id: str, run: dict[str, Any]) -> Signature:
+def run_signature(exp_id: str, run: Run) -> Signature:
     """One run's chain. A fine-tuned run receives the training file id from `upload`; a zero-shot run needs none."""
     if run["kind"] == "zero-shot":
         return tasks.evaluate.si(run["base_model"], exp_id, run["id"])
-    return chain(tasks.start_fine_tune.s(exp_id, run["id"]), tasks.poll_fine_tune.s(exp_id, run["id"]),
-                 tasks.evaluate.s(exp_id, run["id"]))
+    return chain(
+        tasks.start_fine_tune.s(exp_id, run["id"]),
+        tasks.poll_fine_tune.s(exp_id, run["id"]),
+        tasks.evaluate.s(exp_id, run["id"]),
+    )
 
 
-def experiment_canvas(record: dict[str, Any]) -> Signature:
+def experiment_canvas(record: ExperimentRecord) -> Signature:
     exp_id = record["id"]
     runs = chord([run_signature(exp_id, run) for run in record["runs"]], tasks.summarize.si(exp_id))
     if any(run["kind"] == "fine-tuned" for run in record["runs"]):
@@ -67,17 +76,26 @@ def release_results(result: ResultBase) -> None:
     results of what this process sent and unsubscribes only when those objects are garbage-collected, which fails
     noisily when Redis is gone by then (the end of `demo`, of a test session). Release them while Redis answers.
     """
+    backend = app.backend
+    if not isinstance(backend, (AsyncBackendMixin, SyncBackendMixin)):
+        return  # a backend without pending results (every one Celery ships has one of these two mixins)
     for sent in sent_results(result):
-        app.backend.remove_pending_result(sent)
+        backend.remove_pending_result(sent)
 
 
 def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
     """Create the experiment record, enqueue its canvas, and return the experiment id."""
     exp_id = store.create_experiment(spec, get_settings().openai_base_url)
     record = store.get_experiment(exp_id, with_predictions=False)
+    if record is None:
+        raise StepError(f"experiment {exp_id} vanished from the store right after it was created")
     release_results(experiment_canvas(record).apply_async())
-    store.add_event(exp_id, None, f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
-                                  + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""))
+    store.add_event(
+        exp_id,
+        None,
+        f"queued: fine-tune {', '.join(spec.models) or 'nothing'}"
+        + (f"; zero-shot {', '.join(spec.zero_shot)}" if spec.zero_shot else ""),
+    )
     log.info("queued experiment %s", exp_id)
     return exp_id
 
@@ -91,8 +109,10 @@ class Launch:
 
 
 def check_and_submit(store: Store, spec: ExperimentSpec, split: Split) -> Launch:
-    """The pre-launch check, and the submission only when it passes (what the form's Launch and the API do)."""
-    report = prelaunch_report(split, spec.prompt, spec.models, spec.zero_shot, spec.hyperparameters["n_epochs"])
+    """The pre-launch check, and the submission only when it passes (what the form's Launch and the API do).
+
+    Raises RecordError when the store refuses the experiment (a cap of the settings)."""
+    report = spec_report(spec, split)
     if not report.ok:
         return Launch(report)
     return Launch(report, submit_experiment(store, spec))
@@ -111,5 +131,6 @@ def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = 
     store.add_event(exp_id, None, "cancel requested", level="warning")
     provider = client or make_client(get_settings())
     for run in record["runs"]:
-        if run.get("job_id") and run["status"] == "fine_tuning":
-            cancel_job(provider, run["job_id"])
+        job_id = run.get("job_id")
+        if job_id and run["status"] == "fine_tuning":
+            cancel_job(provider, job_id)

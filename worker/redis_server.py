@@ -9,6 +9,7 @@ persistence options are what docker-compose.yml gives the official Redis image:
 - `appendonly yes`: every write is logged, so queued tasks and experiment records survive a crash or restart;
 - `maxmemory-policy noeviction`: Redis refuses writes rather than silently dropping keys (records never expire).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,20 @@ def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1", config_fil
     """
     # set-proc-title no: Redis would otherwise overwrite its argv and environment with its title, and `make down`
     # recognises the processes `make up` started by a variable in their environment.
-    argv = [redis_binary(), *([str(config_file)] if config_file else []), "--port", str(port), "--bind", bind,
-            "--dir", str(data_dir), "--daemonize", "no", "--set-proc-title", "no"]
+    argv = [
+        redis_binary(),
+        *([str(config_file)] if config_file else []),
+        "--port",
+        str(port),
+        "--bind",
+        bind,
+        "--dir",
+        str(data_dir),
+        "--daemonize",
+        "no",
+        "--set-proc-title",
+        "no",
+    ]
     for name, value in PERSISTENCE_OPTIONS.items():
         argv += [f"--{name}", value]
     return argv
@@ -68,9 +81,11 @@ def port_from_url(url: str) -> int:
     """The TCP port of a `redis://` URL on this machine; exits with a fix when the URL names another host."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or (parts.hostname or "") not in LOCAL_HOSTS:
-        raise SystemExit(f"REDIS_URL={parts.scheme}://{parts.hostname}... is not a TCP Redis on this machine, so "
-                         f"there is nothing to start here: use that Redis directly, or pass --port to run a "
-                         f"local one (and point REDIS_URL at it)")
+        raise SystemExit(
+            f"REDIS_URL={parts.scheme}://{parts.hostname}... is not a TCP Redis on this machine, so "
+            f"there is nothing to start here: use that Redis directly, or pass --port to run a "
+            f"local one (and point REDIS_URL at it)"
+        )
     return parts.port or 6379
 
 
@@ -80,21 +95,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except SettingsError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
     parser = argparse.ArgumentParser(prog="python -m worker.redis_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=None,
-                        help="TCP port (default: the port in REDIS_URL, else 6379)")
-    parser.add_argument("--bind", default="127.0.0.1",
-                        help="address to listen on (default %(default)s; another needs a password in REDIS_URL)")
-    parser.add_argument("--dir", type=Path, default=settings.data_dir / "redis",
-                        help="data directory for the append-only file and snapshots (default %(default)s)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default: the port in REDIS_URL, else 6379)")
+    parser.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        help="address to listen on (default %(default)s; another needs a password in REDIS_URL)",
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=settings.data_dir / "redis",
+        help="data directory for the append-only file and snapshots (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.port is None:
         args.port = port_from_url(settings.redis_url)
     password = urlsplit(settings.redis_url).password
     args.password = unquote(password) if password else None
     if args.bind not in LOOPBACK and not args.password:
-        raise SystemExit(f"--bind {args.bind} would let any host on the network use Redis without a password: put "
-                         f"one in REDIS_URL (redis://:PASSWORD@127.0.0.1:{args.port}/0, the same URL on every "
-                         f"host), or keep --bind 127.0.0.1")
+        raise SystemExit(
+            f"--bind {args.bind} would let any host on the network use Redis without a password: put "
+            f"one in REDIS_URL (redis://:PASSWORD@127.0.0.1:{args.port}/0, the same URL on every "
+            f"host), or keep --bind 127.0.0.1"
+        )
     return args
 
 
@@ -103,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     command = redis_command(args.port, data_dir, args.bind, write_auth_config(data_dir, args.password))
-    print(f"redis-server on {args.bind}:{args.port}, data in {data_dir} (appendonly yes, maxmemory-policy "
-          f"noeviction{', password from REDIS_URL' if args.password else ''})", flush=True)
+    print(
+        f"redis-server on {args.bind}:{args.port}, data in {data_dir} (appendonly yes, maxmemory-policy "
+        f"noeviction{', password from REDIS_URL' if args.password else ''})",
+        flush=True,
+    )
     os.execv(command[0], command)
 
 

@@ -5,8 +5,10 @@ Redis through `python -m worker.redis_server`, whose command line this module re
 stopped by `Stack.stop()`, also on errors and Ctrl-C; a service already answering at its configured address is
 reused and left alone.
 """
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,9 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import redis
 
@@ -69,20 +71,51 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
 
 
 def local_openai_command(port: int, data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "local_openai", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "local_openai",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
-def worker_command(name: str = "worker", concurrency: int = 4, pool: str = "threads",
-                   queues: Sequence[str] = QUEUES, loglevel: str = "INFO") -> list[str]:
+def worker_command(
+    name: str = "worker",
+    concurrency: int = 4,
+    pool: str = "threads",
+    queues: Sequence[str] = QUEUES,
+    loglevel: str = "INFO",
+) -> list[str]:
     """A Celery worker on every tunequeue queue.
 
     The thread pool suits this workload (HTTP calls to the provider, no CPU work in the worker) and keeps a whole
     worker in one process, so killing it kills its tasks too.
     """
-    return [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", ",".join(queues),
-            "-n", f"{name}@%h", "--pool", pool, "--concurrency", str(concurrency), "--loglevel", loglevel,
-            "--without-gossip", "--without-mingle"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-n",
+        f"{name}@%h",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 @dataclass
@@ -118,10 +151,8 @@ class Service:
         self.process.wait(10)
 
     def _signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -134,32 +165,44 @@ class Stack:
     redis_url: str | None = None
     openai_base_url: str | None = None
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def spawn(self, name: str, command: Sequence[str], ready: Callable[[], bool], timeout_s: float = 60.0,
-              env: Mapping[str, str] | None = None) -> Service:
+    def spawn(
+        self,
+        name: str,
+        command: Sequence[str],
+        ready: Callable[[], bool],
+        timeout_s: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> Service:
         """Start `command` in its own process group with output in var_dir/logs/<name>.log; wait for `ready()`."""
         logs = self.var_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         with open(log_path, "ab") as out:
-            process = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT,
-                                       env=dict(env if env is not None else self.env), start_new_session=True)
+            process = subprocess.Popen(
+                list(command),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env if env is not None else self.env),
+                start_new_session=True,
+            )
         service = Service(name, process, log_path)
         self.services.append(service)
         deadline = time.monotonic() + timeout_s
         while not ready():
             if not service.alive():
-                raise StackError(f"{name} exited with status {process.returncode} while starting; "
-                                 f"its log ({log_path}) ends with:\n{service.log_tail()}")
+                raise StackError(
+                    f"{name} exited with status {process.returncode} while starting; "
+                    f"its log ({log_path}) ends with:\n{service.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 service.stop()
-                raise StackError(f"{name} was not ready after {timeout_s:.0f} s; see {log_path}:\n"
-                                 f"{service.log_tail()}")
+                raise StackError(f"{name} was not ready after {timeout_s:.0f} s; see {log_path}:\n{service.log_tail()}")
             time.sleep(0.1)
         log.info("%s started (pid %d, log %s)", name, process.pid, log_path)
         return service
@@ -175,14 +218,20 @@ class Stack:
             data_dir = self.var_dir / "redis"
             data_dir.mkdir(parents=True, exist_ok=True)
             url = f"redis://127.0.0.1:{port}/0"
-            self.spawn("redis", redis_command(port, data_dir.resolve()), lambda: redis_reachable(url, 0.2),
-                       timeout_s=20)
+            self.spawn(
+                "redis", redis_command(port, data_dir.resolve()), lambda: redis_reachable(url, 0.2), timeout_s=20
+            )
             self.redis_url = url
         self.env["REDIS_URL"] = self.redis_url
         return self.redis_url
 
-    def start_local_openai(self, port: int | None = None, data_dir: Path | None = None,
-                           reuse_url: str | None = None, timeout_s: float = 120.0) -> str:
+    def start_local_openai(
+        self,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        reuse_url: str | None = None,
+        timeout_s: float = 120.0,
+    ) -> str:
         """Reuse a backend answering at `reuse_url`, else start local_openai with data under var_dir/local_openai,
         on `port` when that is free, else on any free port."""
         if reuse_url and http_ok(f"{reuse_url.rstrip('/')}/models"):
@@ -193,19 +242,29 @@ class Stack:
             data_dir = data_dir or self.var_dir / "local_openai"
             data_dir.mkdir(parents=True, exist_ok=True)
             base_url = f"http://127.0.0.1:{port}/v1"
-            self.spawn("local_openai", local_openai_command(port, data_dir),
-                       lambda: http_ok(f"{base_url}/models", 0.5), timeout_s=timeout_s)
+            self.spawn(
+                "local_openai",
+                local_openai_command(port, data_dir),
+                lambda: http_ok(f"{base_url}/models", 0.5),
+                timeout_s=timeout_s,
+            )
         self.openai_base_url = base_url
         self.env["OPENAI_BASE_URL"] = base_url
         return base_url
 
-    def start_worker(self, name: str = "worker", concurrency: int = 4, timeout_s: float = 60.0,
-                     extra_env: Mapping[str, str] | None = None) -> Service:
+    def start_worker(
+        self,
+        name: str = "worker",
+        concurrency: int = 4,
+        timeout_s: float = 60.0,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Service:
         """Start a Celery worker and wait until it answers a ping over the broker."""
         env = {**self.env, **(extra_env or {})}
         hostname = f"{name}@{socket.gethostname()}"
-        return self.spawn(name, worker_command(name, concurrency), lambda: self.worker_ready(hostname),
-                          timeout_s=timeout_s, env=env)
+        return self.spawn(
+            name, worker_command(name, concurrency), lambda: self.worker_ready(hostname), timeout_s=timeout_s, env=env
+        )
 
     def worker_ready(self, hostname: str) -> bool:
         # the ping goes over this stack's broker, whatever this process's environment says

@@ -12,6 +12,7 @@ SIGINT, which turns Celery's warm shutdown cold), and the supervisor then exits 
 restarting it. The child stays in the supervisor's process group, so a SIGKILL to the group (honcho after its grace
 period, `make down` after 10 s) takes both down and leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Callable, Sequence
 
 FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
@@ -74,8 +75,12 @@ class Supervisor:
             ran_s = self.clock() - started
             failures = 1 if ran_s >= STABLE_AFTER_S else failures + 1
             delay = restart_delay_s(failures)
-            print(f"supervisor: {self.name} exited with {describe(returncode)} after {ran_s:.0f} s; "
-                  f"restarting it in {delay:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"supervisor: {self.name} exited with {describe(returncode)} after {ran_s:.0f} s; "
+                f"restarting it in {delay:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             if self.stopping.wait(delay):
                 return exit_status(returncode)
 

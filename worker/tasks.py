@@ -5,10 +5,12 @@ Ids flow forward: prepare -> upload -> file id -> start_fine_tune -> job id -> p
 evaluate. A run-level failure is recorded on the run and the chain passes `None` on, so the chord still reaches
 `summarize` and the other runs are compared; an experiment-level failure (prepare, upload) ends the experiment.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable, TypeVar
+from typing import TypeVar
 
 import openai
 import redis
@@ -17,10 +19,13 @@ from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from shared import evaluate as evaluation
-from shared import fine_tune_job, prepare as preparation, summary, upload as uploading
+from shared import fine_tune_job, summary
+from shared import prepare as preparation
+from shared import upload as uploading
 from shared.dataset_reading import DatasetError
 from shared.provider import make_client
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
+from shared.record_types import Summary
 from shared.redis_client import RETRIED_ERRORS, redis_client
 from shared.retries import backoff_s
 from shared.run_state import Busy, RunCancelled, StepError, fail_run, record_cancelled, record_failure, run_finished
@@ -66,8 +71,9 @@ def retry_after_redis_outage(task: Task, exc: redis.RedisError) -> Retry:
     return task.retry(exc=exc, countdown=countdown)
 
 
-def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
-             transient_retries: int | None = USE_MAX_RETRIES) -> T | None:
+def run_step(
+    task: Task, exp_id: str, run_id: str | None, step: Callable[[], T], transient_retries: int | None = USE_MAX_RETRIES
+) -> T | None:
     """Run one step for a run (`run_id`) or for the whole experiment (`run_id` None).
 
     A cancellation or a failure is recorded on the run (and None returned, so the chain goes on to the chord) or on
@@ -82,10 +88,10 @@ def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
     except Retry:
         raise
     except RETRIED_ERRORS as exc:
-        raise retry_after_redis_outage(task, exc)
+        raise retry_after_redis_outage(task, exc) from exc
     except Busy as exc:
         log.info("%s %s: %s", exp_id, run_id, exc)
-        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s))
+        raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s)) from exc
     except RunCancelled:
         record_cancelled(db, exp_id, run_id)
     except (StepError, DatasetError) as exc:
@@ -94,9 +100,10 @@ def run_step(task: Task, exp_id: str, run_id: str | None, step: Callable[[], T],
         limit = get_settings().max_retries if transient_retries == USE_MAX_RETRIES else transient_retries
         if is_retryable(exc) and (limit is None or task.request.retries < limit):
             countdown = transient_countdown(task, exc)
-            db.add_event(exp_id, run_id, f"{provider_error_message(exc)}; retrying in {countdown:.1f} s",
-                         level="warning")
-            raise task.retry(exc=exc, countdown=countdown)
+            db.add_event(
+                exp_id, run_id, f"{provider_error_message(exc)}; retrying in {countdown:.1f} s", level="warning"
+            )
+            raise task.retry(exc=exc, countdown=countdown) from exc
         if is_retryable(exc) or isinstance(exc, openai.OpenAIError):
             record_failure(db, exp_id, run_id, provider_error_message(exc))
         else:
@@ -123,8 +130,12 @@ def start_fine_tune(self: Task, file_id: str | None, exp_id: str, run_id: str) -
     if file_id is None:
         return None
     deadline_s = get_settings().fine_tune_deadline_s
-    return run_step(self, exp_id, run_id,
-                    lambda: fine_tune_job.start_fine_tune(store(), client(), exp_id, run_id, file_id, deadline_s))
+    return run_step(
+        self,
+        exp_id,
+        run_id,
+        lambda: fine_tune_job.start_fine_tune(store(), client(), exp_id, run_id, file_id, deadline_s),
+    )
 
 
 @app.task(name="tunequeue.poll_fine_tune", bind=True, max_retries=None)
@@ -133,9 +144,13 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
     retry count, ends the waiting), so no worker thread ever sleeps on a training job."""
     if job_id is None:
         return None
-    result = run_step(self, exp_id, run_id,
-                      lambda: fine_tune_job.poll_fine_tune(store(), client(), exp_id, run_id, job_id),
-                      transient_retries=None)
+    result = run_step(
+        self,
+        exp_id,
+        run_id,
+        lambda: fine_tune_job.poll_fine_tune(store(), client(), exp_id, run_id, job_id),
+        transient_retries=None,
+    )
     if result is None:
         return None
     if not result.finished:
@@ -152,19 +167,37 @@ def evaluate(self: Task, model: str | None, exp_id: str, run_id: str, stalled: i
         return None
     settings = get_settings()
     limits = evaluation.CallLimits(timeout_s=settings.request_timeout_s, max_retries=settings.max_retries)
-    progress = run_step(self, exp_id, run_id, lambda: evaluation.evaluate(
-        store(), client(), exp_id, run_id, model, settings.eval_concurrency, evaluation_slice_s(settings), limits,
-        deadline_s=evaluation_deadline_s(settings)), transient_retries=0)
+    progress = run_step(
+        self,
+        exp_id,
+        run_id,
+        lambda: evaluation.evaluate(
+            store(),
+            client(),
+            exp_id,
+            run_id,
+            model,
+            settings.eval_concurrency,
+            evaluation_slice_s(settings),
+            limits,
+            deadline_s=evaluation_deadline_s(settings),
+        ),
+        transient_retries=0,
+    )
     if progress is None:
         return None
     if progress.finished:
         return run_id
     stalled = 0 if progress.answered else stalled + 1
     if stalled > settings.max_retries:
-        fail_run(store(), exp_id, run_id,
-                 f"the provider answered none of the remaining {progress.total - progress.done} questions in "
-                 f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
-                 f"(a task may take half of it) or use a faster provider")
+        fail_run(
+            store(),
+            exp_id,
+            run_id,
+            f"the provider answered none of the remaining {progress.total - progress.done} questions in "
+            f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
+            f"(a task may take half of it) or use a faster provider",
+        )
         return None
     raise hand_over(self, exp_id, run_id, progress, stalled)
 
@@ -173,12 +206,18 @@ def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalPro
     """End this evaluate task and continue in a fresh message for the same task (a Celery retry: same id and chain,
     so the chord still counts it once), which Redis's visibility timeout then measures from zero again. A wait the
     provider asked for (Retry-After) becomes the countdown, at most TQ_POLL_MAX_INTERVAL_S."""
-    log.info("%s %s: %d of %d answered; handing the rest to a fresh task%s", exp_id, run_id, progress.done,
-             progress.total, f" ({stalled} slice(s) in a row without an answer)" if stalled else "")
+    log.info(
+        "%s %s: %d of %d answered; handing the rest to a fresh task%s",
+        exp_id,
+        run_id,
+        progress.done,
+        progress.total,
+        f" ({stalled} slice(s) in a row without an answer)" if stalled else "",
+    )
     countdown = min(progress.wait_s, get_settings().poll_max_interval_s)
     return task.retry(countdown=countdown, kwargs={"stalled": stalled})
 
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
-def summarize(self: Task, exp_id: str) -> dict[str, Any]:
+def summarize(self: Task, exp_id: str) -> Summary:
     return summary.summarize(store(), exp_id)

@@ -1,4 +1,5 @@
 """`/v1/chat/completions`: parse and check the request, answer through the model's batcher."""
+
 from __future__ import annotations
 
 import secrets
@@ -22,8 +23,11 @@ def _number(body: dict, name: str, default: float, lowest: float, highest: float
     if value is None:
         return default
     if not is_number(value) or not lowest <= value <= highest:
-        raise InvalidRequest(f"Invalid '{name}': {value!r}; expected a number between {lowest} and {highest}",
-                             param=name, code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid '{name}': {value!r}; expected a number between {lowest} and {highest}",
+            param=name,
+            code="invalid_value",
+        )
     return float(value)
 
 
@@ -33,30 +37,44 @@ def _content_chars(content: object, param: str) -> int:
         return 0
     if isinstance(content, str):
         return len(content)
-    if isinstance(content, list) and all(isinstance(part, dict) and isinstance(part.get("text", ""), str)
-                                         for part in content):
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and isinstance(part.get("text", ""), str) for part in content
+    ):
         return sum(len(part.get("text", "")) for part in content)
-    raise InvalidRequest(f"Invalid '{param}': expected a string or a list of content parts with string 'text'",
-                         param=param, code="invalid_type")
+    raise InvalidRequest(
+        f"Invalid '{param}': expected a string or a list of content parts with string 'text'",
+        param=param,
+        code="invalid_type",
+    )
 
 
 def _check_messages(messages: object, config: ServerConfig) -> list:
     if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("'messages' must be a non-empty list of {role, content} objects", param="messages",
-                             code="invalid_value")
+        raise InvalidRequest(
+            "'messages' must be a non-empty list of {role, content} objects", param="messages", code="invalid_value"
+        )
     if len(messages) > config.max_messages:
-        raise InvalidRequest(f"Invalid 'messages': {len(messages)} messages; this server accepts at most "
-                             f"{config.max_messages} (LOCAL_OPENAI_MAX_MESSAGES)", param="messages",
-                             code="array_above_max_length")
+        raise InvalidRequest(
+            f"Invalid 'messages': {len(messages)} messages; this server accepts at most "
+            f"{config.max_messages} (LOCAL_OPENAI_MAX_MESSAGES)",
+            param="messages",
+            code="array_above_max_length",
+        )
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise InvalidRequest(f"Invalid 'messages[{i}]': each message needs a role in {', '.join(ROLES)}",
-                                 param=f"messages[{i}].role", code="invalid_value")
+            raise InvalidRequest(
+                f"Invalid 'messages[{i}]': each message needs a role in {', '.join(ROLES)}",
+                param=f"messages[{i}].role",
+                code="invalid_value",
+            )
         chars = _content_chars(message.get("content"), f"messages[{i}].content")
         if chars > config.max_message_chars:
-            raise InvalidRequest(f"Invalid 'messages[{i}].content': {chars} characters; this server accepts at most "
-                                 f"{config.max_message_chars} per message (LOCAL_OPENAI_MAX_MESSAGE_CHARS)",
-                                 param=f"messages[{i}].content", code="string_above_max_length")
+            raise InvalidRequest(
+                f"Invalid 'messages[{i}].content': {chars} characters; this server accepts at most "
+                f"{config.max_message_chars} per message (LOCAL_OPENAI_MAX_MESSAGE_CHARS)",
+                param=f"messages[{i}].content",
+                code="string_above_max_length",
+            )
     return messages
 
 
@@ -65,12 +83,16 @@ def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
     if body.get("n", 1) != 1:
         raise InvalidRequest("Only n=1 is supported", param="n", code="invalid_value")
     if body.get("stream"):
-        raise InvalidRequest("Streaming is not supported by this server; send stream=false", param="stream",
-                             code="unsupported_value")
+        raise InvalidRequest(
+            "Streaming is not supported by this server; send stream=false", param="stream", code="unsupported_value"
+        )
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not is_integer(max_tokens) or max_tokens < 1):
-        raise InvalidRequest(f"Invalid 'max_tokens': {max_tokens!r}; expected a positive integer", param="max_tokens",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid 'max_tokens': {max_tokens!r}; expected a positive integer",
+            param="max_tokens",
+            code="invalid_value",
+        )
     stop = body.get("stop") or ()
     if isinstance(stop, str):
         stop = (stop,)
@@ -99,18 +121,25 @@ def completions():
     services = get_services()
     chat_request = parse_chat_request(body, services.config)
     result = services.models.complete(model, services.loader(model), chat_request)
-    return jsonify({
-        "id": f"chatcmpl-{secrets.token_hex(12)}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": "local",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": result.text, "refusal": None},
-            "finish_reason": result.finish_reason,
-            "logprobs": None,
-        }],
-        "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                  "total_tokens": result.prompt_tokens + result.completion_tokens},
-    })
+    return jsonify(
+        {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "local",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.text, "refusal": None},
+                    "finish_reason": result.finish_reason,
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+            },
+        }
+    )

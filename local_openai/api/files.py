@@ -1,4 +1,5 @@
 """`/v1/files`: upload, list, retrieve, content, delete."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
@@ -24,12 +25,16 @@ def get_file(file_id: str) -> dict:
 def upload():
     purpose = request.form.get("purpose")
     if purpose not in PURPOSES:
-        raise InvalidRequest(f"Invalid 'purpose': {purpose!r}; use one of {', '.join(PURPOSES)}", param="purpose",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid 'purpose': {purpose!r}; use one of {', '.join(PURPOSES)}", param="purpose", code="invalid_value"
+        )
     upload = request.files.get("file")
     if upload is None:
-        raise InvalidRequest("Missing 'file': send the file as multipart form field 'file'", param="file",
-                             code="missing_required_parameter")
+        raise InvalidRequest(
+            "Missing 'file': send the file as multipart form field 'file'",
+            param="file",
+            code="missing_required_parameter",
+        )
     storage = get_services().storage
     record = storage.add_file(upload.filename or "upload.jsonl", purpose, upload.stream)
     if not record["bytes"]:

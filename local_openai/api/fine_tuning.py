@@ -1,14 +1,15 @@
 """`/v1/fine_tuning/jobs`: create, list (with metadata filter), retrieve, events, checkpoints, cancel."""
+
 from __future__ import annotations
 
 import re
 
 from flask import Blueprint, jsonify, request
 
+from local_openai.api.hyperparameters import checked_seed, requested_hyperparameters
 from local_openai.api.json_body import json_object
 from local_openai.api.pagination import cursor_page
 from local_openai.errors import InvalidRequest, NotFound
-from local_openai.hyperparameters import checked_seed, requested_hyperparameters
 from local_openai.job_record import FINISHED, new_job
 from local_openai.services import get_services
 from local_openai.storage import creation_order, public
@@ -30,11 +31,18 @@ def _metadata(body: dict) -> dict | None:
     metadata = body.get("metadata")
     if metadata is None:
         return None
-    if not isinstance(metadata, dict) or len(metadata) > 16 or not all(
-        isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512 for k, v in metadata.items()
+    if (
+        not isinstance(metadata, dict)
+        or len(metadata) > 16
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512 for k, v in metadata.items()
+        )
     ):
-        raise InvalidRequest("'metadata' must be an object of at most 16 string keys (<= 64 chars) and string values "
-                             "(<= 512 chars)", param="metadata", code="invalid_value")
+        raise InvalidRequest(
+            "'metadata' must be an object of at most 16 string keys (<= 64 chars) and string values (<= 512 chars)",
+            param="metadata",
+            code="invalid_value",
+        )
     return metadata
 
 
@@ -45,8 +53,11 @@ def _file_param(body: dict, param: str, required: bool) -> str | None:
     if not isinstance(file_id, str) or not file_id:
         raise InvalidRequest(f"Missing required parameter: '{param}'", param=param, code="missing_required_parameter")
     if file_id not in get_services().storage.files:
-        raise InvalidRequest(f"Invalid file '{file_id}': no such file; upload it with purpose fine-tune first",
-                             param=param, code="invalid_file")
+        raise InvalidRequest(
+            f"Invalid file '{file_id}': no such file; upload it with purpose fine-tune first",
+            param=param,
+            code="invalid_file",
+        )
     return file_id
 
 
@@ -55,12 +66,16 @@ def create():
     body = json_object()
     model = body.get("model")
     if not isinstance(model, str) or model not in available_base_models():
-        raise InvalidRequest(f"Model {model!r} is not available for fine-tuning; use one of "
-                             f"{', '.join(available_base_models())}", param="model", code="model_not_available")
+        raise InvalidRequest(
+            f"Model {model!r} is not available for fine-tuning; use one of {', '.join(available_base_models())}",
+            param="model",
+            code="model_not_available",
+        )
     suffix = body.get("suffix")
     if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
-        raise InvalidRequest("'suffix' must be a string of at most 64 characters without ':'", param="suffix",
-                             code="invalid_value")
+        raise InvalidRequest(
+            "'suffix' must be a string of at most 64 characters without ':'", param="suffix", code="invalid_value"
+        )
     seed = checked_seed(body.get("seed"))
     hyperparameters = requested_hyperparameters(body)
     job = new_job(
@@ -82,8 +97,11 @@ def create():
 @bp.get("")
 def list_jobs():
     wanted = {m.group(1): value for key, value in request.args.items() if (m := _METADATA_ARG.match(key))}
-    jobs = [job for job in list(get_services().storage.jobs.values())
-            if all((job.get("metadata") or {}).get(key) == value for key, value in wanted.items())]
+    jobs = [
+        job
+        for job in list(get_services().storage.jobs.values())
+        if all((job.get("metadata") or {}).get(key) == value for key, value in wanted.items())
+    ]
     jobs.sort(key=creation_order, reverse=True)
     return jsonify(cursor_page([public(j) for j in jobs], default_limit=20))
 
@@ -111,6 +129,9 @@ def checkpoints(job_id: str):
 def cancel(job_id: str):
     job = get_job(job_id)
     if job["status"] in FINISHED:
-        raise InvalidRequest(f"Job {job_id} has already {job['status']} and cannot be cancelled", param="fine_tuning_job_id",
-                             code="job_already_finished")
+        raise InvalidRequest(
+            f"Job {job_id} has already {job['status']} and cannot be cancelled",
+            param="fine_tuning_job_id",
+            code="job_already_finished",
+        )
     return jsonify(public(get_services().runner.cancel(job_id)))

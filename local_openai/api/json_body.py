@@ -5,6 +5,7 @@ Bodies arrive from anyone who can reach the server, so a malformed one must cost
 500: Python's parser raises RecursionError (not ValueError) on deep nesting, and code walking a parsed value would
 recurse as deep, so nesting is checked right after parsing, without recursion.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def json_object() -> dict:
     try:
         body = json.loads(data)
     except (ValueError, RecursionError):
-        raise InvalidRequest("We could not parse the JSON body of your request: send a valid JSON object",
-                             code="invalid_json") from None
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request: send a valid JSON object", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
     if _too_deep(body, MAX_DEPTH):

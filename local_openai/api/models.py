@@ -1,4 +1,5 @@
 """`/v1/models`: the available base models, fine-tuned models and checkpoints; delete for fine-tuned ones."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -18,8 +19,10 @@ def _public(record: dict) -> dict:
 
 
 def all_models() -> list[dict]:
-    base = [{"id": name, "object": "model", "created": BASE_MODEL_CREATED, "owned_by": "local"}
-            for name in available_base_models()]
+    base = [
+        {"id": name, "object": "model", "created": BASE_MODEL_CREATED, "owned_by": "local"}
+        for name in available_base_models()
+    ]
     tuned = sorted(get_services().storage.models.values(), key=lambda m: (m["created"], m["id"]))
     return base + [_public(m) for m in tuned]
 
@@ -42,8 +45,11 @@ def delete(model_id: str):
     services = get_services()
     if model_id not in services.storage.models:
         if model_id in available_base_models():
-            raise InvalidRequest(f"The model `{model_id}` is a base model and cannot be deleted", param="model",
-                                 code="model_not_deletable")
+            raise InvalidRequest(
+                f"The model `{model_id}` is a base model and cannot be deleted",
+                param="model",
+                code="model_not_deletable",
+            )
         raise model_not_found(model_id)
     services.models.unload(model_id)
     services.storage.delete_model(model_id)

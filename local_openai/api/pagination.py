@@ -1,8 +1,9 @@
 """OpenAI's cursor pages: `{"object": "list", "data": [...], "has_more": bool, "first_id", "last_id"}`, continued
 with `after=<last id>`."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from flask import request
 
@@ -16,10 +17,13 @@ def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidRequest(f"Invalid '{name}': expected an integer, got {raw!r}", param=name, code="invalid_value") from None
+        raise InvalidRequest(
+            f"Invalid '{name}': expected an integer, got {raw!r}", param=name, code="invalid_value"
+        ) from None
     if not lowest <= value <= highest:
-        raise InvalidRequest(f"Invalid '{name}': {value} is not between {lowest} and {highest}", param=name,
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"Invalid '{name}': {value} is not between {lowest} and {highest}", param=name, code="invalid_value"
+        )
     return value
 
 
@@ -31,10 +35,11 @@ def cursor_page(items: Sequence[dict], default_limit: int, max_limit: int = 100)
     if after:
         ids = [item["id"] for item in items]
         if after not in ids:
-            raise InvalidRequest(f"Invalid 'after': no object with id {after!r} in this list", param="after",
-                                 code="invalid_value")
+            raise InvalidRequest(
+                f"Invalid 'after': no object with id {after!r} in this list", param="after", code="invalid_value"
+            )
         start = ids.index(after) + 1
-    page = list(items[start:start + limit])
+    page = list(items[start : start + limit])
     result = {"object": "list", "data": page, "has_more": start + limit < len(items)}
     if page:  # omitted on an empty page: OpenAI's schema types both as strings, not null
         result.update(first_id=page[0]["id"], last_id=page[-1]["id"])

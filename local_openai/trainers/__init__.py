@@ -1,9 +1,10 @@
 """Base model name -> trainer. `/v1/models` lists exactly these base models, in this order."""
+
 from __future__ import annotations
 
 import importlib
 import logging
-from functools import lru_cache
+from functools import cache
 
 from local_openai.trainers.base import Trainer
 
@@ -18,7 +19,7 @@ TRAINERS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_trainer(base_model: str) -> Trainer | None:
     target = TRAINERS.get(base_model)
     if target is None:

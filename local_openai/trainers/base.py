@@ -4,11 +4,13 @@ A trainer turns validated chat examples into a model directory, and loads a mode
 into a predictor that answers batches of chat requests. The job runner owns persistence, events and cancellation;
 trainers only report through the `TrainingContext` callbacks.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 Message = dict[str, object]
 
@@ -45,7 +47,8 @@ class ContextLengthExceeded(ClientError):
             f"This model's maximum context length is {context_window} tokens. However, you requested "
             f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in the messages, {completion_tokens} in the "
             "completion). Please reduce the length of the messages or completion.",
-            code="context_length_exceeded", param="messages",
+            code="context_length_exceeded",
+            param="messages",
         )
 
 
@@ -63,20 +66,24 @@ class Hyperparameters:
 
     def as_dict(self) -> dict[str, int | float]:
         """The values under OpenAI's names, as a job reports them."""
-        return {"n_epochs": self.n_epochs, "batch_size": self.batch_size,
-                "learning_rate_multiplier": self.learning_rate_multiplier}
+        return {
+            "n_epochs": self.n_epochs,
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+        }
 
 
 def requested_or_auto(requested: Mapping[str, object], name: str, auto: float) -> float:
     """The requested hyperparameter, or the trainer's `auto` choice when it is missing, None or "auto".
 
-    Values were checked at job creation (`local_openai.hyperparameters`): anything else is a number."""
+    Values were checked at job creation (`local_openai.api.hyperparameters`): anything else is a number."""
     value = requested.get(name, "auto")
     if value is None or value == "auto":
         return auto
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ClientError(f"hyperparameter {name} must be a number or 'auto', got {value!r}",
-                          param=f"hyperparameters.{name}")
+        raise ClientError(
+            f"hyperparameter {name} must be a number or 'auto', got {value!r}", param=f"hyperparameters.{name}"
+        )
     return value
 
 

@@ -5,13 +5,14 @@ that text in an instruction ("What is the sentiment ... tweet: {text}"), at trai
 both; the classifiers see only the text after the last `<word>:` marker that starts a line, so both formats give
 the same prediction.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from local_openai.tokens import count_message_tokens, count_text_tokens
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, Message, message_text
+from local_openai.trainers.tokens import count_message_tokens, count_text_tokens
 
 # "tweet: ...", "Text: ...", "review:" at the start of a line after an instruction; the payload runs to the end.
 _MARKER = re.compile(r"(?:^|\n)[ \t]*[A-Za-z][A-Za-z ]{0,24}:[ \t]*", re.MULTILINE)
@@ -22,8 +23,8 @@ def classifier_text(content: str) -> str:
     if "\n" not in content.strip():
         return content.strip()
     matches = list(_MARKER.finditer(content))
-    if matches and content[matches[-1].end():].strip():
-        return content[matches[-1].end():].strip()
+    if matches and content[matches[-1].end() :].strip():
+        return content[matches[-1].end() :].strip()
     return content.strip()
 
 
@@ -47,7 +48,8 @@ def training_pairs(examples: Sequence[Sequence[Message]]) -> tuple[list[str], li
         raise ClientError(
             "a classifier needs at least two different assistant answers to learn from; "
             f"the file has only {set(labels)}",
-            code="invalid_training_file", param="training_file",
+            code="invalid_training_file",
+            param="training_file",
         )
     return texts, labels
 
@@ -69,7 +71,8 @@ class ClassifierPredictor:
     def __init__(self, predict: Callable[[list[str]], list[str]]):
         self._predict = predict
 
-    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+    def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
+        """Every request answered: a classifier refuses none (the protocol allows a ClientError in place)."""
         labels = self._predict([last_user_text(r.messages) for r in requests])
         return [
             ChatResult(
@@ -78,5 +81,5 @@ class ClassifierPredictor:
                 completion_tokens=count_text_tokens(label),
                 finish_reason="stop",
             )
-            for request, label in zip(requests, labels)
+            for request, label in zip(requests, labels, strict=True)
         ]

@@ -5,6 +5,7 @@ runner loading MiniLM while a chat request loads SmolLM2 got "ImportError: canno
 'transformers'" (seen in `make demo` on a fresh clone, where nothing was imported or byte-compiled yet). peft reaches
 into transformers the same way, so every such import goes through this one lock.
 """
+
 from __future__ import annotations
 
 import importlib

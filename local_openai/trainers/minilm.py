@@ -5,15 +5,23 @@ term over the batch (same-label texts pulled together, SetFit's idea without bui
 starts from the embeddings of the label names, so the first steps already point the right way. On the reference
 split this beats SetFit's pair training in a fraction of the time.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from local_openai.trainers.base import (Hyperparameters, Message, Predictor, TrainingCancelled, TrainingContext,
-                                         TrainResult, requested_or_auto)
+from local_openai.trainers.base import (
+    Hyperparameters,
+    Message,
+    Predictor,
+    TrainingCancelled,
+    TrainingContext,
+    TrainResult,
+    requested_or_auto,
+)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 from local_openai.trainers.libraries import load
 
@@ -37,6 +45,7 @@ class _Classifier:
 
     def __init__(self, encoder_dir: Path, labels: list[str], head_state: dict | None = None):
         import torch
+
         AutoModel, AutoTokenizer = load("transformers", "AutoModel", "AutoTokenizer")
 
         self.torch = torch
@@ -73,7 +82,7 @@ class _Classifier:
         (directory / "labels.json").write_text(json.dumps(self.labels))
 
     @classmethod
-    def load(cls, directory: Path) -> "_Classifier":
+    def load(cls, directory: Path) -> _Classifier:
         import torch
 
         labels = json.loads((directory / "labels.json").read_text())
@@ -95,10 +104,12 @@ def _validation_metrics(model: _Classifier, texts: list[str], targets) -> dict[s
     torch = model.torch
     model.encoder.eval()
     with torch.inference_mode():
-        logits = torch.cat([model.head(model.embed(texts[i:i + 64])) for i in range(0, len(texts), 64)])
+        logits = torch.cat([model.head(model.embed(texts[i : i + 64])) for i in range(0, len(texts), 64)])
     model.encoder.train()
-    return {"valid_loss": float(torch.nn.functional.cross_entropy(logits, targets)),
-            "valid_accuracy": float((logits.argmax(1) == targets).float().mean())}
+    return {
+        "valid_loss": float(torch.nn.functional.cross_entropy(logits, targets)),
+        "valid_accuracy": float((logits.argmax(1) == targets).float().mean()),
+    }
 
 
 class MiniLMTrainer:
@@ -110,8 +121,9 @@ class MiniLMTrainer:
         batch_size = int(requested_or_auto(requested, "batch_size", 16))
         steps_per_epoch = math.ceil(max(n_examples, 1) / batch_size)
         return Hyperparameters(
-            n_epochs=int(requested_or_auto(requested, "n_epochs",
-                                           max(1, min(10, round(TARGET_STEPS / steps_per_epoch))))),
+            n_epochs=int(
+                requested_or_auto(requested, "n_epochs", max(1, min(10, round(TARGET_STEPS / steps_per_epoch))))
+            ),
             batch_size=batch_size,
             learning_rate_multiplier=float(requested_or_auto(requested, "learning_rate_multiplier", 1.0)),
         )
@@ -143,7 +155,7 @@ class MiniLMTrainer:
             for start in range(0, len(texts), hp.batch_size):
                 if ctx.should_stop():
                     raise TrainingCancelled()
-                index = order[start:start + hp.batch_size]
+                index = order[start : start + hp.batch_size]
                 embeddings = model.embed([texts[i] for i in index])
                 logits = model.head(embeddings)
                 loss = torch.nn.functional.cross_entropy(logits, targets[index])
@@ -157,14 +169,17 @@ class MiniLMTrainer:
                 accuracy = float((logits.argmax(1) == targets[index]).float().mean())
                 epoch_done = start + hp.batch_size >= len(texts)
                 validation = _validation_metrics(model, valid_texts, valid_targets) if epoch_done else {}
-                ctx.report(step=step, total_steps=total_steps, train_loss=loss_value, train_accuracy=accuracy,
-                           **validation)
+                ctx.report(
+                    step=step, total_steps=total_steps, train_loss=loss_value, train_accuracy=accuracy, **validation
+                )
             if epoch > hp.n_epochs - CHECKPOINTED_EPOCHS:
                 directory = ctx.output_dir if epoch == hp.n_epochs else ctx.output_dir.parent / f"ckpt-step-{step}"
                 model.save(directory)
                 ctx.checkpoint(epoch, step, directory)
         n_tokens = trained_tokens(examples, hp.n_epochs)
-        return TrainResult(trained_tokens=n_tokens, final_metrics={"train_loss": loss_value, "train_accuracy": accuracy})
+        return TrainResult(
+            trained_tokens=n_tokens, final_metrics={"train_loss": loss_value, "train_accuracy": accuracy}
+        )
 
     def load(self, model_dir: Path | None) -> Predictor:
         if model_dir is None:

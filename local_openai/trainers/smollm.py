@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from local_openai.trainers.base import (
     Hyperparameters,

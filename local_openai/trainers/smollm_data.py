@@ -1,8 +1,9 @@
 """Turning chat conversations into token ids with labels on the assistant tokens only, for SmolLM2 fine-tuning."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from local_openai.trainers.base import Message, message_text
 
@@ -34,13 +35,19 @@ def encode_conversation(tokenizer, conversation: Sequence[Message], max_tokens: 
     rendered = ""
     for i, message in enumerate(messages):
         full = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
-        segment = full[len(rendered):]
+        segment = full[len(rendered) :]
         learn = message["role"] == "assistant" and conversation[i].get("weight", 1) != 0
         if learn:
-            prompt = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
-            header = prompt[len(rendered):]
+            prompt = (
+                tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
+            )
+            header = prompt[len(rendered) :]
             answer_end = segment.rfind(end) + len(end)
-            parts = [(segment[: len(header)], False), (segment[len(header):answer_end], True), (segment[answer_end:], False)]
+            parts = [
+                (segment[: len(header)], False),
+                (segment[len(header) : answer_end], True),
+                (segment[answer_end:], False),
+            ]
         else:
             parts = [(segment, False)]
         for text, target in parts:

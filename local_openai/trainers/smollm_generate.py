@@ -8,7 +8,7 @@ answered by one left-padded `generate` call. No label forcing: the client gets w
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, ContextLengthExceeded
 from local_openai.trainers.smollm_data import chat_template_messages
@@ -51,7 +51,7 @@ class SmolLMPredictor:
             groups.setdefault(key, []).append(index)
         for indices in groups.values():
             answers = self._generate([requests[i] for i in indices], [encoded[i] for i in indices], window)
-            for index, result in zip(indices, answers):
+            for index, result in zip(indices, answers, strict=True):
                 results[index] = result
         return [r for r in results if r is not None]
 
@@ -64,7 +64,7 @@ class SmolLMPredictor:
         width = max(len(ids) for ids in encoded)
         limits = [
             r.max_tokens if r.max_tokens is not None else min(DEFAULT_MAX_TOKENS, window - len(ids))
-            for r, ids in zip(requests, encoded)
+            for r, ids in zip(requests, encoded, strict=True)
         ]
         # The batch shares one length: never past the window for its longest prompt (those cut end with "length").
         max_new = max(1, min(max(limits), window - width))
@@ -95,7 +95,7 @@ class SmolLMPredictor:
                 )
         return [
             self._finish(row, request, len(ids), limit, eos)
-            for row, request, ids, limit in zip(output[:, width:].tolist(), requests, encoded, limits)
+            for row, request, ids, limit in zip(output[:, width:].tolist(), requests, encoded, limits, strict=True)
         ]
 
     def _finish(

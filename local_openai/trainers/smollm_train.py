@@ -1,11 +1,12 @@
 """The SmolLM2 supervised fine-tuning loop: assistant-token loss, per-step metrics, a checkpoint per epoch."""
+
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -65,8 +66,11 @@ def run_training(
 ) -> TrainResult:
     """Train `model` (a fresh copy of the base) in place; `save(model, directory)` writes a loadable model."""
     if not train:
-        raise ClientError("no assistant message to learn from: every example has weight 0 on all assistant messages",
-                          code="invalid_training_file", param="training_file")
+        raise ClientError(
+            "no assistant message to learn from: every example has weight 0 on all assistant messages",
+            code="invalid_training_file",
+            param="training_file",
+        )
     hp = ctx.hyperparameters
     torch.manual_seed(ctx.seed)
     if method == "lora":
@@ -74,8 +78,13 @@ def run_training(
 
         model = get_peft_model(
             model,
-            LoraConfig(r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.0, target_modules=LORA_TARGETS,
-                       task_type="CAUSAL_LM"),
+            LoraConfig(
+                r=LORA_RANK,
+                lora_alpha=2 * LORA_RANK,
+                lora_dropout=0.0,
+                target_modules=LORA_TARGETS,
+                task_type="CAUSAL_LM",
+            ),
         )
         causal_lm = model.get_base_model()
     else:

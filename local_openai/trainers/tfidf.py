@@ -8,14 +8,23 @@ A trained model is stored as data only, never as a pickle (loading a pickle runs
 with allow_pickle=False). The vectorizer's settings are this module's constants, so the files hold no code or
 options. Models from older versions (`tfidf.pkl`) are refused with a message to fine-tune again.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from local_openai.trainers.base import (ClientError, Hyperparameters, Message, Predictor, TrainingCancelled,
-                                         TrainingContext, TrainResult, requested_or_auto)
+from local_openai.trainers.base import (
+    ClientError,
+    Hyperparameters,
+    Message,
+    Predictor,
+    TrainingCancelled,
+    TrainingContext,
+    TrainResult,
+    requested_or_auto,
+)
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 
 MODEL_JSON = "tfidf.json"
@@ -43,11 +52,15 @@ def save_model(model, directory: Path) -> None:
 
     directory.mkdir(parents=True, exist_ok=True)
     np.savez(directory / MODEL_ARRAYS, idf=features.idf_, coef=classifier.coef_, intercept=classifier.intercept_)
-    (directory / MODEL_JSON).write_text(json.dumps({
-        "format": FORMAT_VERSION,
-        "vocabulary": {term: int(index) for term, index in features.vocabulary_.items()},
-        "classes": [str(label) for label in classifier.classes_],
-    }))
+    (directory / MODEL_JSON).write_text(
+        json.dumps(
+            {
+                "format": FORMAT_VERSION,
+                "vocabulary": {term: int(index) for term, index in features.vocabulary_.items()},
+                "classes": [str(label) for label in classifier.classes_],
+            }
+        )
+    )
 
 
 def load_model(directory: Path):
@@ -57,13 +70,21 @@ def load_model(directory: Path):
     from sklearn.pipeline import make_pipeline
 
     if not (directory / MODEL_JSON).exists() and (directory / OLD_PICKLE).exists():
-        raise ClientError("This local-tfidf model was saved by an older version of the server as a pickle, which is no "
-                          "longer loaded because loading a pickle can run code. Fine-tune it again: create a new "
-                          "fine-tuning job with the same training file.", code="model_not_available", param="model")
+        raise ClientError(
+            "This local-tfidf model was saved by an older version of the server as a pickle, which is no "
+            "longer loaded because loading a pickle can run code. Fine-tune it again: create a new "
+            "fine-tuning job with the same training file.",
+            code="model_not_available",
+            param="model",
+        )
     meta = json.loads((directory / MODEL_JSON).read_text())
     if meta.get("format") != FORMAT_VERSION:
-        raise ClientError(f"This local-tfidf model has storage format {meta.get('format')!r}, which this server does "
-                          "not read; fine-tune it again.", code="model_not_available", param="model")
+        raise ClientError(
+            f"This local-tfidf model has storage format {meta.get('format')!r}, which this server does "
+            "not read; fine-tune it again.",
+            code="model_not_available",
+            param="model",
+        )
     features = _vectorizer()
     classifier = LogisticRegression()
     with np.load(directory / MODEL_ARRAYS, allow_pickle=False) as arrays:

@@ -1,13 +1,13 @@
 """Fixtures: a real `python -m local_openai` process on an ephemeral port, driven through the official openai SDK."""
+
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import openai
 import pytest
-
 from local_server import Server
 
 
@@ -34,5 +34,3 @@ def server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def client(server) -> openai.OpenAI:
     return server.client()
-
-

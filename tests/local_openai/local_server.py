@@ -1,4 +1,5 @@
 """Helpers for driving a real `python -m local_openai` process through the official openai SDK."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,16 @@ from pathlib import Path
 
 import openai
 
+from local_openai.job_record import FINISHED
 from shared.jsonl import chat_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM = "You label short customer messages as positive, negative or neutral."
-TEMPLATE = ("What is the sentiment expressed in the following message?\n"
-            "            Select sentiment value from positive, negative, or neutral.\n"
-            "            message: {text}")
+TEMPLATE = (
+    "What is the sentiment expressed in the following message?\n"
+    "            Select sentiment value from positive, negative, or neutral.\n"
+    "            message: {text}"
+)
 
 
 class Server:
@@ -30,7 +34,10 @@ class Server:
         self.output: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local_openai", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "LOCAL_OPENAI_API_KEY": "", **(env or {})},
         )
         self.url = self._wait_for_url()
@@ -82,11 +89,19 @@ def labelled_texts(n_per_label: int, seed: int) -> list[tuple[str, str]]:
 
 
 def training_file(items: list[tuple[str, str]]) -> bytes:
-    return chat_jsonl([[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text},
-                        {"role": "assistant", "content": label}] for text, label in items])
+    return chat_jsonl(
+        [
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": label},
+            ]
+            for text, label in items
+        ]
+    )
 
 
-def wait_for_job(client: openai.OpenAI, job_id: str, statuses=("succeeded", "failed", "cancelled"), timeout: float = 300):
+def wait_for_job(client: openai.OpenAI, job_id: str, statuses=FINISHED, timeout: float = 300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)
@@ -105,18 +120,23 @@ def fine_tune(client: openai.OpenAI, model: str, items: list[tuple[str, str]], *
 def accuracy(client: openai.OpenAI, model: str, items: list[tuple[str, str]], templated: bool) -> float:
     correct = 0
     for text, label in items:
-        messages = ([{"role": "user", "content": TEMPLATE.format(text=text)}] if templated
-                    else [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}])
+        messages = (
+            [{"role": "user", "content": TEMPLATE.format(text=text)}]
+            if templated
+            else [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+        )
         answer = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=10)
         correct += answer.choices[0].message.content == label
     return correct / len(items)
 
 
-def post_raw(url: str, body: bytes, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> tuple[int, dict]:
+def post_raw(
+    url: str, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
     """POST bytes the SDK would never send (NaN literals, huge or deeply nested bodies); (status, JSON body)."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type, **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.load(response)

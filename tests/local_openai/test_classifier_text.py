@@ -1,13 +1,16 @@
 """What the classifier backends read out of a chat: the text to classify and the label to learn."""
+
 from __future__ import annotations
 
 import pytest
 
 from local_openai.trainers.classifier import classifier_text, text_and_label, training_pairs
 
-REFERENCE_TEMPLATE = ("What is the sentiment expressed in the following tweet about an airline?\n"
-                      "            Select sentiment value from positive, negative, or neutral. Return only the sentiment "
-                      "value in small letters.\n            tweet: {text}")
+REFERENCE_TEMPLATE = (
+    "What is the sentiment expressed in the following tweet about an airline?\n"
+    "            Select sentiment value from positive, negative, or neutral. Return only the sentiment "
+    "value in small letters.\n            tweet: {text}"
+)
 
 
 @pytest.mark.parametrize("text", ["@united thanks: great crew", "plain text", "@VirginAmerica what time is it?"])
@@ -21,9 +24,13 @@ def test_single_line_with_colon_is_kept_whole():
 
 
 def test_text_and_label_use_last_user_and_last_assistant():
-    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "first"},
-                {"role": "assistant", "content": "neutral"}, {"role": "user", "content": "second"},
-                {"role": "assistant", "content": " positive "}]
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "neutral"},
+        {"role": "user", "content": "second"},
+        {"role": "assistant", "content": " positive "},
+    ]
     assert text_and_label(messages) == ("second", "positive")
 
 
@@ -35,8 +42,8 @@ def test_training_needs_two_labels():
 
 def test_content_parts_are_read_and_counted_as_their_text():
     """A message's text is one concept: the classifier's input and the usage count both read content parts' text."""
-    from local_openai.tokens import count_message_tokens
     from local_openai.trainers.classifier import last_user_text
+    from local_openai.trainers.tokens import count_message_tokens
 
     parts = [{"role": "user", "content": [{"type": "text", "text": "the crew"}, {"type": "text", "text": "was great"}]}]
     plain = [{"role": "user", "content": "the crew was great"}]

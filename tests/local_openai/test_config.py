@@ -1,4 +1,5 @@
 """Server options: defaults, then LOCAL_OPENAI_* environment, then command-line flags."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,9 @@ def test_empty_api_key_means_no_authentication():
     assert config_from_env({"LOCAL_OPENAI_API_KEY": ""}).api_key is None
 
 
-@pytest.mark.parametrize("env", [{"LOCAL_OPENAI_PORT": "abc"}, {"LOCAL_OPENAI_MAX_LOADED_MODELS": "0"},
-                                 {"LOCAL_OPENAI_PORT": "70000"}])
+@pytest.mark.parametrize(
+    "env", [{"LOCAL_OPENAI_PORT": "abc"}, {"LOCAL_OPENAI_MAX_LOADED_MODELS": "0"}, {"LOCAL_OPENAI_PORT": "70000"}]
+)
 def test_bad_values_stop_with_a_message_naming_the_option(env):
     with pytest.raises(SystemExit) as caught:
         config_from_env(env)
@@ -52,8 +54,13 @@ def test_the_server_process_refuses_to_listen_on_every_interface_without_a_key(t
     import sys
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOCAL_OPENAI_")}
-    result = subprocess.run([sys.executable, "-m", "local_openai", "--host", "0.0.0.0", "--port", "0",
-                             "--data-dir", str(tmp_path)], cwd=Path(__file__).resolve().parents[2], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "local_openai", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "LOCAL_OPENAI_API_KEY" in result.stderr and "listening" not in result.stdout

@@ -1,4 +1,5 @@
 """OpenAI's error shape and status codes: 400, 401, 404 (the SDK maps each to its own exception class)."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import urllib.request
 
 import openai
 import pytest
-
 from local_server import fine_tune, labelled_texts, training_file, wait_for_job
 
 
@@ -38,11 +38,14 @@ def test_classifier_base_model_cannot_chat(client):
     assert caught.value.param == "model" and "fine-tuning" in caught.value.message
 
 
-@pytest.mark.parametrize("kwargs, param", [
-    ({"model": "gpt-9"}, "model"),
-    ({"model": "local-tfidf", "hyperparameters": {"n_epochs": -1}}, "hyperparameters.n_epochs"),
-    ({"model": "local-tfidf", "suffix": "x" * 65}, "suffix"),
-])
+@pytest.mark.parametrize(
+    "kwargs, param",
+    [
+        ({"model": "gpt-9"}, "model"),
+        ({"model": "local-tfidf", "hyperparameters": {"n_epochs": -1}}, "hyperparameters.n_epochs"),
+        ({"model": "local-tfidf", "suffix": "x" * 65}, "suffix"),
+    ],
+)
 def test_bad_job_requests_are_400_naming_the_parameter(client, kwargs, param):
     uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=1))), purpose="fine-tune")
     with pytest.raises(openai.BadRequestError) as caught:

@@ -1,4 +1,5 @@
 """Upload -> fine-tune -> events -> checkpoints -> chat, over real HTTP with the official SDK (local-tfidf: fast)."""
+
 from __future__ import annotations
 
 import csv
@@ -6,14 +7,14 @@ import io
 
 import openai
 import pytest
-
 from local_server import accuracy, fine_tune, labelled_texts, training_file, wait_for_job
 
 
 @pytest.fixture(scope="module")
 def tuned(client):
-    return fine_tune(client, "local-tfidf", labelled_texts(12, seed=1), suffix="unit", seed=7,
-                     metadata={"experiment": "exp_a"})
+    return fine_tune(
+        client, "local-tfidf", labelled_texts(12, seed=1), suffix="unit", seed=7, metadata={"experiment": "exp_a"}
+    )
 
 
 def test_job_succeeds_with_openai_fields(tuned):
@@ -50,8 +51,10 @@ def test_fine_tuned_model_answers_in_both_formats(client, tuned):
 
 def test_chat_completion_shape_and_usage(client, tuned):
     answer = client.chat.completions.create(
-        model=tuned.fine_tuned_model, messages=[{"role": "user", "content": "The crew was wonderful today"}],
-        temperature=0, max_completion_tokens=5,
+        model=tuned.fine_tuned_model,
+        messages=[{"role": "user", "content": "The crew was wonderful today"}],
+        temperature=0,
+        max_completion_tokens=5,
     )
     assert answer.object == "chat.completion"
     assert answer.choices[0].message.content == "positive"
@@ -66,7 +69,9 @@ def test_checkpoints_are_listed_and_usable(client, tuned):
     name = checkpoints[0].fine_tuned_model_checkpoint
     assert name.startswith(tuned.fine_tuned_model + ":ckpt-step-")
     assert client.models.retrieve(name).id == name
-    answer = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "The seat was broken today"}])
+    answer = client.chat.completions.create(
+        model=name, messages=[{"role": "user", "content": "The seat was broken today"}]
+    )
     assert answer.choices[0].message.content == "negative"
 
 
@@ -101,7 +106,8 @@ def test_too_few_examples_fails_validation(client):
 def test_method_supervised_hyperparameters_are_used(client):
     uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=4))), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
-        training_file=uploaded.id, model="local-tfidf",
+        training_file=uploaded.id,
+        model="local-tfidf",
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}},
     )
     job = wait_for_job(client, job.id)
@@ -161,7 +167,8 @@ def test_every_response_validates_strictly_against_the_sdk_types(client, tuned):
     for item in client.models.with_raw_response.list().http_response.json()["data"]:
         Model.model_validate(item)
     chat = client.chat.completions.with_raw_response.create(
-        model=tuned.fine_tuned_model, messages=[{"role": "user", "content": "The app was useless today"}])
+        model=tuned.fine_tuned_model, messages=[{"role": "user", "content": "The app was useless today"}]
+    )
     ChatCompletion.model_validate(chat.http_response.json())
     uploaded = client.files.create(file=("x.jsonl", training_file(labelled_texts(4, seed=6))), purpose="fine-tune")
     FileDeleted.model_validate(client.files.with_raw_response.delete(uploaded.id).http_response.json())

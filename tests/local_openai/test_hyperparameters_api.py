@@ -1,18 +1,29 @@
 """Job creation refuses hyperparameters and seeds outside the ranges OpenAI documents, in OpenAI's error shape."""
+
 from __future__ import annotations
 
 import json
 
 import openai
 import pytest
-
 from local_server import labelled_texts, post_raw, training_file
 
 BAD = [
-    ("n_epochs", 100000), ("n_epochs", 0), ("n_epochs", 51), ("n_epochs", 2.5), ("n_epochs", "3"), ("n_epochs", True),
-    ("batch_size", 10**7), ("batch_size", 257), ("batch_size", 0), ("batch_size", [8]),
-    ("learning_rate_multiplier", 1e9), ("learning_rate_multiplier", 10.5), ("learning_rate_multiplier", 0),
-    ("learning_rate_multiplier", -1), ("learning_rate_multiplier", "fast"),
+    ("n_epochs", 100000),
+    ("n_epochs", 0),
+    ("n_epochs", 51),
+    ("n_epochs", 2.5),
+    ("n_epochs", "3"),
+    ("n_epochs", True),
+    ("batch_size", 10**7),
+    ("batch_size", 257),
+    ("batch_size", 0),
+    ("batch_size", [8]),
+    ("learning_rate_multiplier", 1e9),
+    ("learning_rate_multiplier", 10.5),
+    ("learning_rate_multiplier", 0),
+    ("learning_rate_multiplier", -1),
+    ("learning_rate_multiplier", "fast"),
 ]
 
 
@@ -31,8 +42,11 @@ def _refused(call) -> openai.BadRequestError:
 
 @pytest.mark.parametrize("name, value", BAD)
 def test_out_of_range_or_mistyped_hyperparameters_are_refused_at_creation(client, file_id, name, value):
-    error = _refused(lambda: client.fine_tuning.jobs.create(training_file=file_id, model="local-tfidf",
-                                                            hyperparameters={name: value}))
+    error = _refused(
+        lambda: client.fine_tuning.jobs.create(
+            training_file=file_id, model="local-tfidf", hyperparameters={name: value}
+        )
+    )
     assert error.param == f"hyperparameters.{name}"
 
 
@@ -60,10 +74,14 @@ def test_seed_outside_0_to_2_31_minus_1_is_refused(client, file_id, seed):
 
 def test_limits_and_auto_are_accepted(client, file_id):
     hyperparameters = {"n_epochs": 50, "batch_size": 256, "learning_rate_multiplier": 10}
-    job = client.fine_tuning.jobs.create(training_file=file_id, model="local-tfidf", seed=2**31 - 1,
-                                         hyperparameters=hyperparameters)
+    job = client.fine_tuning.jobs.create(
+        training_file=file_id, model="local-tfidf", seed=2**31 - 1, hyperparameters=hyperparameters
+    )
     assert job.seed == 2**31 - 1 and job.hyperparameters.n_epochs == 50 and job.hyperparameters.batch_size == 256
-    job = client.fine_tuning.jobs.create(training_file=file_id, model="local-tfidf", seed=0,
-                                         hyperparameters={"n_epochs": "auto", "batch_size": "auto",
-                                                          "learning_rate_multiplier": 1e-6})
+    job = client.fine_tuning.jobs.create(
+        training_file=file_id,
+        model="local-tfidf",
+        seed=0,
+        hyperparameters={"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": 1e-6},
+    )
     assert job.seed == 0 and job.hyperparameters.n_epochs == "auto"

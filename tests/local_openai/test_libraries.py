@@ -3,6 +3,7 @@
 Runs in a fresh interpreter, so the imports really are first ones (as in a freshly started server). A race cannot be
 forced on demand, so this shows the serialised path works from concurrent threads; it does not prove the race away.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -26,5 +27,6 @@ print(sorted({value.__name__ for value in loaded}))
 def test_concurrent_first_imports_all_resolve():
     result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(sorted(["AutoModel", "AutoTokenizer", "AutoConfig", "AutoModelForCausalLM",
-                                                "PeftModel", "LoraConfig"]))
+    assert result.stdout.strip() == str(
+        sorted(["AutoModel", "AutoTokenizer", "AutoConfig", "AutoModelForCausalLM", "PeftModel", "LoraConfig"])
+    )

@@ -1,4 +1,5 @@
 """Cancellation and restart survival with real trainers and real server processes."""
+
 from __future__ import annotations
 
 import signal
@@ -18,8 +19,9 @@ def _wait_for_training_step(client, job_id: str, timeout: float = 120) -> None:
 
 def _start_minilm_job(client, **kwargs):
     uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(10, seed=3))), purpose="fine-tune")
-    return client.fine_tuning.jobs.create(training_file=uploaded.id, model="local-minilm",
-                                          hyperparameters={"n_epochs": 50}, **kwargs)
+    return client.fine_tuning.jobs.create(
+        training_file=uploaded.id, model="local-minilm", hyperparameters={"n_epochs": 50}, **kwargs
+    )
 
 
 def test_cancel_running_and_queued_jobs(start_server):

@@ -1,8 +1,8 @@
 """local-minilm end to end: a real encoder fine-tuned through the API, then asked in both prompt formats."""
+
 from __future__ import annotations
 
 import pytest
-
 from local_server import accuracy, labelled_texts, training_file, wait_for_job
 
 
@@ -10,8 +10,9 @@ from local_server import accuracy, labelled_texts, training_file, wait_for_job
 def test_minilm_fine_tunes_and_generalises(client):
     train = client.files.create(file=("t.jsonl", training_file(labelled_texts(10, seed=11))), purpose="fine-tune")
     valid = client.files.create(file=("v.jsonl", training_file(labelled_texts(2, seed=13))), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(training_file=train.id, validation_file=valid.id, model="local-minilm",
-                                         suffix="enc", seed=3)
+    job = client.fine_tuning.jobs.create(
+        training_file=train.id, validation_file=valid.id, model="local-minilm", suffix="enc", seed=3
+    )
     job = wait_for_job(client, job.id)
     assert job.status == "succeeded", job.error
     assert job.hyperparameters.n_epochs > 1 and job.trained_tokens > 0

@@ -1,15 +1,17 @@
 """Cursor pagination (`after`, `limit`, `has_more`) and the job list's metadata filter."""
+
 from __future__ import annotations
 
 import openai
 import pytest
-
 from local_server import labelled_texts, training_file, wait_for_job
 
 
 def test_files_pages_follow_after_cursor(client):
-    ids = {client.files.create(file=(f"f{i}.jsonl", training_file(labelled_texts(4, seed=i))), purpose="fine-tune").id
-           for i in range(3)}
+    ids = {
+        client.files.create(file=(f"f{i}.jsonl", training_file(labelled_texts(4, seed=i))), purpose="fine-tune").id
+        for i in range(3)
+    }
     first = client.files.list(limit=2, purpose="fine-tune")
     assert len(first.data) == 2 and first.has_more
     walked = [f.id for f in client.files.list(limit=2, purpose="fine-tune")]  # the SDK follows `after` itself
@@ -20,8 +22,12 @@ def test_files_pages_follow_after_cursor(client):
 
 def test_jobs_pages_and_metadata_filter(client):
     uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(4, seed=9))), purpose="fine-tune")
-    created = [client.fine_tuning.jobs.create(training_file=uploaded.id, model="local-tfidf",
-                                              metadata={"batch": "pages", "n": str(i)}) for i in range(3)]
+    created = [
+        client.fine_tuning.jobs.create(
+            training_file=uploaded.id, model="local-tfidf", metadata={"batch": "pages", "n": str(i)}
+        )
+        for i in range(3)
+    ]
     for job in created:
         wait_for_job(client, job.id)
     page = client.fine_tuning.jobs.list(limit=2, metadata={"batch": "pages"})

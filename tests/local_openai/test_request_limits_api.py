@@ -1,4 +1,5 @@
 """Hostile request bodies are refused cheaply in OpenAI's error shape: size (413), message count and size, nesting."""
+
 from __future__ import annotations
 
 import http.client
@@ -7,7 +8,6 @@ from urllib.parse import urlsplit
 
 import openai
 import pytest
-
 from local_server import labelled_texts, post_raw, training_file
 
 MB = 1024 * 1024
@@ -28,19 +28,23 @@ def test_a_chunked_body_without_length_is_cut_at_the_limit(server):
     url = urlsplit(server.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     chunks = iter([b'{"model": "local-tfidf", "padding": "'] + [b"x" * 65536] * 40 + [b'"}'])
-    connection.request("POST", "/v1/chat/completions", body=chunks, encode_chunked=True,
-                       headers={"Content-Type": "application/json"})
+    connection.request(
+        "POST", "/v1/chat/completions", body=chunks, encode_chunked=True, headers={"Content-Type": "application/json"}
+    )
     response = connection.getresponse()
     assert response.status == 413 and json.load(response)["error"]["code"]
 
 
-@pytest.mark.parametrize("messages, param", [
-    ([{"role": "user", "content": "a"}] * 2000, "messages"),
-    ([{"role": "user", "content": "a" * 200_000}], "messages[0].content"),
-    ([{"role": "user", "content": [{"type": "text", "text": "a" * 60_000}] * 3}], "messages[0].content"),
-    ([{"role": "user", "content": {"text": "an object is not a content"}}], "messages[0].content"),
-    ([{"role": "user", "content": 12}], "messages[0].content"),
-])
+@pytest.mark.parametrize(
+    "messages, param",
+    [
+        ([{"role": "user", "content": "a"}] * 2000, "messages"),
+        ([{"role": "user", "content": "a" * 200_000}], "messages[0].content"),
+        ([{"role": "user", "content": [{"type": "text", "text": "a" * 60_000}] * 3}], "messages[0].content"),
+        ([{"role": "user", "content": {"text": "an object is not a content"}}], "messages[0].content"),
+        ([{"role": "user", "content": 12}], "messages[0].content"),
+    ],
+)
 def test_too_many_too_long_or_mistyped_messages_are_400(server, messages, param):
     status, body = post_raw(f"{server.url}/chat/completions", _chat_body(messages=messages))
     assert status == 400 and body["error"]["param"] == param, body

@@ -1,5 +1,6 @@
 """Fields without a value are omitted, not null, where OpenAI's OpenAPI document types them as integer, string or
 number: a file's `expires_at` and `status_details`, a list's `first_id`/`last_id`, a checkpoint's metrics."""
+
 from __future__ import annotations
 
 from local_server import fine_tune, labelled_texts, training_file
@@ -10,11 +11,13 @@ def _nulls(value: dict, names) -> list[str]:
 
 
 def test_file_objects_omit_expires_at_and_status_details(client):
-    raw = client.files.with_raw_response.create(file=("t.jsonl", training_file(labelled_texts(4, seed=1))),
-                                                purpose="fine-tune").http_response.json()
+    raw = client.files.with_raw_response.create(
+        file=("t.jsonl", training_file(labelled_texts(4, seed=1))), purpose="fine-tune"
+    ).http_response.json()
     assert not _nulls(raw, ("expires_at", "status_details")), raw
-    assert not _nulls(client.files.with_raw_response.retrieve(raw["id"]).http_response.json(),
-                      ("expires_at", "status_details"))
+    assert not _nulls(
+        client.files.with_raw_response.retrieve(raw["id"]).http_response.json(), ("expires_at", "status_details")
+    )
     for item in client.files.with_raw_response.list().http_response.json()["data"]:
         assert not _nulls(item, ("expires_at", "status_details")), item
 

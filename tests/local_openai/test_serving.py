@@ -1,4 +1,5 @@
 """Micro-batching and the LRU of loaded models, called directly with a recording predictor (no server needed)."""
+
 from __future__ import annotations
 
 import threading
@@ -41,6 +42,7 @@ def test_model_loaded_once_and_least_recently_used_unloaded():
         def load():
             loads.append(name)
             return RecordingPredictor()
+
         return load
 
     cache = ModelCache(capacity=2, window_s=0.0, max_batch=8)

@@ -1,5 +1,6 @@
 """SmolLM2-135M-Instruct through the official openai SDK over real HTTP: zero-shot chat, SFT, checkpoints, cancel,
 restart. The fine-tuning tests share one small job (30 one-word-label messages, 2 epochs) to stay near a minute."""
+
 from __future__ import annotations
 
 import signal
@@ -7,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from local_server import SYSTEM, Server, fine_tune, labelled_texts, training_file, wait_for_job
 
 MODEL = "smollm2-135m-instruct"
@@ -21,8 +21,11 @@ def _chat(client, **request):
 
 def _ask(client, model: str, text: str, max_tokens: int = 10):
     return _chat(
-        client, model=model, messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
-        temperature=0, max_tokens=max_tokens,
+        client,
+        model=model,
+        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
+        temperature=0,
+        max_tokens=max_tokens,
     )
 
 
@@ -33,7 +36,7 @@ def _answers(client, model: str, items) -> list[str]:
 
 
 def _exact(answers: list[str], items) -> float:
-    return sum(a.strip().lower() == label for a, (_, label) in zip(answers, items)) / len(items)
+    return sum(a.strip().lower() == label for a, (_, label) in zip(answers, items, strict=True)) / len(items)
 
 
 def test_zero_shot_completion_returns_generated_text_with_usage(client):
@@ -59,8 +62,9 @@ def test_stop_sequence_and_sampling_seed(client):
     assert cut.choices[0].message.content == text[: text.find(word)]
     assert cut.choices[0].finish_reason == "stop"
     sampled = [
-        _chat(client, model=MODEL, messages=question, temperature=1.0, top_p=0.9, max_tokens=12,
-                                       seed=11).choices[0].message.content
+        _chat(client, model=MODEL, messages=question, temperature=1.0, top_p=0.9, max_tokens=12, seed=11)
+        .choices[0]
+        .message.content
         for _ in range(2)
     ]
     assert sampled[0] == sampled[1]

@@ -1,4 +1,5 @@
 """local-tfidf models are stored as JSON + .npz (nothing that runs code when loaded); old pickles are refused."""
+
 from __future__ import annotations
 
 import pathlib
@@ -7,7 +8,6 @@ import pickle
 import numpy as np
 import openai
 import pytest
-
 from local_server import fine_tune, labelled_texts
 
 
@@ -29,8 +29,12 @@ def test_the_model_directory_holds_no_pickle(start_server):
     for path in (server.data_dir / "models" / job.id / "final").glob("*.npz"):
         with np.load(path, allow_pickle=False) as arrays:
             assert all(arrays[name].dtype != object for name in arrays.files)
-    answers = [client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": text}])
-               .choices[0].message.content for text, _ in items]
+    answers = [
+        client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": text}])
+        .choices[0]
+        .message.content
+        for text, _ in items
+    ]
     assert answers == [label for _, label in items]  # what it learned survives the round trip through the files
 
 

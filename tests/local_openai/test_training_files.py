@@ -1,4 +1,5 @@
 """Training files as local_openai reads them: split on "\\n" only, validated streaming within its configured caps."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,10 @@ SEPARATORS = "\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e"
 
 
 def test_texts_holding_unicode_line_separators_train(client):
-    items = [(f"{text}{SEPARATORS[i % len(SEPARATORS)]}!", label)
-             for i, (text, label) in enumerate(labelled_texts(4, seed=5))]
+    items = [
+        (f"{text}{SEPARATORS[i % len(SEPARATORS)]}!", label)
+        for i, (text, label) in enumerate(labelled_texts(4, seed=5))
+    ]
     job = fine_tune(client, "local-tfidf", items)
     assert job.status == "succeeded", job.error
     messages = [event.message for event in client.fine_tuning.jobs.list_events(job.id, limit=100)]

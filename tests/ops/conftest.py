@@ -1,11 +1,11 @@
 """Fixtures for the operations tests: a real embedded Redis (worker.redis_server) and a provider stand-in."""
+
 from __future__ import annotations
 
 import signal
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from ops_processes import EmbeddedRedis, serving_provider
 
 

@@ -1,4 +1,5 @@
 """Helpers for the operations tests: free ports, waiting, a clean environment, the embedded Redis as a child process."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,9 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import redis
 
@@ -37,8 +38,20 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, inter
 
 def base_env(**overrides: str) -> dict[str, str]:
     """The test process's environment without any tunequeue setting inherited from the developer's shell."""
-    names = ("REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "FLOWER_URL", "FLOWER_BASIC_AUTH", "WEB_AUTH_TOKEN",
-             "SECRET_KEY", "TQ_DATA_DIR", "LOCAL_OPENAI_PORT", "WEB_PORT", "FLOWER_PORT", "LOCAL_OPENAI_API_KEY")
+    names = (
+        "REDIS_URL",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "FLOWER_URL",
+        "FLOWER_BASIC_AUTH",
+        "WEB_AUTH_TOKEN",
+        "SECRET_KEY",
+        "TQ_DATA_DIR",
+        "LOCAL_OPENAI_PORT",
+        "WEB_PORT",
+        "FLOWER_PORT",
+        "LOCAL_OPENAI_API_KEY",
+    )
     env = {k: v for k, v in os.environ.items() if k not in names}
     env.update(overrides)
     return env
@@ -60,10 +73,15 @@ class EmbeddedRedis:
         self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "EmbeddedRedis":
+    def start(self) -> EmbeddedRedis:
         env = base_env(REDIS_URL=self.url, TQ_DATA_DIR=str(self.data_dir.parent))
-        self.process = subprocess.Popen([sys.executable, "-m", "worker.redis_server", "--dir", str(self.data_dir)],
-                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "worker.redis_server", "--dir", str(self.data_dir)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(lambda: redis_ping(self.url) or self.process.poll() is not None, 20, "redis-server to answer")
         assert self.process.poll() is None, self.process.stdout.read().decode(errors="replace")
         return self
@@ -86,8 +104,13 @@ class Provider(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server API)
         status = self.server.status  # type: ignore[attr-defined]
-        body = {"object": "list", "data": [{"id": "local-tfidf", "object": "model", "created": 0, "owned_by": "t"},
-                                           {"id": "local-minilm", "object": "model", "created": 0, "owned_by": "t"}]}
+        body = {
+            "object": "list",
+            "data": [
+                {"id": "local-tfidf", "object": "model", "created": 0, "owned_by": "t"},
+                {"id": "local-minilm", "object": "model", "created": 0, "owned_by": "t"},
+            ],
+        }
         if status != 200 or self.path != "/v1/models":
             status = status if status != 200 else 404
             body = {"error": {"message": f"status {status}", "type": "test", "code": None}}

@@ -3,6 +3,7 @@
 There is no Docker engine here: the compose file is validated by the Compose client itself (`docker compose config`
 or Debian's `docker-compose config`), which parses, interpolates and checks the schema without an engine.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,35 @@ from pathlib import Path
 import pytest
 import yaml
 from honcho.environ import parse_procfile
-
 from ops_processes import REPO, base_env
+
 from worker.celery_app import QUEUES
 from worker.redis_server import PERSISTENCE_OPTIONS
 
 SERVICES = {"redis", "local_openai", "worker", "web", "flower"}
-REQUIRED = {"OPENAI_API_KEY": "k-test", "WEB_AUTH_TOKEN": "t-test", "SECRET_KEY": "s-test", "FLOWER_BASIC_AUTH": "u:p",
-            "REDIS_PASSWORD": "r0test"}
+REQUIRED = {
+    "OPENAI_API_KEY": "k-test",
+    "WEB_AUTH_TOKEN": "t-test",
+    "SECRET_KEY": "s-test",
+    "FLOWER_BASIC_AUTH": "u:p",
+    "REDIS_PASSWORD": "r0test",
+}
 # Options that take a value in the commands compared below; the value of the KEPT ones must match exactly.
-VALUE_OPTIONS = {"-A", "-Q", "-n", "--pool", "--concurrency", "--loglevel", "--host", "--port", "--data-dir", "--bind",
-                 "--workers", "--access-logfile", "--address"}
+VALUE_OPTIONS = {
+    "-A",
+    "-Q",
+    "-n",
+    "--pool",
+    "--concurrency",
+    "--loglevel",
+    "--host",
+    "--port",
+    "--data-dir",
+    "--bind",
+    "--workers",
+    "--access-logfile",
+    "--address",
+}
 KEPT = {"-A", "-Q", "--pool"}
 
 
@@ -39,16 +58,24 @@ def compose_client() -> list[str] | None:
 
 CLIENT = compose_client()
 needs_compose = pytest.mark.skipif(
-    CLIENT is None, reason="neither the Docker Compose plugin (`docker compose`) nor Debian's `docker-compose` is "
-                           "installed, so the file cannot be validated: apt-get install docker-compose")
+    CLIENT is None,
+    reason="neither the Docker Compose plugin (`docker compose`) nor Debian's `docker-compose` is "
+    "installed, so the file cannot be validated: apt-get install docker-compose",
+)
 
 
 def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     if env_file is None:
         env_file = tmp_path / "empty.env"
         env_file.write_text("")
-    return subprocess.run([*CLIENT, "--env-file", str(env_file), "-f", str(REPO / "docker-compose.yml"), "config"],
-                          cwd=REPO, env=base_env(**env), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*CLIENT, "--env-file", str(env_file), "-f", str(REPO / "docker-compose.yml"), "config"],
+        cwd=REPO,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +119,7 @@ def procfile_commands() -> dict[str, list[str]]:
     commands = {}
     for name, argv in procfile_argv().items():
         supervised = argv[1:3] == ["-m", "worker.supervisor"]
-        commands[name] = argv[argv.index("--") + 1:] if supervised else argv
+        commands[name] = argv[argv.index("--") + 1 :] if supervised else argv
     return commands
 
 
@@ -207,8 +234,11 @@ def test_dockerfile_installs_cpu_torch_at_the_pinned_version_then_the_requiremen
     pin = re.search(r"^torch==(\S+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
     torch_line = re.search(r"pip install --index-url https://download\.pytorch\.org/whl/cpu torch==(\S+)", dockerfile)
     assert torch_line and torch_line.group(1) == pin
-    order = [dockerfile.index(torch_line.group(0)), dockerfile.index("pip install -r requirements.txt"),
-             dockerfile.index("pip install --no-deps -r requirements-nodeps.txt")]
+    order = [
+        dockerfile.index(torch_line.group(0)),
+        dockerfile.index("pip install -r requirements.txt"),
+        dockerfile.index("pip install --no-deps -r requirements-nodeps.txt"),
+    ]
     assert order == sorted(order)
 
 
@@ -223,8 +253,10 @@ def test_env_example_documents_every_variable():
 
 
 @needs_compose
-@pytest.mark.parametrize("extra, expected", [("", ("localhost", "127.0.0.1", "::1")),
-                                             ("tq.example.com", ("localhost", "127.0.0.1", "::1", "tq.example.com"))])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [("", ("localhost", "127.0.0.1", "::1")), ("tq.example.com", ("localhost", "127.0.0.1", "::1", "tq.example.com"))],
+)
 def test_web_trusts_its_healthcheck_host_and_the_configured_names(tmp_path, extra, expected):
     from shared.settings import load_settings
 

@@ -1,21 +1,23 @@
 """shared.health against real services: a real redis-server, closed ports, and a real HTTP server standing in for a
 provider that answers /v1/models with a chosen status (faults a remote provider produces: 401, 404, 500)."""
+
 from __future__ import annotations
 
 import pytest
-
 from ops_processes import free_port, provider_url
-from shared.health import (Check, check_all, check_backend, check_data_dir, check_redis, check_workers,
-                           load_checked, redact_url)
-from shared.settings import load_settings
+
+from shared.health import Check, check_all, check_backend, check_data_dir, check_redis, check_workers, load_checked
+from shared.settings import load_settings, redact_url
 
 QUEUES = ("tunequeue", "training", "evaluation")
 
 
-def settings_for(tmp_path, redis_url: str = "redis://127.0.0.1:1/0", base_url: str = "http://127.0.0.1:1/v1",
-                 **extra: str):
-    return load_settings({"REDIS_URL": redis_url, "OPENAI_BASE_URL": base_url, "TQ_DATA_DIR": str(tmp_path / "data"),
-                          **extra})
+def settings_for(
+    tmp_path, redis_url: str = "redis://127.0.0.1:1/0", base_url: str = "http://127.0.0.1:1/v1", **extra: str
+):
+    return load_settings(
+        {"REDIS_URL": redis_url, "OPENAI_BASE_URL": base_url, "TQ_DATA_DIR": str(tmp_path / "data"), **extra}
+    )
 
 
 def test_redis_ok_on_a_real_server(tmp_path, embedded_redis):
@@ -60,11 +62,14 @@ def test_backend_closed_port_names_the_local_openai_command(tmp_path):
     assert f"--port {port}" in check.fix and "OPENAI_BASE_URL" in check.fix
 
 
-@pytest.mark.parametrize("status, detail, fix", [
-    (401, "rejected the API key", "OPENAI_API_KEY"),
-    (404, "not found", "/v1"),
-    (500, "HTTP 500", "provider"),
-])
+@pytest.mark.parametrize(
+    "status, detail, fix",
+    [
+        (401, "rejected the API key", "OPENAI_API_KEY"),
+        (404, "not found", "/v1"),
+        (500, "HTTP 500", "provider"),
+    ],
+)
 def test_backend_http_errors_each_have_their_fix(tmp_path, provider, status, detail, fix):
     provider.status = status
     check = check_backend(settings_for(tmp_path, base_url=provider_url(provider)))

@@ -4,6 +4,7 @@
 a terminal does. Ports, the data directory and the env file are the test's own, so nothing here touches a stack a
 developer is running.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,14 +15,16 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import pytest
 import redis
-
 from ops_processes import REPO, base_env, free_port, port_open, wait_until
+
+from shared.records import FINISHED_RUN_STATUSES
 from shared.store import Store, predictions_key
 
 T = TypeVar("T")
@@ -69,24 +72,43 @@ def healthz_ok(url: str) -> bool:
 
 
 def make_down(stack: RunningStack) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "down", f"ENV_FILE={stack.env_file}"], cwd=REPO, env=stack.env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["make", "down", f"ENV_FILE={stack.env_file}"],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @contextlib.contextmanager
 def make_up(tmp_path: Path, **settings: str) -> Iterator[RunningStack]:
     """`make up` on free ports with its data under tmp_path; `settings`: more environment for every service."""
     ports = distinct_free_ports(["redis", "local_openai", "web", "flower"])
-    env = base_env(REDIS_URL=f"redis://127.0.0.1:{ports['redis']}/0", LOCAL_OPENAI_PORT=str(ports["local_openai"]),
-                   OPENAI_BASE_URL=f"http://127.0.0.1:{ports['local_openai']}/v1", WEB_PORT=str(ports["web"]),
-                   FLOWER_PORT=str(ports["flower"]), TQ_DATA_DIR=str(tmp_path / "data"), WEB_WORKERS="1",
-                   WORKER_CONCURRENCY="2", **settings)
+    env = base_env(
+        REDIS_URL=f"redis://127.0.0.1:{ports['redis']}/0",
+        LOCAL_OPENAI_PORT=str(ports["local_openai"]),
+        OPENAI_BASE_URL=f"http://127.0.0.1:{ports['local_openai']}/v1",
+        WEB_PORT=str(ports["web"]),
+        FLOWER_PORT=str(ports["flower"]),
+        TQ_DATA_DIR=str(tmp_path / "data"),
+        WEB_WORKERS="1",
+        WORKER_CONCURRENCY="2",
+        **settings,
+    )
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
     log_path = tmp_path / "make-up.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(["make", "up", f"ENV_FILE={env_file}"], cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "up", f"ENV_FILE={env_file}"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     stack = RunningStack(process, ports, env, env_file, log_path)
     try:
         yield stack
@@ -111,13 +133,15 @@ def wait_until_serving(stack: RunningStack) -> None:
     web = f"http://127.0.0.1:{stack.ports['web']}/healthz"
     wait_until(lambda: healthz_ok(web), START_TIMEOUT_S, f"{web} to report ok", interval_s=1)
     # The worker is up once it answers the doctor's ping over the broker.
-    wait_until(lambda: doctor(stack).returncode == 0, START_TIMEOUT_S, "`python -m worker doctor` to pass",
-               interval_s=1)
+    wait_until(
+        lambda: doctor(stack).returncode == 0, START_TIMEOUT_S, "`python -m worker doctor` to pass", interval_s=1
+    )
 
 
 def doctor(stack: RunningStack) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker", "doctor"], cwd=REPO, env=stack.env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "worker", "doctor"], cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=120
+    )
 
 
 def descendants(pid: int) -> list[int]:
@@ -133,8 +157,11 @@ def descendants(pid: int) -> list[int]:
 
 def honcho_main(make_pid: int) -> int:
     """The honcho process itself, not the per-service helpers it forks (they share its command line)."""
-    honchos = [pid for pid in descendants(make_pid)
-               if any(arg.endswith(b"/honcho") for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))]
+    honchos = [
+        pid
+        for pid in descendants(make_pid)
+        if any(arg.endswith(b"/honcho") for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
+    ]
     parents = {pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in honchos}
     return next(pid for pid in honchos if parents[pid] not in honchos)
 
@@ -182,7 +209,7 @@ def test_make_down_stops_what_a_killed_make_up_left_behind_and_nothing_else(tmp_
 # Enqueues a local-tfidf experiment on the sample CSV (270 test items) the way the web app does; prints its id.
 SUBMIT = """
 from pathlib import Path
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.settings import get_settings
 from shared.store import Store
@@ -202,14 +229,14 @@ def aof_commands(path: Path) -> Iterator[list[bytes]]:
     """The commands in Redis's append-only file (RESP arrays), up to a last one cut short by a kill."""
     data, i = path.read_bytes(), 0
     try:
-        while data[i:i + 1] == b"*":
+        while data[i : i + 1] == b"*":
             end = data.index(b"\r\n", i)
-            count, i = int(data[i + 1:end]), end + 2
+            count, i = int(data[i + 1 : end]), end + 2
             args = []
             for _ in range(count):
                 end = data.index(b"\r\n", i)
-                length, i = int(data[i + 1:end]), end + 2
-                args.append(data[i:i + length])
+                length, i = int(data[i + 1 : end]), end + 2
+                args.append(data[i : i + length])
                 i += length + 2
             yield args
     except ValueError:
@@ -228,11 +255,19 @@ def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with
     (their supervisor restarts them; honcho would otherwise stop the whole stack), the data survives in the
     append-only file, the task comes back after the visibility timeout, and the experiment succeeds. The AOF, which
     logs every write, shows each test row's prediction written exactly once."""
-    with make_up(tmp_path, TQ_VISIBILITY_TIMEOUT_S="20", TQ_REQUEST_TIMEOUT_S="4", TQ_POLL_INTERVAL_S="0.2",
-                 TQ_POLL_MAX_INTERVAL_S="1", TQ_MAX_RETRIES="1", TQ_EVAL_CONCURRENCY="1") as stack:
+    with make_up(
+        tmp_path,
+        TQ_VISIBILITY_TIMEOUT_S="20",
+        TQ_REQUEST_TIMEOUT_S="4",
+        TQ_POLL_INTERVAL_S="0.2",
+        TQ_POLL_MAX_INTERVAL_S="1",
+        TQ_MAX_RETRIES="1",
+        TQ_EVAL_CONCURRENCY="1",
+    ) as stack:
         wait_until_serving(stack)
-        submitted = subprocess.run([sys.executable, "-c", SUBMIT], cwd=REPO, env=stack.env, capture_output=True,
-                                   text=True, timeout=120)
+        submitted = subprocess.run(
+            [sys.executable, "-c", SUBMIT], cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=120
+        )
         assert submitted.returncode == 0, submitted.stderr
         exp_id = submitted.stdout.split()[0]
         store = Store.from_url(stack.env["REDIS_URL"])
@@ -247,7 +282,7 @@ def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with
 
         def finished() -> bool:
             record = when_redis_answers(lambda: store.get_experiment(exp_id, with_predictions=False))
-            return bool(record) and record["status"] in ("succeeded", "failed", "cancelled")
+            return bool(record) and record["status"] in FINISHED_RUN_STATUSES
 
         wait_until(finished, 240, f"experiment {exp_id} to finish after the Redis restart", interval_s=0.5)
         assert stack.process.poll() is None, stack.log()[-4000:]
@@ -261,7 +296,10 @@ def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with
     assert len(test_rows) == 270
     assert sorted(p["row"] for p in run["predictions"]) == sorted(test_rows)
     key = predictions_key(exp_id, "run-1").encode()
-    writes = Counter(int(args[2]) for args in aof_commands(tmp_path / "data" / "redis" / "appendonly.aof")
-                     if args[0].upper() == b"HSET" and args[1] == key)
+    writes = Counter(
+        int(args[2])
+        for args in aof_commands(tmp_path / "data" / "redis" / "appendonly.aof")
+        if args[0].upper() == b"HSET" and args[1] == key
+    )
     assert sorted(writes) == sorted(test_rows)
     assert set(writes.values()) == {1}, sorted(row for row, n in writes.items() if n > 1)

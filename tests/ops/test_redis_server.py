@@ -1,14 +1,16 @@
 """worker.redis_server: the embedded redis-server that `make up` runs, with the persistence tunequeue relies on."""
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
-
 from ops_processes import REPO, EmbeddedRedis, base_env, free_port
+
 from worker.redis_server import PERSISTENCE_OPTIONS, port_from_url, redis_command
 
 
@@ -61,15 +63,20 @@ def test_password_in_redis_url_is_required_and_kept_out_of_ps(tmp_path):
         assert server.client().ping()
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=server.port).ping()
-        assert b"s3cretPass" not in open(f"/proc/{server.process.pid}/cmdline", "rb").read()
+        assert b"s3cretPass" not in Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
         assert (tmp_path / "redis" / "redis-auth.conf").stat().st_mode & 0o777 == 0o600
     finally:
         server.stop(signal.SIGKILL)
 
 
 def test_refuses_to_listen_on_the_network_without_a_password(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "worker.redis_server", "--bind", "0.0.0.0", "--dir", str(tmp_path)],
-                            cwd=REPO, env=base_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.redis_server", "--bind", "0.0.0.0", "--dir", str(tmp_path)],
+        cwd=REPO,
+        env=base_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "REDIS_URL" in result.stderr and "password" in result.stderr

@@ -1,7 +1,8 @@
 """Fixtures for shared/: a clean database on the real redis-server of `redis_url` (tests/conftest.py)."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis

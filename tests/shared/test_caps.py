@@ -1,9 +1,11 @@
 """Caps on what one experiment may ask for (TQ_MAX_* settings), enforced where the spec and the record are built."""
+
 from __future__ import annotations
 
 import pytest
 
-from shared.dataset import DatasetError, SamplingSpec, reference_sampling
+from shared.dataset_reading import DatasetError
+from shared.dataset_sampling import SamplingSpec, reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec, RecordError, check_columns, new_experiment_record
 from shared.settings import SettingsError, load_settings
@@ -13,9 +15,17 @@ CAPS = {"TQ_MAX_MODELS": "3", "TQ_MAX_CLASSES": "4", "TQ_MAX_PROMPT_CHARS": "400
 
 
 def make_spec(settings=None, **changes) -> ExperimentSpec:
-    values = dict(dataset_sha256="ab" * 32, dataset_name="t.csv", dataset_path=None, text_column="text",
-                  label_column="label", models=["local-tfidf"], zero_shot=[],
-                  sampling=reference_sampling(["negative", "neutral", "positive"]), prompt=PRESETS["reference"])
+    values = dict(
+        dataset_sha256="ab" * 32,
+        dataset_name="t.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-tfidf"],
+        zero_shot=[],
+        sampling=reference_sampling(["negative", "neutral", "positive"]),
+        prompt=PRESETS["reference"],
+    )
     values.update(changes)
     return ExperimentSpec(**values, settings=settings)
 
@@ -23,10 +33,18 @@ def make_spec(settings=None, **changes) -> ExperimentSpec:
 def test_caps_have_defaults_and_are_read_from_the_environment():
     defaults = load_settings({})
     assert (defaults.max_models, defaults.max_classes, defaults.max_prompt_chars, defaults.max_columns) == (
-        20, 50, 20_000, 200)
+        20,
+        50,
+        20_000,
+        200,
+    )
     settings = load_settings(CAPS)
     assert (settings.max_models, settings.max_classes, settings.max_prompt_chars, settings.max_columns) == (
-        3, 4, 400, 5)
+        3,
+        4,
+        400,
+        5,
+    )
     with pytest.raises(SettingsError, match="TQ_MAX_MODELS"):
         load_settings({"TQ_MAX_MODELS": "0"})
 
@@ -45,8 +63,12 @@ def test_too_many_classes():
     settings = load_settings(CAPS)
     labels = [f"c{i}" for i in range(5)]
     with pytest.raises(RecordError, match=r"5 classes.*at most 4.*TQ_MAX_CLASSES") as raised:
-        make_spec(settings, sampling=SamplingSpec(mode="random", seed=1, train_counts={c: 1 for c in labels},
-                                                  test_counts={c: 1 for c in labels}))
+        make_spec(
+            settings,
+            sampling=SamplingSpec(
+                mode="random", seed=1, train_counts={c: 1 for c in labels}, test_counts={c: 1 for c in labels}
+            ),
+        )
     assert raised.value.field == "label_column"
 
 

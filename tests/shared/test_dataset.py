@@ -31,7 +31,7 @@ def labelled(counts: dict[str, int]) -> bytes:
 
 
 def test_read_table_handles_bom_crlf_and_quoted_newlines():
-    data = b"\xef\xbb\xbftext,label\r\n\"first line\r\nsecond line\",a\r\nplain,b\r\n\r\n"
+    data = b'\xef\xbb\xbftext,label\r\n"first line\r\nsecond line",a\r\nplain,b\r\n\r\n'
     header, rows = read_table(data)
     assert header == ["text", "label"]
     assert rows == [["first line\r\nsecond line", "a"], ["plain", "b"]]
@@ -141,11 +141,14 @@ def test_reference_sampling_for_the_reference_labels():
     assert (spec.mode, spec.train_offset, spec.test_offset, spec.seed) == ("balanced", 0, 100, None)
 
 
-@pytest.mark.parametrize("labels, expected", [
-    (["b", "a"], {"a": 50, "b": 50}),
-    (["x", "y", "z"], {"x": 34, "y": 33, "z": 33}),
-    (["neutral", "positive", "negative", "mixed"], {"mixed": 25, "negative": 25, "neutral": 25, "positive": 25}),
-])
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (["b", "a"], {"a": 50, "b": 50}),
+        (["x", "y", "z"], {"x": 34, "y": 33, "z": 33}),
+        (["neutral", "positive", "negative", "mixed"], {"mixed": 25, "negative": 25, "neutral": 25, "positive": 25}),
+    ],
+)
 def test_reference_sampling_for_other_labels_splits_100_evenly(labels, expected):
     spec = reference_sampling(labels)
     assert spec.train_counts == expected == spec.test_counts
@@ -154,8 +157,7 @@ def test_reference_sampling_for_other_labels_splits_100_evenly(labels, expected)
 
 def test_balanced_split_takes_each_class_in_file_order_from_the_offsets():
     items = load_items(labelled({"a": 6, "b": 6, "c": 6}), "text", "label")
-    spec = SamplingSpec(train_counts={"b": 2, "a": 1}, train_offset=0, test_counts={"b": 2, "a": 2},
-                        test_offset=3)
+    spec = SamplingSpec(train_counts={"b": 2, "a": 1}, train_offset=0, test_counts={"b": 2, "a": 2}, test_offset=3)
     split = split_items(items, spec)
     # rows are a0=0 b0=1 c0=2 a1=3 b1=4 ...: class k's i-th item is row 3*i + k
     assert [item.row for item in split.train] == [1, 4, 0]
@@ -226,8 +228,9 @@ def test_sampling_spec_round_trips_through_a_dict():
 
 
 def test_detect_columns_prefers_long_text_and_low_cardinality_label():
-    rows = [[str(i), "pos" if i % 2 else "neg", f"a rather long piece of text number {i}", "x" * (i % 3)]
-            for i in range(20)]
+    rows = [
+        [str(i), "pos" if i % 2 else "neg", f"a rather long piece of text number {i}", "x" * (i % 3)] for i in range(20)
+    ]
     assert detect_columns(["id", "y", "body", "noise"], rows) == ("body", "y")
 
 
@@ -239,14 +242,17 @@ def reference_rows_by_hand(path):
     """The reference script's selection recomputed with the csv module: per class, rows [n, n+count)."""
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        rows = [(number, row) for number, row in enumerate(reader)
-                if row["text"].strip() and row["airline_sentiment"].strip()]
+        rows = [
+            (number, row)
+            for number, row in enumerate(reader)
+            if row["text"].strip() and row["airline_sentiment"].strip()
+        ]
     result = {}
     for name, offset in (("train", 0), ("test", 100)):
         chosen = []
         for label, count in (("neutral", 34), ("positive", 33), ("negative", 33)):
             of_class = [number for number, row in rows if row["airline_sentiment"] == label]
-            chosen += of_class[offset:offset + count]
+            chosen += of_class[offset : offset + count]
         result[name] = chosen
     return result
 

@@ -1,11 +1,13 @@
 """The pre-launch report: the training file is validated, and tokens and costs follow the price table's rules."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from shared.dataset import Split, load_items, reference_sampling, split_items
+from shared.dataset_reading import load_items
+from shared.dataset_sampling import Split, reference_sampling, split_items
 from shared.estimates import prelaunch_report
 from shared.pricing import default_epochs, inference_cost, training_cost
 from shared.prompts import PRESETS
@@ -48,8 +50,10 @@ def test_fine_tuned_runs_are_evaluated_at_fine_tuned_prices_and_zero_shot_at_bas
     output_tokens = prompt.max_tokens * len(split.test)
     prompt_tokens = zero_shot.evaluation_tokens - output_tokens
     assert zero_shot.cost_usd == pytest.approx(inference_cost(PRICED, prompt_tokens, output_tokens, fine_tuned=False))
-    assert tuned.cost_usd == pytest.approx(training_cost(PRICED, tuned.training_tokens)
-                                           + inference_cost(PRICED, prompt_tokens, output_tokens, fine_tuned=True))
+    assert tuned.cost_usd == pytest.approx(
+        training_cost(PRICED, tuned.training_tokens)
+        + inference_cost(PRICED, prompt_tokens, output_tokens, fine_tuned=True)
+    )
     assert tuned.cost_usd - training_cost(PRICED, tuned.training_tokens) > zero_shot.cost_usd
     ft_model = f"ft:{PRICED}:org:tq:abc123"
     asked = prelaunch_report(split, prompt, [], [ft_model], 1).models[0]

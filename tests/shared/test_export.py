@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from shared.dataset_sampling import reference_sampling
 from shared.export import (
     PREDICTION_COLUMNS,
     build_manifest,
@@ -13,24 +14,26 @@ from shared.export import (
     predictions_csv,
 )
 from shared.records import ExperimentSpec, new_experiment_record
-from shared.dataset import reference_sampling
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-    ("+1+1", "'+1+1"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tcmd", "'\tcmd"),
-    ("\rcmd", "'\rcmd"),
-    ("\x00=cmd", "'\x00=cmd"),
-    ("@united thanks", "'@united thanks"),
-    ("plain text", "plain text"),
-    ("a=b", "a=b"),
-    (None, ""),
-    (12, "12"),
-    (True, "True"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("\x00=cmd", "'\x00=cmd"),
+        ("@united thanks", "'@united thanks"),
+        ("plain text", "plain text"),
+        ("a=b", "a=b"),
+        (None, ""),
+        (12, "12"),
+        (True, "True"),
+    ],
+)
 def test_neutralize_cell(value, expected):
     assert neutralize_cell(value) == expected
 
@@ -46,25 +49,49 @@ def test_csv_bytes_neutralises_every_cell_and_keeps_newlines():
 
 
 def make_record() -> dict:
-    spec = ExperimentSpec(dataset_sha256="cd" * 32, dataset_name="t.csv", dataset_path=None, text_column="text",
-                          label_column="label", models=["local-minilm"], zero_shot=["local-tfidf"],
-                          sampling=reference_sampling(["a", "b"]))
+    spec = ExperimentSpec(
+        dataset_sha256="cd" * 32,
+        dataset_name="t.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-minilm"],
+        zero_shot=["local-tfidf"],
+        sampling=reference_sampling(["a", "b"]),
+    )
     record = new_experiment_record(spec, "http://127.0.0.1:8100/v1")
-    record["runs"][0].update(fine_tuned_model="ft:local-minilm:local:tq:1", job_id="ftjob-1",
-                             metrics={"accuracy": 0.5, "macro_f1": 0.4},
-                             predictions=[{"row": 9, "expected": "b", "output": "=cmd|' /C calc'!A0",
-                                           "predicted": None},
-                                          {"row": 2, "expected": "a", "output": "A", "predicted": "a"}])
+    record["runs"][0].update(
+        fine_tuned_model="ft:local-minilm:local:tq:1",
+        job_id="ftjob-1",
+        metrics={"accuracy": 0.5, "macro_f1": 0.4},
+        predictions=[
+            {"row": 9, "expected": "b", "output": "=cmd|' /C calc'!A0", "predicted": None},
+            {"row": 2, "expected": "a", "output": "A", "predicted": "a"},
+        ],
+    )
     return record
 
 
 def test_predictions_csv():
-    rows = read_back(predictions_csv(make_record(), item_texts({"test": [{"row": 2, "text": "-bad", "label": "a"},
-                                                                        {"row": 9, "text": "fine", "label": "b"}]})))
+    rows = read_back(
+        predictions_csv(
+            make_record(),
+            item_texts({"test": [{"row": 2, "text": "-bad", "label": "a"}, {"row": 9, "text": "fine", "label": "b"}]}),
+        )
+    )
     assert rows[0] == list(PREDICTION_COLUMNS)
     assert rows[1] == ["run-1", "local-minilm", "ft:local-minilm:local:tq:1", "2", "'-bad", "a", "A", "a", "True"]
-    assert rows[2] == ["run-1", "local-minilm", "ft:local-minilm:local:tq:1", "9", "fine", "b",
-                       "'=cmd|' /C calc'!A0", "", "False"]
+    assert rows[2] == [
+        "run-1",
+        "local-minilm",
+        "ft:local-minilm:local:tq:1",
+        "9",
+        "fine",
+        "b",
+        "'=cmd|' /C calc'!A0",
+        "",
+        "False",
+    ]
     assert len(rows) == 3
 
 

@@ -1,4 +1,5 @@
 """shared.health.TimedCache: slow checks (worker ping, provider) reused for a few seconds, per key."""
+
 from __future__ import annotations
 
 import pytest

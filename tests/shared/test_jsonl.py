@@ -1,4 +1,5 @@
 """Chat JSONL writing and validation by OpenAI's rules for chat fine-tuning files."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,11 @@ from shared.jsonl import (
 
 
 def _example(i: int) -> list[dict]:
-    return [{"role": "system", "content": "Label it."}, {"role": "user", "content": f"text {i} é"},
-            {"role": "assistant", "content": "neutral"}]
+    return [
+        {"role": "system", "content": "Label it."},
+        {"role": "user", "content": f"text {i} é"},
+        {"role": "assistant", "content": "neutral"},
+    ]
 
 
 def test_written_file_round_trips_and_validates():
@@ -40,8 +44,12 @@ def test_each_problem_is_reported_with_its_line():
     lines[3] = json.dumps({"prompt": "x"})
     lines[5] = json.dumps({"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]})
     lines[6] = json.dumps({"messages": [{"role": "user", "content": "x"}]})
-    lines[7] = json.dumps({"messages": [{"role": "user", "content": "x", "colour": 1}, {"role": "assistant", "content": "y"}]})
-    lines[8] = json.dumps({"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "y", "weight": 2}]})
+    lines[7] = json.dumps(
+        {"messages": [{"role": "user", "content": "x", "colour": 1}, {"role": "assistant", "content": "y"}]}
+    )
+    lines[8] = json.dumps(
+        {"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "y", "weight": 2}]}
+    )
     lines[9] = ""
     report = validate_chat_jsonl(("\n".join(lines) + "\n").encode())
     assert not report.ok
@@ -69,9 +77,14 @@ def test_minimum_examples_and_encoding():
 
 
 def test_assistant_tool_call_without_content_is_allowed():
-    call = [{"role": "user", "content": "weather?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
-                                                                    "function": {"name": "w", "arguments": "{}"}}]}]
+    call = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}],
+        },
+    ]
     assert validate_chat_jsonl(chat_jsonl([call] * 10)).ok
 
 
@@ -79,8 +92,10 @@ ODD_SEPARATORS = "\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e"
 
 
 def test_a_text_holding_unicode_line_separators_is_one_line():
-    examples = [[{"role": "user", "content": f"before{ODD_SEPARATORS}after {i}"},
-                 {"role": "assistant", "content": "neutral"}] for i in range(10)]
+    examples = [
+        [{"role": "user", "content": f"before{ODD_SEPARATORS}after {i}"}, {"role": "assistant", "content": "neutral"}]
+        for i in range(10)
+    ]
     report = validate_chat_jsonl(chat_jsonl(examples))
     assert report.ok, report.error_message()
     assert report.n_examples == 10
@@ -88,12 +103,11 @@ def test_a_text_holding_unicode_line_separators_is_one_line():
 
 @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64 * 1024])
 def test_iter_lines_splits_on_newline_only_at_any_chunk_size(chunk_bytes):
-    data = "\ufeff{\"a\": \"x\u2028y\"}\r\nsecond\x0c\u0085\n\nlast".encode()
+    data = '\ufeff{"a": "x\u2028y"}\r\nsecond\x0c\u0085\n\nlast'.encode()
     lines = list(iter_lines(io.BytesIO(data), chunk_bytes=chunk_bytes))
-    assert [line.data for line in lines] == ["{\"a\": \"x\u2028y\"}".encode(), "second\x0c\u0085".encode(), b"",
-                                             b"last"]
+    assert [line.data for line in lines] == ['{"a": "x\u2028y"}'.encode(), "second\x0c\u0085".encode(), b"", b"last"]
     assert [line.number for line in lines] == [1, 2, 3, 4]
-    assert [data[line.offset:line.offset + line.size] for line in lines] == [line.data for line in lines]
+    assert [data[line.offset : line.offset + line.size] for line in lines] == [line.data for line in lines]
     assert list(iter_lines(io.BytesIO(b"one\n"))) == [Line(1, 0, 3, b"one")]
     assert list(iter_lines(io.BytesIO(b""))) == []
 
@@ -121,15 +135,21 @@ def test_a_line_over_the_cap_is_reported_without_being_parsed():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert report.issues == [(1, f"is {len(data) - 1:,} bytes, over the limit of {DEFAULT_MAX_LINE_BYTES:,} bytes "
-                                 "per example; shorten the example or split it into several")]
+    assert report.issues == [
+        (
+            1,
+            f"is {len(data) - 1:,} bytes, over the limit of {DEFAULT_MAX_LINE_BYTES:,} bytes "
+            "per example; shorten the example or split it into several",
+        )
+    ]
     assert peak < 3 * DEFAULT_MAX_LINE_BYTES, f"validation allocated {peak:,} bytes at its peak"
 
 
 def test_an_example_over_the_message_cap_is_one_issue():
     report = validate_chat_jsonl(_one_huge_line(50), min_examples=1, limits=JsonlLimits(max_messages=49))
-    assert report.issues == [(1, "has 50 messages, over the limit of 49 per example; "
-                                 "split the conversation into shorter examples")]
+    assert report.issues == [
+        (1, "has 50 messages, over the limit of 49 per example; split the conversation into shorter examples")
+    ]
     assert validate_chat_jsonl(chat_jsonl([_example(0)]), min_examples=1, limits=JsonlLimits(max_messages=3)).ok
 
 

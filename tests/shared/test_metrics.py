@@ -5,25 +5,28 @@ from shared.metrics import compute_metrics, make_prediction, metrics_from_predic
 LABELS = ["negative", "neutral", "positive"]
 
 
-@pytest.mark.parametrize("output, expected", [
-    ("negative", "negative"),
-    ("Negative", "negative"),
-    ("  NEUTRAL \n", "neutral"),
-    ("positive.", "positive"),
-    ('"positive"', "positive"),
-    ("'neutral'", "neutral"),
-    ("Sentiment: negative", "negative"),
-    ("The sentiment is negative.", "negative"),
-    ("sentiment value: **positive**", "positive"),
-    ("negative negative", "negative"),
-    ("positive or negative", None),
-    ("Neutral, maybe positive", None),
-    ("", None),
-    (None, None),
-    ("I cannot tell", None),
-    ("negatively", None),
-    ("nonpositive", None),
-])
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        ("negative", "negative"),
+        ("Negative", "negative"),
+        ("  NEUTRAL \n", "neutral"),
+        ("positive.", "positive"),
+        ('"positive"', "positive"),
+        ("'neutral'", "neutral"),
+        ("Sentiment: negative", "negative"),
+        ("The sentiment is negative.", "negative"),
+        ("sentiment value: **positive**", "positive"),
+        ("negative negative", "negative"),
+        ("positive or negative", None),
+        ("Neutral, maybe positive", None),
+        ("", None),
+        (None, None),
+        ("I cannot tell", None),
+        ("negatively", None),
+        ("nonpositive", None),
+    ],
+)
 def test_normalize_output(output, expected):
     assert normalize_output(output, LABELS) == expected
 
@@ -40,7 +43,11 @@ def test_normalize_returns_the_labels_own_spelling():
 
 def test_make_prediction():
     assert make_prediction(412, "neutral", "Neutral.", LABELS) == {
-        "row": 412, "expected": "neutral", "output": "Neutral.", "predicted": "neutral"}
+        "row": 412,
+        "expected": "neutral",
+        "output": "Neutral.",
+        "predicted": "neutral",
+    }
     assert make_prediction(3, "neutral", "??", LABELS)["predicted"] is None
 
 
@@ -87,8 +94,10 @@ def test_mismatched_lengths_and_unknown_labels_are_refused():
 
 
 def test_metrics_from_stored_predictions():
-    predictions = [make_prediction(i, label, output, LABELS) for i, (label, output) in
-                   enumerate([("negative", "Negative"), ("positive", "neutral"), ("neutral", "?")])]
+    predictions = [
+        make_prediction(i, label, output, LABELS)
+        for i, (label, output) in enumerate([("negative", "Negative"), ("positive", "neutral"), ("neutral", "?")])
+    ]
     metrics = metrics_from_predictions(predictions, LABELS)
     assert metrics["accuracy"] == 1 / 3
     assert metrics["invalid"] == 1

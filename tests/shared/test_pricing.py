@@ -40,13 +40,16 @@ def test_inference_cost_uses_fine_tuned_or_base_prices():
     price = PRICES["gpt-4o-2024-08-06"]
     assert inference_cost("gpt-4o", 2_000_000, 1_000_000) == pytest.approx(2 * price.base_input + price.base_output)
     assert inference_cost("gpt-4o", 2_000_000, 1_000_000, fine_tuned=True) == pytest.approx(
-        2 * price.input + price.output)
+        2 * price.input + price.output
+    )
     assert inference_cost("ft:gpt-4o-2024-08-06:o:tq:1", 1_000_000, 0) == pytest.approx(price.input)
     assert price.input > price.base_input
 
 
-@pytest.mark.parametrize("n_examples, epochs", [(10, 10), (20, 5), (33, 3), (34, 3), (100, 3), (8333, 3),
-                                                (8334, 2), (30_000, 1), (3, 25), (0, 3)])
+@pytest.mark.parametrize(
+    "n_examples, epochs",
+    [(10, 10), (20, 5), (33, 3), (34, 3), (100, 3), (8333, 3), (8334, 2), (30_000, 1), (3, 25), (0, 3)],
+)
 def test_default_epochs_follow_openais_auto_rule(n_examples, epochs):
     assert default_epochs(n_examples) == epochs
 

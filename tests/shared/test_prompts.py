@@ -16,14 +16,17 @@ from shared.prompts import (
 # The reference script's triple-quoted prompt, kept verbatim (its second line is longer than our line limit).
 REFERENCE_SCRIPT_CONTENT = """What is the sentiment expressed in the following tweet about an airline?
             Select sentiment value from positive, negative, or neutral. Return only the sentiment value in small letters.
-            tweet: {}"""
+            tweet: {}"""  # noqa: E501 (the reference script's text, verbatim)
 
 
 def test_reference_training_example_matches_the_reference_script():
     assert training_messages(PRESETS["reference"], "@united late again", "negative") == [
-        {"role": "system", "content": "You are a Twitter sentiment analysis expert who can predict sentiment "
-                                      "expressed in the tweets about an airline. You select sentiment value from "
-                                      "positive, negative, or neutral."},
+        {
+            "role": "system",
+            "content": "You are a Twitter sentiment analysis expert who can predict sentiment "
+            "expressed in the tweets about an airline. You select sentiment value from "
+            "positive, negative, or neutral.",
+        },
         {"role": "user", "content": "@united late again"},
         {"role": "assistant", "content": "negative"},
     ]
@@ -32,8 +35,7 @@ def test_reference_training_example_matches_the_reference_script():
 def test_reference_evaluation_is_one_user_message_with_the_scripts_exact_text():
     tweet = "@united {weird} braces\nand a newline"
     preset = PRESETS["reference"]
-    assert evaluation_messages(preset, tweet) == [
-        {"role": "user", "content": REFERENCE_SCRIPT_CONTENT.format(tweet)}]
+    assert evaluation_messages(preset, tweet) == [{"role": "user", "content": REFERENCE_SCRIPT_CONTENT.format(tweet)}]
     assert (preset.temperature, preset.max_tokens) == (0, 10)
 
 
@@ -43,12 +45,15 @@ def test_consistent_preset_evaluates_in_the_training_format():
     assert evaluation_messages(preset, "hello")[0] == {"role": "system", "content": REFERENCE_SYSTEM_PROMPT}
 
 
-@pytest.mark.parametrize("template, match", [
-    ("no field here", "no {text} field"),
-    ("{text} and {label}", "unknown field.*label"),
-    ("{} {text}", "unknown field"),
-    ("{text", "not a valid template"),
-])
+@pytest.mark.parametrize(
+    "template, match",
+    [
+        ("no field here", "no {text} field"),
+        ("{text} and {label}", "unknown field.*label"),
+        ("{} {text}", "unknown field"),
+        ("{text", "not a valid template"),
+    ],
+)
 def test_bad_templates_are_refused(template, match):
     with pytest.raises(PromptError, match=match):
         validate_template(template)
@@ -66,7 +71,9 @@ def test_edited_copy_of_reference_changes_only_the_named_parts():
     edited = PRESETS["reference"].edited(system_prompt="Classify.", user_template="Tweet: {text}\nLabel:")
     assert edited.name == "reference-edited"
     assert training_messages(edited, "hi", "neutral")[:2] == [
-        {"role": "system", "content": "Classify."}, {"role": "user", "content": "hi"}]
+        {"role": "system", "content": "Classify."},
+        {"role": "user", "content": "hi"},
+    ]
     assert evaluation_messages(edited, "hi") == [{"role": "user", "content": "Tweet: hi\nLabel:"}]
     assert PRESETS["reference"].system_prompt == REFERENCE_SYSTEM_PROMPT
 
@@ -74,8 +81,11 @@ def test_edited_copy_of_reference_changes_only_the_named_parts():
 def test_edited_copy_of_consistent_stays_consistent():
     edited = PRESETS["consistent"].edited(name="mine", system_prompt="S", user_template="T: {text}")
     assert edited.name == "mine"
-    assert evaluation_messages(edited, "x") == training_messages(edited, "x", "y")[:2] == [
-        {"role": "system", "content": "S"}, {"role": "user", "content": "T: x"}]
+    assert (
+        evaluation_messages(edited, "x")
+        == training_messages(edited, "x", "y")[:2]
+        == [{"role": "system", "content": "S"}, {"role": "user", "content": "T: x"}]
+    )
 
 
 def test_an_empty_system_prompt_removes_it_and_none_keeps_it():
@@ -113,8 +123,20 @@ def test_unknown_preset_lists_the_known_ones():
         get_preset("nope")
 
 
-@pytest.mark.parametrize("template", ["{text:d}", "{text:x}", "{text:,}", "{text:>900000000}", "{text:>1000000}",
-                                      "a {text!r}", "{text!s:10}", "{text:{text}}", "{text} {text!a}"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{text:d}",
+        "{text:x}",
+        "{text:,}",
+        "{text:>900000000}",
+        "{text:>1000000}",
+        "a {text!r}",
+        "{text!s:10}",
+        "{text:{text}}",
+        "{text} {text!a}",
+    ],
+)
 def test_conversions_and_format_specs_are_refused(template):
     with pytest.raises(PromptError, match=r"only a bare \{text\}"):
         validate_template(template)

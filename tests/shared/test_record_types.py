@@ -1,22 +1,38 @@
 """The record types match what `shared.records` builds and `shared.store` serves."""
+
 from __future__ import annotations
 
 from typing import get_type_hints
 
-from shared.dataset import reference_sampling
-from shared.record_types import (EXPERIMENT_STATUSES, RUN_STATUSES, SCHEMA_VERSION, ExperimentRecord, Hyperparameters,
-                                 Prompt, Run, Sampling)
+from shared.dataset_sampling import reference_sampling
+from shared.record_types import (
+    EXPERIMENT_STATUSES,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    ExperimentRecord,
+    Hyperparameters,
+    Prompt,
+    Run,
+    Sampling,
+)
 from shared.records import ExperimentSpec, new_experiment_record, new_run_record
 
 
 def spec() -> ExperimentSpec:
-    return ExperimentSpec(dataset_sha256="ab" * 32, dataset_name="t.csv", dataset_path=None, text_column="text",
-                          label_column="label", models=["local-tfidf"], zero_shot=["local-minilm"],
-                          sampling=reference_sampling(["negative", "neutral", "positive"]))
+    return ExperimentSpec(
+        dataset_sha256="ab" * 32,
+        dataset_name="t.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-tfidf"],
+        zero_shot=["local-minilm"],
+        sampling=reference_sampling(["negative", "neutral", "positive"]),
+    )
 
 
 def required(typed_dict: type) -> set[str]:
-    return set(getattr(typed_dict, "__required_keys__"))
+    return set(typed_dict.__required_keys__)
 
 
 def test_a_new_record_has_exactly_the_typed_keys():

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from shared.dataset import SamplingSpec, reference_sampling
+from shared.dataset_sampling import SamplingSpec, reference_sampling
 from shared.prompts import PRESETS
 from shared.records import (
     DEFAULT_HYPERPARAMETERS,
@@ -22,10 +22,18 @@ from shared.records import (
 
 
 def make_spec(**changes) -> ExperimentSpec:
-    values = dict(dataset_sha256="ab" * 32, dataset_name="Tweets.csv", dataset_path="/data/Tweets.csv",
-                  text_column="text", label_column="airline_sentiment", models=["local-minilm", "local-tfidf"],
-                  zero_shot=["smollm2-135m-instruct"], sampling=reference_sampling(["negative", "neutral", "positive"]),
-                  prompt=PRESETS["consistent"], hyperparameters={"n_epochs": 3})
+    values = dict(
+        dataset_sha256="ab" * 32,
+        dataset_name="Tweets.csv",
+        dataset_path="/data/Tweets.csv",
+        text_column="text",
+        label_column="airline_sentiment",
+        models=["local-minilm", "local-tfidf"],
+        zero_shot=["smollm2-135m-instruct"],
+        sampling=reference_sampling(["negative", "neutral", "positive"]),
+        prompt=PRESETS["consistent"],
+        hyperparameters={"n_epochs": 3},
+    )
     values.update(changes)
     return ExperimentSpec(**values)
 
@@ -41,8 +49,10 @@ def test_new_experiment_record_has_the_schema_v1_shape():
     assert record["hyperparameters"] == {**DEFAULT_HYPERPARAMETERS, "n_epochs": 3}
     assert record["provider"] == {"base_url": "http://127.0.0.1:8100/v1"}
     assert [(r["id"], r["base_model"], r["kind"]) for r in record["runs"]] == [
-        ("run-1", "local-minilm", "fine-tuned"), ("run-2", "local-tfidf", "fine-tuned"),
-        ("run-3", "smollm2-135m-instruct", "zero-shot")]
+        ("run-1", "local-minilm", "fine-tuned"),
+        ("run-2", "local-tfidf", "fine-tuned"),
+        ("run-3", "smollm2-135m-instruct", "zero-shot"),
+    ]
     assert json.loads(json.dumps(record)) == record
 
 
@@ -70,24 +80,27 @@ def test_spec_defaults_to_the_reference_prompt():
     assert make_spec(prompt=None).prompt == PRESETS["reference"]
 
 
-@pytest.mark.parametrize("values, match", [
-    ({"n_epochs": 0}, "n_epochs=0 is out of range"),
-    ({"n_epochs": "three"}, "'auto' or a number"),
-    ({"n_epochs": 2.5}, "whole number"),
-    ({"batch_size": -1}, "batch_size"),
-    ({"learning_rate_multiplier": 0}, "learning_rate_multiplier"),
-    ({"suffix": "has space"}, "suffix"),
-    ({"suffix": "x" * 65}, "suffix"),
-    ({"epochs": 3}, "unknown hyperparameter.*epochs"),
-    ({"learning_rate_multiplier": "nan"}, "learning_rate_multiplier='nan' is not a finite number"),
-    ({"learning_rate_multiplier": float("nan")}, "not a finite number"),
-    ({"learning_rate_multiplier": "inf"}, "not a finite number"),
-    ({"learning_rate_multiplier": "-inf"}, "not a finite number"),
-    ({"n_epochs": "nan"}, "n_epochs"),
-    ({"n_epochs": float("inf")}, "n_epochs"),
-    ({"batch_size": "inf"}, "batch_size"),
-    ({"seed": "nan"}, "seed"),
-])
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ({"n_epochs": 0}, "n_epochs=0 is out of range"),
+        ({"n_epochs": "three"}, "'auto' or a number"),
+        ({"n_epochs": 2.5}, "whole number"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"learning_rate_multiplier": 0}, "learning_rate_multiplier"),
+        ({"suffix": "has space"}, "suffix"),
+        ({"suffix": "x" * 65}, "suffix"),
+        ({"epochs": 3}, "unknown hyperparameter.*epochs"),
+        ({"learning_rate_multiplier": "nan"}, "learning_rate_multiplier='nan' is not a finite number"),
+        ({"learning_rate_multiplier": float("nan")}, "not a finite number"),
+        ({"learning_rate_multiplier": "inf"}, "not a finite number"),
+        ({"learning_rate_multiplier": "-inf"}, "not a finite number"),
+        ({"n_epochs": "nan"}, "n_epochs"),
+        ({"n_epochs": float("inf")}, "n_epochs"),
+        ({"batch_size": "inf"}, "batch_size"),
+        ({"seed": "nan"}, "seed"),
+    ],
+)
 def test_bad_hyperparameters(values, match):
     with pytest.raises(RecordError, match=match):
         normalize_hyperparameters(values)
@@ -95,32 +108,51 @@ def test_bad_hyperparameters(values, match):
 
 def test_hyperparameters_accept_auto_numbers_and_strings_of_numbers():
     assert normalize_hyperparameters({"n_epochs": "4", "learning_rate_multiplier": "0.5", "seed": 3}) == {
-        **DEFAULT_HYPERPARAMETERS, "n_epochs": 4, "learning_rate_multiplier": 0.5, "seed": 3}
+        **DEFAULT_HYPERPARAMETERS,
+        "n_epochs": 4,
+        "learning_rate_multiplier": 0.5,
+        "seed": 3,
+    }
     assert normalize_hyperparameters(None) == DEFAULT_HYPERPARAMETERS
 
 
 def test_summary_picks_the_best_succeeded_run():
     runs = [
-        {**new_run_record("run-1", "a", "fine-tuned"), "status": "succeeded",
-         "metrics": {"accuracy": 0.8, "macro_f1": 0.7, "invalid": 0}},
-        {**new_run_record("run-2", "b", "fine-tuned"), "status": "succeeded",
-         "metrics": {"accuracy": 0.8, "macro_f1": 0.75, "invalid": 1}},
-        {**new_run_record("run-3", "c", "zero-shot"), "status": "failed",
-         "metrics": {"accuracy": 0.9, "macro_f1": 0.9, "invalid": 0}},
+        {
+            **new_run_record("run-1", "a", "fine-tuned"),
+            "status": "succeeded",
+            "metrics": {"accuracy": 0.8, "macro_f1": 0.7, "invalid": 0},
+        },
+        {
+            **new_run_record("run-2", "b", "fine-tuned"),
+            "status": "succeeded",
+            "metrics": {"accuracy": 0.8, "macro_f1": 0.75, "invalid": 1},
+        },
+        {
+            **new_run_record("run-3", "c", "zero-shot"),
+            "status": "failed",
+            "metrics": {"accuracy": 0.9, "macro_f1": 0.9, "invalid": 0},
+        },
     ]
     summary = summarize_runs(runs)
     assert summary["best_run"] == "run-2"
-    assert [(row["run"], row["accuracy"]) for row in summary["table"]] == [("run-1", 0.8), ("run-2", 0.8),
-                                                                           ("run-3", 0.9)]
+    assert [(row["run"], row["accuracy"]) for row in summary["table"]] == [
+        ("run-1", 0.8),
+        ("run-2", 0.8),
+        ("run-3", 0.9),
+    ]
     assert summarize_runs([new_run_record("run-1", "a", "zero-shot")])["best_run"] is None
 
 
-@pytest.mark.parametrize("statuses, expected", [
-    (["succeeded", "succeeded"], "succeeded"),
-    (["succeeded", "failed"], "failed"),
-    (["succeeded", "cancelled"], "cancelled"),
-    ([], "failed"),
-])
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (["succeeded", "succeeded"], "succeeded"),
+        (["succeeded", "failed"], "failed"),
+        (["succeeded", "cancelled"], "cancelled"),
+        ([], "failed"),
+    ],
+)
 def test_final_status(statuses, expected):
     assert final_status(statuses) == expected
 
@@ -130,8 +162,21 @@ def test_generated_ids_pass_the_one_id_check():
     assert is_experiment_id(new_experiment_record(make_spec(), "http://x/v1")["id"])
 
 
-@pytest.mark.parametrize("value", ["exp_0123456789a", "exp_0123456789abc", "exp_0123456789AB", "exp_0123456789ab\n",
-                                   "exp_0123456789ab:items", "exp_*", "../exp_0123456789ab", "", None, 12])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "exp_0123456789a",
+        "exp_0123456789abc",
+        "exp_0123456789AB",
+        "exp_0123456789ab\n",
+        "exp_0123456789ab:items",
+        "exp_*",
+        "../exp_0123456789ab",
+        "",
+        None,
+        12,
+    ],
+)
 def test_malformed_experiment_ids_are_refused(value):
     assert not is_experiment_id(value)
 

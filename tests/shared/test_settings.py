@@ -24,19 +24,42 @@ def test_defaults_point_at_the_local_stack():
 
 
 def test_values_are_read_from_the_environment():
-    settings = load_settings({
-        "REDIS_URL": "redis://cache:6380/2", "OPENAI_BASE_URL": "https://api.openai.com/v1/",
-        "OPENAI_API_KEY": "sk-test-123", "TQ_EVAL_CONCURRENCY": "8", "TQ_REQUEST_TIMEOUT_S": "2.5",
-        "TQ_MAX_RETRIES": "0", "TQ_POLL_INTERVAL_S": "1", "TQ_POLL_MAX_INTERVAL_S": "10",
-        "TQ_FINE_TUNE_DEADLINE_S": "600", "TQ_VISIBILITY_TIMEOUT_S": "120", "TQ_DATA_DIR": "/tmp/tq",
-        "FLOWER_URL": "http://127.0.0.1:5555", "WEB_AUTH_TOKEN": "tok", "SECRET_KEY": "s3cret",
-        "TQ_MAX_UPLOAD_BYTES": "2048",
-    })
+    settings = load_settings(
+        {
+            "REDIS_URL": "redis://cache:6380/2",
+            "OPENAI_BASE_URL": "https://api.openai.com/v1/",
+            "OPENAI_API_KEY": "sk-test-123",
+            "TQ_EVAL_CONCURRENCY": "8",
+            "TQ_REQUEST_TIMEOUT_S": "2.5",
+            "TQ_MAX_RETRIES": "0",
+            "TQ_POLL_INTERVAL_S": "1",
+            "TQ_POLL_MAX_INTERVAL_S": "10",
+            "TQ_FINE_TUNE_DEADLINE_S": "600",
+            "TQ_VISIBILITY_TIMEOUT_S": "120",
+            "TQ_DATA_DIR": "/tmp/tq",
+            "FLOWER_URL": "http://127.0.0.1:5555",
+            "WEB_AUTH_TOKEN": "tok",
+            "SECRET_KEY": "s3cret",
+            "TQ_MAX_UPLOAD_BYTES": "2048",
+        }
+    )
     assert settings == Settings(
-        redis_url="redis://cache:6380/2", openai_base_url="https://api.openai.com/v1", openai_api_key="sk-test-123",
-        eval_concurrency=8, request_timeout_s=2.5, max_retries=0, poll_interval_s=1.0, poll_max_interval_s=10.0,
-        fine_tune_deadline_s=600.0, visibility_timeout_s=120.0, data_dir=Path("/tmp/tq"),
-        flower_url="http://127.0.0.1:5555", web_auth_token="tok", secret_key="s3cret", max_upload_bytes=2048)
+        redis_url="redis://cache:6380/2",
+        openai_base_url="https://api.openai.com/v1",
+        openai_api_key="sk-test-123",
+        eval_concurrency=8,
+        request_timeout_s=2.5,
+        max_retries=0,
+        poll_interval_s=1.0,
+        poll_max_interval_s=10.0,
+        fine_tune_deadline_s=600.0,
+        visibility_timeout_s=120.0,
+        data_dir=Path("/tmp/tq"),
+        flower_url="http://127.0.0.1:5555",
+        web_auth_token="tok",
+        secret_key="s3cret",
+        max_upload_bytes=2048,
+    )
     assert not settings.uses_local_backend
 
 
@@ -45,8 +68,13 @@ def test_blank_values_mean_the_default():
 
 
 def test_repr_never_shows_secrets():
-    settings = load_settings({"OPENAI_API_KEY": "sk-very-secret-key", "SECRET_KEY": "flask-secret-value",
-                              "WEB_AUTH_TOKEN": "web-token-value"})
+    settings = load_settings(
+        {
+            "OPENAI_API_KEY": "sk-very-secret-key",
+            "SECRET_KEY": "flask-secret-value",
+            "WEB_AUTH_TOKEN": "web-token-value",
+        }
+    )
     for text in (repr(settings), str(settings), f"{settings}"):
         assert "sk-very-secret-key" not in text
         assert "flask-secret-value" not in text
@@ -55,8 +83,9 @@ def test_repr_never_shows_secrets():
 
 
 def test_repr_masks_url_passwords():
-    settings = load_settings({"REDIS_URL": "redis://user:hunter2@cache:6380/1",
-                              "FLOWER_URL": "http://admin:flowerpw@127.0.0.1:5555"})
+    settings = load_settings(
+        {"REDIS_URL": "redis://user:hunter2@cache:6380/1", "FLOWER_URL": "http://admin:flowerpw@127.0.0.1:5555"}
+    )
     assert "hunter2" not in repr(settings) and "flowerpw" not in repr(settings)
     assert "redis://user:***@cache:6380/1" in repr(settings)
     assert settings.public_dict()["redis_url"] == "redis://user:***@cache:6380/1"
@@ -80,23 +109,29 @@ def test_settings_are_frozen():
         load_settings({}).redis_url = "x"
 
 
-@pytest.mark.parametrize("environ, match", [
-    ({"TQ_EVAL_CONCURRENCY": "many"}, "TQ_EVAL_CONCURRENCY='many' is not a whole number"),
-    ({"TQ_EVAL_CONCURRENCY": "0"}, "TQ_EVAL_CONCURRENCY='0' is too small; it must be at least 1"),
-    ({"TQ_REQUEST_TIMEOUT_S": "soon"}, "TQ_REQUEST_TIMEOUT_S='soon' is not a number"),
-    ({"TQ_MAX_RETRIES": "-1"}, "TQ_MAX_RETRIES"),
-    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a valid URL.*redis://"),
-    ({"OPENAI_BASE_URL": "ftp://x/v1"}, "OPENAI_BASE_URL.*http:// or https://"),
-    ({"FLOWER_URL": "nope"}, "FLOWER_URL"),
-    ({"TQ_POLL_INTERVAL_S": "10", "TQ_POLL_MAX_INTERVAL_S": "5"}, "backoff cap"),
-    ({"TQ_FINE_TUNE_DEADLINE_S": "5"}, "raise the deadline"),
-    ({"TQ_MAX_UPLOAD_BYTES": "10"}, "TQ_MAX_UPLOAD_BYTES"),
-    ({"TQ_VISIBILITY_TIMEOUT_S": "5"}, "TQ_VISIBILITY_TIMEOUT_S='5' is too small; it must be at least 10 s"),
-    ({"TQ_POLL_MAX_INTERVAL_S": "100"},
-     r"TQ_POLL_MAX_INTERVAL_S \(100 s\) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S \(300 s\).*at most 75 s"),
-    ({"TQ_REQUEST_TIMEOUT_S": "120"}, "raise TQ_VISIBILITY_TIMEOUT_S to at least 480 s"),
-    ({"OPENAI_BASE_URL": "https://api.openai.com/v1"}, "export OPENAI_API_KEY"),
-])
+@pytest.mark.parametrize(
+    "environ, match",
+    [
+        ({"TQ_EVAL_CONCURRENCY": "many"}, "TQ_EVAL_CONCURRENCY='many' is not a whole number"),
+        ({"TQ_EVAL_CONCURRENCY": "0"}, "TQ_EVAL_CONCURRENCY='0' is too small; it must be at least 1"),
+        ({"TQ_REQUEST_TIMEOUT_S": "soon"}, "TQ_REQUEST_TIMEOUT_S='soon' is not a number"),
+        ({"TQ_MAX_RETRIES": "-1"}, "TQ_MAX_RETRIES"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a valid URL.*redis://"),
+        ({"OPENAI_BASE_URL": "ftp://x/v1"}, "OPENAI_BASE_URL.*http:// or https://"),
+        ({"FLOWER_URL": "nope"}, "FLOWER_URL"),
+        ({"TQ_POLL_INTERVAL_S": "10", "TQ_POLL_MAX_INTERVAL_S": "5"}, "backoff cap"),
+        ({"TQ_FINE_TUNE_DEADLINE_S": "5"}, "raise the deadline"),
+        ({"TQ_MAX_UPLOAD_BYTES": "10"}, "TQ_MAX_UPLOAD_BYTES"),
+        ({"TQ_VISIBILITY_TIMEOUT_S": "5"}, "TQ_VISIBILITY_TIMEOUT_S='5' is too small; it must be at least 10 s"),
+        (
+            {"TQ_POLL_MAX_INTERVAL_S": "100"},
+            r"TQ_POLL_MAX_INTERVAL_S \(100 s\) is more than a quarter of TQ_VISIBILITY_TIMEOUT_S \(300 s\)"
+            r".*at most 75 s",
+        ),
+        ({"TQ_REQUEST_TIMEOUT_S": "120"}, "raise TQ_VISIBILITY_TIMEOUT_S to at least 480 s"),
+        ({"OPENAI_BASE_URL": "https://api.openai.com/v1"}, "export OPENAI_API_KEY"),
+    ],
+)
 def test_bad_values_say_what_and_how_to_fix(environ, match):
     with pytest.raises(SettingsError, match=match):
         load_settings(environ)
@@ -126,10 +161,20 @@ def test_one_provider_call_with_all_its_retries_must_fit_in_half_the_visibility_
     defaults = load_settings({})
     assert (defaults.request_timeout_s, defaults.max_retries, defaults.visibility_timeout_s) == (30, 3, 300)
     assert load_settings({"TQ_REQUEST_TIMEOUT_S": "30", "TQ_MAX_RETRIES": "4", "TQ_VISIBILITY_TIMEOUT_S": "400"})
-    with pytest.raises(SettingsError, match=r"could take 157\.5 s .*TQ_MAX_RETRIES=4 retries of "
-                                            r"TQ_REQUEST_TIMEOUT_S=30 s.*raise TQ_VISIBILITY_TIMEOUT_S to at least "
-                                            r"315 s"):
+    with pytest.raises(
+        SettingsError,
+        match=r"could take 157\.5 s .*TQ_MAX_RETRIES=4 retries of "
+        r"TQ_REQUEST_TIMEOUT_S=30 s.*raise TQ_VISIBILITY_TIMEOUT_S to at least "
+        r"315 s",
+    ):
         load_settings({"TQ_MAX_RETRIES": "4"})
     with pytest.raises(SettingsError, match="lower TQ_MAX_RETRIES or TQ_REQUEST_TIMEOUT_S"):
-        load_settings({"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "5", "TQ_MAX_RETRIES": "3",
-                       "TQ_POLL_MAX_INTERVAL_S": "1", "TQ_POLL_INTERVAL_S": "0.5"})
+        load_settings(
+            {
+                "TQ_VISIBILITY_TIMEOUT_S": "20",
+                "TQ_REQUEST_TIMEOUT_S": "5",
+                "TQ_MAX_RETRIES": "3",
+                "TQ_POLL_MAX_INTERVAL_S": "1",
+                "TQ_POLL_INTERVAL_S": "0.5",
+            }
+        )

@@ -1,19 +1,30 @@
 """Intervals and paired tests, checked against published values and hand computations."""
+
 from __future__ import annotations
 
 import pytest
 
-from shared.significance import (best_run, compare_paired, compare_runs, correctness, items_to_detect,
-                                 macro_f1_interval, wilson_interval)
+from shared.significance import (
+    best_run,
+    compare_paired,
+    compare_runs,
+    correctness,
+    items_to_detect,
+    macro_f1_interval,
+    wilson_interval,
+)
 
 
-@pytest.mark.parametrize("correct, n, low, high", [
-    # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3 (Wilson).
-    (81, 263, 0.2553, 0.3662),
-    (15, 148, 0.0624, 0.1605),
-    (0, 20, 0.0, 0.1611),
-    (1, 29, 0.0061, 0.1718),
-])
+@pytest.mark.parametrize(
+    "correct, n, low, high",
+    [
+        # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3 (Wilson).
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
 def test_wilson_interval_matches_newcombe(correct: int, n: int, low: float, high: float) -> None:
     assert wilson_interval(correct, n) == pytest.approx([low, high], abs=5e-5)
 

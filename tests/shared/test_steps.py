@@ -4,12 +4,13 @@ Provider faults (429 with Retry-After, 500) come from `StubChat`, a tiny real HT
 provider's chat endpoint, because local_openai never answers 429/500 on demand; everything else runs against real
 Redis and, for fine-tuning, the real local_openai from tests/conftest.py.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,10 +55,23 @@ class StubChat:
                 stub.requests.append(body)
                 stub.times.append(time.monotonic())
                 status, headers = stub.faults.pop(0) if stub.faults else (200, {})
-                payload = {"error": {"message": "slow down", "type": "rate_limit"}} if status != 200 else {
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": stub.answer}}]}
+                payload = (
+                    {"error": {"message": "slow down", "type": "rate_limit"}}
+                    if status != 200
+                    else {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": stub.answer},
+                            }
+                        ],
+                    }
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 for key, value in headers.items():
@@ -69,8 +83,9 @@ class StubChat:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{self.server.server_address[1]}/v1",
-                                    api_key="unused", max_retries=0, timeout=5)
+        self.client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{self.server.server_address[1]}/v1", api_key="unused", max_retries=0, timeout=5
+        )
 
     def close(self) -> None:
         self.server.shutdown()
@@ -92,11 +107,22 @@ def stub():
 
 def prepared_experiment(store, models=("local-tfidf",), zero_shot=(), test_per_class: int = 4) -> str:
     sha = store.put_dataset(SAMPLE_CSV.read_bytes(), SAMPLE_CSV.name)
-    sampling = SamplingSpec(train_counts=dict(REFERENCE_TRAIN_COUNTS), train_offset=0,
-                            test_counts={label: test_per_class for label in REFERENCE_TRAIN_COUNTS}, test_offset=100)
-    spec = ExperimentSpec(dataset_sha256=sha, dataset_name=SAMPLE_CSV.name, dataset_path=None, text_column="text",
-                          label_column="airline_sentiment", models=list(models), zero_shot=list(zero_shot),
-                          sampling=sampling)
+    sampling = SamplingSpec(
+        train_counts=dict(REFERENCE_TRAIN_COUNTS),
+        train_offset=0,
+        test_counts={label: test_per_class for label in REFERENCE_TRAIN_COUNTS},
+        test_offset=100,
+    )
+    spec = ExperimentSpec(
+        dataset_sha256=sha,
+        dataset_name=SAMPLE_CSV.name,
+        dataset_path=None,
+        text_column="text",
+        label_column="airline_sentiment",
+        models=list(models),
+        zero_shot=list(zero_shot),
+        sampling=sampling,
+    )
     exp_id = store.create_experiment(spec, "http://provider.invalid/v1")
     prepare(store, exp_id)
     return exp_id
@@ -114,17 +140,20 @@ def provider_error(stub, status: int, headers: dict) -> openai.APIStatusError:
     return caught.value
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"Retry-After": "7"}, 7.0),
-    ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
+        ({}, None),
+    ],
+)
 def test_retry_after_reads_the_provider_headers(stub, headers, expected):
     assert retry_after_s(provider_error(stub, 429, headers)) == expected
 
 
 def test_retry_after_accepts_an_http_date(stub):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= retry_after_s(provider_error(stub, 503, {"Retry-After": when})) <= 30
 
 
@@ -157,8 +186,12 @@ def test_the_sdk_client_gives_up_after_max_retries_and_never_retries_a_400(stub)
 
     bad = stub(faults=[(400, {})])
     with pytest.raises(openai.BadRequestError):
-        ask(make_client(stub_settings(bad, TQ_MAX_RETRIES="3")), "m", [{"role": "user", "content": "hi"}],
-            PRESETS["reference"])
+        ask(
+            make_client(stub_settings(bad, TQ_MAX_RETRIES="3")),
+            "m",
+            [{"role": "user", "content": "hi"}],
+            PRESETS["reference"],
+        )
     assert len(bad.requests) == 1
 
 
@@ -176,8 +209,10 @@ def test_the_retry_bound_uses_the_sdks_own_backoff():
     """`shared.retries` mirrors the SDK's backoff constants to bound a call; a new SDK release must not move them."""
     from openai import _constants
 
-    assert (SDK_FIRST_RETRY_WAIT_S, SDK_MAX_RETRY_WAIT_S) == (_constants.INITIAL_RETRY_DELAY,
-                                                              _constants.MAX_RETRY_DELAY)
+    assert (SDK_FIRST_RETRY_WAIT_S, SDK_MAX_RETRY_WAIT_S) == (
+        _constants.INITIAL_RETRY_DELAY,
+        _constants.MAX_RETRY_DELAY,
+    )
     assert call_bound_s(30, 3) == 4 * 30 + 0.5 + 1 + 2
     assert fit_call(5, 3, 100) == (5, 3)
     assert fit_call(5, 3, 11) == (5, 1)
@@ -189,8 +224,9 @@ def test_evaluate_asks_only_for_missing_items_and_scores_stored_predictions(stor
     split = load_split(store, exp_id)
     done_before = split.test[:5]
     for item in done_before:
-        store.save_prediction(exp_id, "run-1", {"row": item.row, "expected": item.label, "output": item.label,
-                                                "predicted": item.label})
+        store.save_prediction(
+            exp_id, "run-1", {"row": item.row, "expected": item.label, "output": item.label, "predicted": item.label}
+        )
     provider = stub(answer="Sentiment: negative")
     progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=3, budget_s=60)
     assert progress == EvalProgress(12, 12)
@@ -280,8 +316,17 @@ def test_evaluate_cuts_the_sdk_retries_to_end_by_its_deadline_and_hands_over(sto
     and no retry; the failed item is left for the next task instead of failing the run."""
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
     provider = stub(faults=[(503, {})] * 10)
-    progress = evaluate(store, provider.client, exp_id, "run-1", "m", concurrency=1, budget_s=60,
-                        limits=CallLimits(timeout_s=5, max_retries=3), deadline_s=2)
+    progress = evaluate(
+        store,
+        provider.client,
+        exp_id,
+        "run-1",
+        "m",
+        concurrency=1,
+        budget_s=60,
+        limits=CallLimits(timeout_s=5, max_retries=3),
+        deadline_s=2,
+    )
     assert len(provider.requests) == 1
     assert progress == EvalProgress(0, 12) and progress.answered == 0
     assert store.get_run(exp_id, "run-1")["status"] == "evaluating"
@@ -291,8 +336,17 @@ def test_evaluate_hands_over_with_the_wait_the_provider_asked_for(store, stub):
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
     provider = stub(faults=[(429, {"Retry-After": "30"})])
     client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
-    progress = evaluate(store, client, exp_id, "run-1", "m", concurrency=1, budget_s=60,
-                        limits=CallLimits(timeout_s=5, max_retries=3), deadline_s=60)
+    progress = evaluate(
+        store,
+        client,
+        exp_id,
+        "run-1",
+        "m",
+        concurrency=1,
+        budget_s=60,
+        limits=CallLimits(timeout_s=5, max_retries=3),
+        deadline_s=60,
+    )
     assert len(provider.requests) == 1
     assert progress.done == 0 and progress.wait_s == 30
 
@@ -328,15 +382,28 @@ def test_a_lease_taken_over_after_expiring_is_not_released_by_its_old_holder(sto
 
 
 def test_jobs_are_created_with_the_supervised_method_shape():
-    record = {"id": "exp_0123456789ab", "hyperparameters": {"n_epochs": 2, "batch_size": "auto",
-                                                            "learning_rate_multiplier": 0.5, "suffix": "tq",
-                                                            "seed": 7}}
+    record = {
+        "id": "exp_0123456789ab",
+        "hyperparameters": {
+            "n_epochs": 2,
+            "batch_size": "auto",
+            "learning_rate_multiplier": 0.5,
+            "suffix": "tq",
+            "seed": 7,
+        },
+    }
     request = job_request(record, {"id": "run-1", "base_model": "local-tfidf"}, "file-1")
     assert request == {
-        "model": "local-tfidf", "training_file": "file-1", "suffix": "tq", "seed": 7,
+        "model": "local-tfidf",
+        "training_file": "file-1",
+        "suffix": "tq",
+        "seed": 7,
         "metadata": {"tunequeue_experiment": "exp_0123456789ab", "tunequeue_run": "run-1"},
-        "method": {"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": 2, "batch_size": "auto", "learning_rate_multiplier": 0.5}}}}
+        "method": {
+            "type": "supervised",
+            "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": "auto", "learning_rate_multiplier": 0.5}},
+        },
+    }
     assert "hyperparameters" not in request
 
 

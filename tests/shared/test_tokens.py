@@ -4,15 +4,20 @@ import pytest
 
 from shared.tokens import base_model_name, cl100k, count_examples, count_messages, count_text, model_encoding
 
-EXAMPLE = [{"role": "system", "content": "You classify."}, {"role": "user", "content": "hello world"},
-           {"role": "assistant", "content": "neutral"}]
+EXAMPLE = [
+    {"role": "system", "content": "You classify."},
+    {"role": "user", "content": "hello world"},
+    {"role": "assistant", "content": "neutral"},
+]
 
 
 @pytest.fixture
 def no_network(monkeypatch):
     """A mock at the process edge: any socket connection fails, proving counting is offline."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("tokens must not touch the network")
+
     monkeypatch.setattr(socket.socket, "connect", refuse)
     cl100k.cache_clear()
     yield
@@ -49,8 +54,12 @@ def test_counts_are_exact_for_cl100k_models_and_estimates_otherwise():
         assert "o200k_base" in estimate.note and "estimate" in estimate.note
     local = count_examples([EXAMPLE], "local-minilm")
     assert not local.exact and "estimate" in local.note
-    assert local.to_dict() == {"tokens": local.tokens, "tokens_exact": False, "encoding": "cl100k_base",
-                               "tokens_note": local.note}
+    assert local.to_dict() == {
+        "tokens": local.tokens,
+        "tokens_exact": False,
+        "encoding": "cl100k_base",
+        "tokens_note": local.note,
+    }
 
 
 def test_model_encoding_and_base_names():

@@ -5,11 +5,12 @@ The app's settings point at that Redis, and the process environment does too, be
 through the process-wide Celery app: submitted experiments simply wait in the queue (no worker runs in these
 tests). `OPENAI_BASE_URL` points at a port where nothing listens, so the model list is unavailable for real.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
@@ -25,10 +26,15 @@ SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "a
 
 @pytest.fixture(scope="session")
 def web_environ(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {"REDIS_URL": redis_url, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-            "TQ_DATA_DIR": str(tmp_path_factory.mktemp("web-data")), "SECRET_KEY": "test-secret-key-not-real",
-            "OPENAI_API_KEY": "sk-test-never-rendered", "TQ_MAX_UPLOAD_BYTES": str(256 * 1024),
-            "FLOWER_URL": "http://127.0.0.1:5555"}
+    return {
+        "REDIS_URL": redis_url,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "TQ_DATA_DIR": str(tmp_path_factory.mktemp("web-data")),
+        "SECRET_KEY": "test-secret-key-not-real",
+        "OPENAI_API_KEY": "sk-test-never-rendered",
+        "TQ_MAX_UPLOAD_BYTES": str(256 * 1024),
+        "FLOWER_URL": "http://127.0.0.1:5555",
+    }
 
 
 @pytest.fixture

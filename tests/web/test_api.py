@@ -1,4 +1,5 @@
 """The JSON API: submit (multipart and JSON), list, get one, cancel, the OpenAPI document."""
+
 from __future__ import annotations
 
 import io
@@ -9,8 +10,13 @@ from shared.store import Store
 
 
 def submit_multipart(client, sample_csv: bytes, **fields):
-    data = {"file": (io.BytesIO(sample_csv), "tweets.csv"), "text_column": "text",
-            "label_column": "airline_sentiment", "models": ["local-tfidf", "local-minilm"], **fields}
+    data = {
+        "file": (io.BytesIO(sample_csv), "tweets.csv"),
+        "text_column": "text",
+        "label_column": "airline_sentiment",
+        "models": ["local-tfidf", "local-minilm"],
+        **fields,
+    }
     return client.post("/api/experiments", data=data, content_type="multipart/form-data")
 
 
@@ -22,26 +28,45 @@ def test_multipart_submit_is_202_with_location(client, sample_csv, store: Store)
     assert body["report"]["ok"] and body["report"]["n_examples"] == 100
     record = store.get_experiment(body["id"])
     assert [(run["base_model"], run["kind"]) for run in record["runs"]] == [
-        ("local-tfidf", "fine-tuned"), ("local-minilm", "fine-tuned"), ("smollm2-135m-instruct", "zero-shot")]
+        ("local-tfidf", "fine-tuned"),
+        ("local-minilm", "fine-tuned"),
+        ("smollm2-135m-instruct", "zero-shot"),
+    ]
     assert record["hyperparameters"]["n_epochs"] == 3
     assert record["sampling"]["train_counts"] == {"neutral": 34, "positive": 33, "negative": 33}
 
 
 def test_json_submit_names_an_uploaded_dataset(client, sample_csv, store: Store):
-    uploaded = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
-                           content_type="multipart/form-data")
+    uploaded = client.post(
+        "/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")}, content_type="multipart/form-data"
+    )
     assert uploaded.status_code == 201
     sha256 = uploaded.get_json()["sha256"]
-    response = client.post("/api/experiments", json={
-        "dataset": sha256, "models": ["local-tfidf"], "preset": "consistent",
-        "sampling": {"mode": "random", "seed": 7, "train_counts": {"negative": 10, "positive": 10},
-                     "test_counts": {"negative": 5, "positive": 5}},
-        "hyperparameters": {"suffix": "api", "seed": 3}})
+    response = client.post(
+        "/api/experiments",
+        json={
+            "dataset": sha256,
+            "models": ["local-tfidf"],
+            "preset": "consistent",
+            "sampling": {
+                "mode": "random",
+                "seed": 7,
+                "train_counts": {"negative": 10, "positive": 10},
+                "test_counts": {"negative": 5, "positive": 5},
+            },
+            "hyperparameters": {"suffix": "api", "seed": 3},
+        },
+    )
     assert response.status_code == 202, response.get_json()
     record = store.get_experiment(response.get_json()["id"])
-    assert record["sampling"] == {"mode": "random", "train_counts": {"negative": 10, "positive": 10},
-                                  "train_offset": 0, "test_counts": {"negative": 5, "positive": 5},
-                                  "test_offset": 100, "seed": 7}
+    assert record["sampling"] == {
+        "mode": "random",
+        "train_counts": {"negative": 10, "positive": 10},
+        "train_offset": 0,
+        "test_counts": {"negative": 5, "positive": 5},
+        "test_offset": 100,
+        "seed": 7,
+    }
     assert record["prompt"]["preset"] == "consistent"
     assert record["hyperparameters"]["suffix"] == "api" and record["hyperparameters"]["seed"] == 3
 
@@ -58,8 +83,9 @@ def test_invalid_submissions_say_which_field(client, sample_csv):
     assert client.post("/api/experiments", data="not json", content_type="application/json").status_code == 400
     shape = client.post("/api/experiments", json={"dataset": "f" * 64, "sampling": "balanced"})
     assert shape.status_code == 400 and "'sampling' must be a JSON object" in shape.get_json()["error"]
-    bad_csv = client.post("/api/experiments", data={"file": (io.BytesIO(b""), "e.csv"), "models": "m"},
-                          content_type="multipart/form-data")
+    bad_csv = client.post(
+        "/api/experiments", data={"file": (io.BytesIO(b""), "e.csv"), "models": "m"}, content_type="multipart/form-data"
+    )
     assert bad_csv.status_code == 400 and "empty" in bad_csv.get_json()["fields"]["file"]
 
 
@@ -84,8 +110,11 @@ def test_cancel(client, sample_csv, store: Store):
 def test_openapi_document_lists_every_api_route(client, app):
     document = client.get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    api_rules = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
-                 if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"}
+    api_rules = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"
+    }
     assert api_rules <= set(document["paths"])
 
 
@@ -102,12 +131,15 @@ def test_non_finite_numbers_are_a_400_naming_the_field(client, sample_csv, store
     response = submit_multipart(client, sample_csv, learning_rate_multiplier=value)
     assert response.status_code == 400
     assert "finite" in response.get_json()["fields"]["learning_rate_multiplier"]
-    sha256 = client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
-                         content_type="multipart/form-data").get_json()["sha256"]
-    json_body = client.post("/api/experiments", data='{"dataset": "%s", "models": ["m"], '
-                            '"hyperparameters": {"learning_rate_multiplier": %s}}'
-                            % (sha256, "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")),
-                            content_type="application/json")
+    sha256 = client.post(
+        "/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")}, content_type="multipart/form-data"
+    ).get_json()["sha256"]
+    number = "NaN" if value.lower() == "nan" else value.replace("inf", "Infinity")
+    json_body = client.post(
+        "/api/experiments",
+        data=f'{{"dataset": "{sha256}", "models": ["m"], "hyperparameters": {{"learning_rate_multiplier": {number}}}}}',
+        content_type="application/json",
+    )
     assert json_body.status_code == 400 and "finite" in json_body.get_json()["fields"]["learning_rate_multiplier"]
     assert store.list_experiments() == []
 
@@ -120,8 +152,9 @@ def test_five_thousand_model_names_are_a_cheap_400(client, sample_csv, store: St
     assert "TQ_MAX_MODELS" in response.get_json()["fields"]["models"]
     response = submit_multipart(client, sample_csv, models_other=", ".join(names))
     assert response.status_code == 400 and "5002 models" in response.get_json()["fields"]["models"]
-    json_response = client.post("/api/experiments", json={"dataset": store.list_datasets()[0]["sha256"],
-                                                          "zero_shot": names})
+    json_response = client.post(
+        "/api/experiments", json={"dataset": store.list_datasets()[0]["sha256"], "zero_shot": names}
+    )
     assert json_response.status_code == 400 and "TQ_MAX_MODELS" in json_response.get_json()["fields"]["models"]
     assert store.list_experiments() == []
 
@@ -142,7 +175,8 @@ def test_too_many_classes_or_columns_are_a_400(make_app, store: Store):
     assert response.status_code == 400
     assert "6 classes" in response.get_json()["fields"]["label_column"]
     wide = "text,label,a,b\n" + "".join(f"tweet {i},x,1,2\n" for i in range(10))
-    response = client.post("/api/datasets", data={"file": (io.BytesIO(wide.encode()), "wide.csv")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/datasets", data={"file": (io.BytesIO(wide.encode()), "wide.csv")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 400 and "TQ_MAX_COLUMNS" in response.get_json()["fields"]["file"]
     assert store.list_experiments() == [] and len(store.list_datasets()) == 1

@@ -1,4 +1,5 @@
 """The app factory: defaults, then the environment (through shared.settings), then test overrides."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,6 +33,13 @@ def test_without_secret_key_every_process_shares_one_generated_key(settings_envi
 def test_cli_lists_every_area(runner):
     result = runner.invoke(routes_command)
     assert result.exit_code == 0
-    for endpoint in ("experiments.new", "datasets.upload", "results.record_json", "api.create_experiment",
-                     "api.openapi", "health.healthz", "auth.login"):
+    for endpoint in (
+        "experiments.new",
+        "datasets.upload",
+        "results.record_json",
+        "api.create_experiment",
+        "api.openapi",
+        "health.healthz",
+        "auth.login",
+    ):
         assert endpoint in result.output

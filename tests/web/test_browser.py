@@ -5,11 +5,12 @@ process, and local_openai training `local-tfidf`.
 It uploads a CSV through the form, checks the pre-launch report, launches, watches the live page reach finished
 results, and saves screenshots of the form and of the result page under var/screenshots/.
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -20,10 +21,19 @@ playwright = pytest.importorskip("playwright.sync_api")
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-DATASETS = {"sample": ROOT / "shared" / "sample_data" / "airline_tweets_sample.csv",
-            "tweets": ROOT.parent / "shared" / "data" / "Tweets.csv"}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DATASETS = {
+    "sample": ROOT / "shared" / "sample_data" / "airline_tweets_sample.csv",
+    "tweets": ROOT.parent / "shared" / "data" / "Tweets.csv",
+}
 MODELS = ["local-tfidf"]  # trains in about a second; local-minilm works the same way but takes minutes on a CPU
 FINISH_TIMEOUT_MS = 8 * 60 * 1000
 
@@ -38,9 +48,13 @@ def web_url(tq_stack, start_worker) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     env = {**tq_stack.env, "SECRET_KEY": "browser-test-secret", "PYTHONPATH": str(ROOT)}
     env.pop("WEB_AUTH_TOKEN", None)
-    web = tq_stack.spawn("web", [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--call",
-                                 "web:create_app"], lambda: http_ok(f"{url}/experiments", 0.5), timeout_s=60,
-                         env=env)
+    web = tq_stack.spawn(
+        "web",
+        [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--call", "web:create_app"],
+        lambda: http_ok(f"{url}/experiments", 0.5),
+        timeout_s=60,
+        env=env,
+    )
     yield url
     web.stop()
 
@@ -118,8 +132,9 @@ def test_upload_launch_and_watch_to_results(web_url: str, browser, dataset: str)
 def test_dataset_text_stays_inert_in_the_browser(web_url: str, browser, tmp_path: Path) -> None:
     """Markup in cells and labels shows as text in the preview and in the class counts the script fills in."""
     payload = '<img src=x onerror="alert(document.domain)">'
-    rows = ["text,label,source"] + [f'"{payload} tweet {i}",{payload if i % 2 else "plain"},s{i % 3}'
-                                    for i in range(30)]
+    rows = ["text,label,source"] + [
+        f'"{payload} tweet {i}",{payload if i % 2 else "plain"},s{i % 3}' for i in range(30)
+    ]
     csv_path = tmp_path / "markup.csv"
     csv_path.write_text("\n".join(rows) + "\n")
     page = browser.new_page()

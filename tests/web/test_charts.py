@@ -1,4 +1,5 @@
 """The SVG charts: well-formed SVG, one cell label per matrix entry, dataset text never becoming markup."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -28,9 +29,25 @@ def test_comparison_chart_handles_missing_scores():
     assert b"n/a" not in comparison_svg(["run-1 a"], {"accuracy": [0.8], "macro-F1": [0.75]})
 
 
-HOSTILE_TEXTS = ["$a^^b$", r"$\frac{$", "$", "50$ and $x", "<b>pos</b>", "\u202eevil\u202c", "\u200b", "שלום",
-                 "نعم", "a\u2028b", "tab\there", "cr\rlf\nnl", "\x00nul\x1b\x85", "\ud800\uffff", "", "%s {0} {text}",
-                 "--><script>alert(1)</script><!--"]
+HOSTILE_TEXTS = [
+    "$a^^b$",
+    r"$\frac{$",
+    "$",
+    "50$ and $x",
+    "<b>pos</b>",
+    "\u202eevil\u202c",
+    "\u200b",
+    "שלום",
+    "نعم",
+    "a\u2028b",
+    "tab\there",
+    "cr\rlf\nnl",
+    "\x00nul\x1b\x85",
+    "\ud800\uffff",
+    "",
+    "%s {0} {text}",
+    "--><script>alert(1)</script><!--",
+]
 
 
 def test_labels_and_model_names_are_data_not_mathtext():

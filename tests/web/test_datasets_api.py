@@ -1,10 +1,12 @@
 """Stored datasets: `DELETE /api/datasets/<sha256>` and the TQ_DATASET_QUOTA_BYTES quota on uploads."""
+
 from __future__ import annotations
 
 import io
 
-from shared.store import Store
 from web_helpers import csrf_token
+
+from shared.store import Store
 
 
 def upload_api(client, data: bytes, name: str = "t.csv"):
@@ -40,14 +42,22 @@ def test_uploads_past_the_quota_are_refused_with_how_to_free_space(make_app, sam
     assert first.status_code == 201
     assert upload_api(client, sample_csv, "same-bytes.csv").status_code == 201
     other = sample_csv + b"one more,neutral\n"
-    for response in (upload_api(client, other),
-                     client.post("/api/experiments", data={"file": (io.BytesIO(other), "o.csv"), "models": "m"},
-                                 content_type="multipart/form-data")):
+    for response in (
+        upload_api(client, other),
+        client.post(
+            "/api/experiments",
+            data={"file": (io.BytesIO(other), "o.csv"), "models": "m"},
+            content_type="multipart/form-data",
+        ),
+    ):
         assert response.status_code == 507
         assert "TQ_DATASET_QUOTA_BYTES" in response.get_json()["error"]
         assert "DELETE /api/datasets/" in response.get_json()["error"]
-    page = client.post("/datasets", data={"csrf_token": csrf_token(client), "file": (io.BytesIO(other), "o.csv")},
-                       content_type="multipart/form-data")
+    page = client.post(
+        "/datasets",
+        data={"csrf_token": csrf_token(client), "file": (io.BytesIO(other), "o.csv")},
+        content_type="multipart/form-data",
+    )
     assert page.status_code == 507 and "TQ_DATASET_QUOTA_BYTES" in page.get_data(as_text=True)
     assert client.delete(f"/api/datasets/{first.get_json()['sha256']}").status_code == 204
     assert upload_api(client, other).status_code == 201

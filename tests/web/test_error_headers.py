@@ -1,4 +1,5 @@
 """Error responses keep the HTTP error's headers, and the API and /healthz answer errors in JSON."""
+
 from __future__ import annotations
 
 

@@ -1,10 +1,11 @@
 """Form and API fields -> ExperimentSpec, with one error per field."""
+
 from __future__ import annotations
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from shared.dataset import SamplingSpec
+from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS
 from shared.settings import load_settings
 from web.experiment_form import UploadedDataset, initial_draft, parse_fields
@@ -24,8 +25,7 @@ def test_initial_draft_detects_columns_and_uses_reference_sampling(dataset):
 
 
 def test_defaults_give_the_reference_experiment(dataset):
-    draft = parse_fields(MultiDict([("models", "local-tfidf"), ("models_other", "local-minilm, local-tfidf")]),
-                         dataset)
+    draft = parse_fields(MultiDict([("models", "local-tfidf"), ("models_other", "local-minilm, local-tfidf")]), dataset)
     assert draft.errors == {}
     spec = draft.spec
     assert spec.models == ["local-tfidf", "local-minilm"]
@@ -35,10 +35,18 @@ def test_defaults_give_the_reference_experiment(dataset):
 
 
 def test_edited_prompt_and_random_sampling(dataset):
-    fields = MultiDict([("zero_shot", "smollm2-135m-instruct"), ("sampling_mode", "random"),
-                        ("user_template", "Label this: {text}"), ("counts_for", "airline_sentiment"),
-                        ("train_count:negative", "4"), ("train_count:positive", "4"),
-                        ("test_count:negative", "2"), ("test_count:positive", "2")])
+    fields = MultiDict(
+        [
+            ("zero_shot", "smollm2-135m-instruct"),
+            ("sampling_mode", "random"),
+            ("user_template", "Label this: {text}"),
+            ("counts_for", "airline_sentiment"),
+            ("train_count:negative", "4"),
+            ("train_count:positive", "4"),
+            ("test_count:negative", "2"),
+            ("test_count:positive", "2"),
+        ]
+    )
     draft = parse_fields(fields, dataset)
     assert draft.errors == {}
     assert draft.spec.sampling.mode == "random" and isinstance(draft.spec.sampling.seed, int)
@@ -63,8 +71,9 @@ def test_counts_typed_for_another_label_column_are_not_applied(dataset):
 
 
 def test_errors_name_their_fields(dataset):
-    fields = MultiDict([("text_column", "missing"), ("batch_size", "0"), ("hp_seed", "x"), ("models", "bad name!"),
-                        ("preset", "nope")])
+    fields = MultiDict(
+        [("text_column", "missing"), ("batch_size", "0"), ("hp_seed", "x"), ("models", "bad name!"), ("preset", "nope")]
+    )
     errors = parse_fields(fields, dataset).errors
     assert set(errors) == {"text_column", "batch_size", "hp_seed", "models", "preset"}
     assert "Available columns" in errors["text_column"]

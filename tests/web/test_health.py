@@ -3,6 +3,7 @@
 With the web fixtures Redis answers and the provider (nothing listening) does not; with the session stack
 (tests/conftest.py: real Redis and local_openai) the backend answers too, and a real worker can be started.
 """
+
 from __future__ import annotations
 
 from web_helpers import free_port_url
@@ -54,8 +55,9 @@ def test_healthz_needs_no_login_but_tells_strangers_only_the_status(make_app, se
 
 
 def test_strangers_get_only_ok_when_healthy(make_app, tq_stack):
-    locked = make_app(WEB_AUTH_TOKEN="t0ken", REDIS_URL=tq_stack.redis_url,
-                      OPENAI_BASE_URL=tq_stack.openai_base_url).test_client()
+    locked = make_app(
+        WEB_AUTH_TOKEN="t0ken", REDIS_URL=tq_stack.redis_url, OPENAI_BASE_URL=tq_stack.openai_base_url
+    ).test_client()
     response = locked.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 

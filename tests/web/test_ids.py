@@ -3,12 +3,13 @@
 `exp_<12 hex>:items` is a real Redis key (the experiment's items), so a view that built keys from an unchecked id
 would read it as an experiment record.
 """
+
 from __future__ import annotations
 
 import pytest
+from web_helpers import csrf_token, upload, uploaded_sha256
 
 from shared.store import Store
-from web_helpers import csrf_token, upload, uploaded_sha256
 
 
 @pytest.fixture
@@ -18,10 +19,18 @@ def sneaky_id(store: Store) -> str:
     return f"{exp_id}:items"
 
 
-@pytest.mark.parametrize("path", ["/experiments/{id}", "/experiments/{id}/results",
-                                  "/experiments/{id}/charts/comparison.svg",
-                                  "/experiments/{id}/charts/confusion/run-1.svg", "/experiments/{id}/predictions.csv",
-                                  "/experiments/{id}/record.json", "/api/experiments/{id}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/experiments/{id}",
+        "/experiments/{id}/results",
+        "/experiments/{id}/charts/comparison.svg",
+        "/experiments/{id}/charts/confusion/run-1.svg",
+        "/experiments/{id}/predictions.csv",
+        "/experiments/{id}/record.json",
+        "/api/experiments/{id}",
+    ],
+)
 def test_malformed_experiment_ids_are_404_on_every_route(client, sneaky_id, path):
     for exp_id in (sneaky_id, "exp_0123456789AB", "exp_x", "exp_0123456789ab%0a"):
         response = client.get(path.format(id=exp_id))
@@ -31,8 +40,7 @@ def test_malformed_experiment_ids_are_404_on_every_route(client, sneaky_id, path
 
 def test_malformed_ids_are_404_on_cancel(client, sneaky_id):
     assert client.post(f"/api/experiments/{sneaky_id}/cancel").status_code == 404
-    assert client.post(f"/experiments/{sneaky_id}/cancel",
-                       data={"csrf_token": csrf_token(client)}).status_code == 404
+    assert client.post(f"/experiments/{sneaky_id}/cancel", data={"csrf_token": csrf_token(client)}).status_code == 404
 
 
 def test_malformed_dataset_hashes_are_404(client, sample_csv):

@@ -1,4 +1,5 @@
 """JSON request bodies: nesting deep enough to exhaust the parser's recursion is a clear 400, not a 500."""
+
 from __future__ import annotations
 
 import io
@@ -9,8 +10,9 @@ import pytest
 
 @pytest.fixture
 def sha256(client, sample_csv) -> str:
-    return client.post("/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")},
-                       content_type="multipart/form-data").get_json()["sha256"]
+    return client.post(
+        "/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")}, content_type="multipart/form-data"
+    ).get_json()["sha256"]
 
 
 @pytest.mark.parametrize("depth", [1_000, 30_000])

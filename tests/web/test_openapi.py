@@ -2,9 +2,10 @@
 against it (openapi-core's response validation, with the document the app serves).
 
 Responses come from the app on a real Redis; the finished experiment is prepared and scored by the real
-`shared.steps` functions (the model answers written by the test), and the slow test runs the whole stack (Celery
+step functions (the model answers written by the test), and the slow test runs the whole stack (Celery
 worker, local_openai training local-tfidf).
 """
+
 from __future__ import annotations
 
 import io
@@ -20,21 +21,29 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
-from shared import prompts, steps
-from shared.dataset import SamplingSpec
+from shared import prompts
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.prompts import PromptPreset
-from shared.record_types import (SCHEMA_VERSION, ExperimentRecord, ExperimentState, Hyperparameters, Run, RunState,
-                                 Sampling)
-from shared.records import ExperimentSpec
+from shared.record_types import (
+    SCHEMA_VERSION,
+    ExperimentRecord,
+    ExperimentState,
+    Hyperparameters,
+    Run,
+    RunState,
+    Sampling,
+)
+from shared.records import FINISHED_RUN_STATUSES, HYPERPARAMETER_FIELDS, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
+from shared.summary import summarize
 from web import create_app
 from web.api_bodies import HyperparametersRequest, PromptRequest, SamplingRequest
-from web.api_fields import HYPERPARAMETER_KEYS, PROMPT_KEYS, SAMPLING_KEYS
+from web.api_fields import PROMPT_KEYS, SAMPLING_KEYS
 from worker.celery_app import reconfigure
-
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def checked(client, response: TestResponse) -> TestResponse:
@@ -57,27 +66,40 @@ def upload_api(client, data: bytes, name: str = "t.csv") -> TestResponse:
 
 
 def finished_experiment(store: Store, sample_csv: bytes) -> str:
-    """An experiment prepared by `steps.prepare`, one run answering every item right and one answering 'neutral',
-    then summarized: a succeeded record with split, metrics, predictions and summary."""
+    """An experiment prepared by `shared.prepare.prepare`, one run answering every item right and one answering
+    'neutral', then summarized: a succeeded record with split, metrics, predictions and summary."""
     sha256 = store.put_dataset(sample_csv, "tweets.csv")
     labels = ["negative", "neutral", "positive"]
-    spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="tweets.csv", dataset_path=None, text_column="text",
-                          label_column="airline_sentiment", models=["local-tfidf"], zero_shot=["local-minilm"],
-                          sampling=SamplingSpec(train_counts={label: 5 for label in labels}, train_offset=0,
-                                                test_counts={label: 5 for label in labels}, test_offset=100))
+    spec = ExperimentSpec(
+        dataset_sha256=sha256,
+        dataset_name="tweets.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="airline_sentiment",
+        models=["local-tfidf"],
+        zero_shot=["local-minilm"],
+        sampling=SamplingSpec(
+            train_counts={label: 5 for label in labels},
+            train_offset=0,
+            test_counts={label: 5 for label in labels},
+            test_offset=100,
+        ),
+    )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
+    split = prepare(store, exp_id)
     for run_id, answer in (("run-1", lambda label: f"{label.title()}."), ("run-2", lambda label: "neutral")):
-        predictions = {item.row: make_prediction(item.row, item.label, answer(item.label), split.labels)
-                       for item in split.test}
+        predictions = {
+            item.row: make_prediction(item.row, item.label, answer(item.label), split.labels) for item in split.test
+        }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 
 # ------------------------------------------------------------------------------------------ the generated document
+
 
 def test_the_document_is_valid_openapi_3_1(client):
     document = client.get("/api/openapi.json").get_json()
@@ -98,8 +120,9 @@ def test_the_record_schema_is_the_record_type(client):
 
 
 def test_the_preset_enum_is_the_preset_list(client, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(prompts.PRESETS, "terse", PromptPreset(name="terse", system_prompt=None,
-                                                               user_template="{text}"))
+    monkeypatch.setitem(
+        prompts.PRESETS, "terse", PromptPreset(name="terse", system_prompt=None, user_template="{text}")
+    )
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert schemas["SubmitRequest"]["properties"]["preset"]["enum"] == list(prompts.PRESETS)
     assert schemas["PromptRequest"]["properties"]["preset"]["enum"] == list(prompts.PRESETS)
@@ -110,9 +133,8 @@ def test_request_types_name_the_record_fields_and_the_api_s_keys():
     """The JSON submission's nested objects take the record's keys, and the API reads exactly those."""
     assert set(get_type_hints(SamplingRequest)) == set(get_type_hints(Sampling))
     assert set(get_type_hints(HyperparametersRequest)) == set(get_type_hints(Hyperparameters))
-    assert set(get_type_hints(HyperparametersRequest)) == {key for key, _ in HYPERPARAMETER_KEYS}
-    assert set(get_type_hints(SamplingRequest)) == {key for key, _ in SAMPLING_KEYS} | {"train_counts",
-                                                                                          "test_counts"}
+    assert set(get_type_hints(HyperparametersRequest)) == set(HYPERPARAMETER_FIELDS)
+    assert set(get_type_hints(SamplingRequest)) == {key for key, _ in SAMPLING_KEYS} | {"train_counts", "test_counts"}
     assert set(get_type_hints(PromptRequest)) == set(PROMPT_KEYS)
 
 
@@ -122,6 +144,7 @@ def test_stored_parts_are_the_record_less_what_is_stored_apart():
 
 
 # ------------------------------------------------------------------------------------------ real responses
+
 
 def test_dataset_upload_delete_and_their_errors_match_the_document(client, sample_csv, store: Store):
     sha256 = checked(client, upload_api(client, sample_csv)).get_json()["sha256"]
@@ -142,18 +165,40 @@ def test_upload_limits_match_the_document(make_app, sample_csv, store: Store):
 
 
 def test_submit_list_get_and_cancel_match_the_document(client, sample_csv, store: Store):
-    submitted = checked(client, client.post(
-        "/api/experiments", data={"file": (io.BytesIO(sample_csv), "tweets.csv"), "models": ["local-tfidf"],
-                                  "zero_shot": "local-minilm", "n_epochs": "3"},
-        content_type="multipart/form-data"))
+    submitted = checked(
+        client,
+        client.post(
+            "/api/experiments",
+            data={
+                "file": (io.BytesIO(sample_csv), "tweets.csv"),
+                "models": ["local-tfidf"],
+                "zero_shot": "local-minilm",
+                "n_epochs": "3",
+            },
+            content_type="multipart/form-data",
+        ),
+    )
     assert submitted.status_code == 202
     exp_id = submitted.get_json()["id"]
     sha256 = store.list_datasets()[0]["sha256"]
-    as_json = checked(client, client.post("/api/experiments", json={
-        "dataset": sha256, "models": ["local-tfidf"], "preset": "consistent",
-        "sampling": {"mode": "random", "seed": 7, "train_counts": {"negative": 10, "positive": 10},
-                     "test_counts": {"negative": 5, "positive": 5}},
-        "hyperparameters": {"suffix": "api", "seed": 3, "learning_rate_multiplier": 0.5}}))
+    as_json = checked(
+        client,
+        client.post(
+            "/api/experiments",
+            json={
+                "dataset": sha256,
+                "models": ["local-tfidf"],
+                "preset": "consistent",
+                "sampling": {
+                    "mode": "random",
+                    "seed": 7,
+                    "train_counts": {"negative": 10, "positive": 10},
+                    "test_counts": {"negative": 5, "positive": 5},
+                },
+                "hyperparameters": {"suffix": "api", "seed": 3, "learning_rate_multiplier": 0.5},
+            },
+        ),
+    )
     assert as_json.status_code == 202
     assert checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()["status"] == "queued"
     assert len(checked(client, client.get("/api/experiments?limit=5")).get_json()["experiments"]) == 2
@@ -162,19 +207,36 @@ def test_submit_list_get_and_cancel_match_the_document(client, sample_csv, store
 
 
 def test_error_bodies_match_the_document(client, sample_csv, store: Store):
-    invalid = checked(client, client.post(
-        "/api/experiments", data={"file": (io.BytesIO(sample_csv), "t.csv"), "models": [],
-                                  "learning_rate_multiplier": "-1"}, content_type="multipart/form-data"))
+    invalid = checked(
+        client,
+        client.post(
+            "/api/experiments",
+            data={"file": (io.BytesIO(sample_csv), "t.csv"), "models": [], "learning_rate_multiplier": "-1"},
+            content_type="multipart/form-data",
+        ),
+    )
     assert invalid.status_code == 400 and "learning_rate_multiplier" in invalid.get_json()["fields"]
     assert checked(client, client.post("/api/experiments", json={"models": ["m"]})).status_code == 400
     assert checked(client, client.post("/api/experiments", json={"dataset": "f" * 64})).status_code == 404
     assert checked(client, client.get("/api/experiments/exp_ffffffffffff")).status_code == 404
     assert checked(client, client.post("/api/experiments/exp_ffffffffffff/cancel")).status_code == 404
-    too_few = b"text,label\n" + b"".join(b"tweet %d,%s\n" % (i, b"ab"[i % 2:i % 2 + 1]) for i in range(8))
-    report = checked(client, client.post(
-        "/api/experiments", data={"file": (io.BytesIO(too_few), "few.csv"), "models": "local-tfidf",
-                                  "train_count:a": "2", "train_count:b": "2", "test_count:a": "1",
-                                  "test_count:b": "1", "test_offset": "2"}, content_type="multipart/form-data"))
+    too_few = b"text,label\n" + b"".join(b"tweet %d,%s\n" % (i, b"ab"[i % 2 : i % 2 + 1]) for i in range(8))
+    report = checked(
+        client,
+        client.post(
+            "/api/experiments",
+            data={
+                "file": (io.BytesIO(too_few), "few.csv"),
+                "models": "local-tfidf",
+                "train_count:a": "2",
+                "train_count:b": "2",
+                "test_count:a": "1",
+                "test_count:b": "1",
+                "test_offset": "2",
+            },
+            content_type="multipart/form-data",
+        ),
+    )
     assert report.status_code == 400 and report.get_json()["report"]["ok"] is False
 
 
@@ -203,22 +265,34 @@ def test_a_record_that_drifted_from_the_types_fails_validation(client, sample_cs
 
 
 @pytest.mark.slow
-def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start_worker, tq_store: Store,
-                                                                 sample_csv):
+def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start_worker, tq_store: Store, sample_csv):
     start_worker(concurrency=2)
     reconfigure(load_settings(tq_stack.env))  # enqueue on this stack's Redis, whatever an earlier test configured
-    app = create_app({"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "openapi-test-secret"}),
-                      "TESTING": True})
+    app = create_app(
+        {"SETTINGS": load_settings({**tq_stack.env, "SECRET_KEY": "openapi-test-secret"}), "TESTING": True}
+    )
     client = app.test_client()
     sha256 = checked(client, upload_api(client, sample_csv, "tweets.csv")).get_json()["sha256"]
-    submitted = checked(client, client.post("/api/experiments", json={
-        "dataset": sha256, "models": ["local-tfidf"], "text_column": "text", "label_column": "airline_sentiment",
-        "sampling": {"train_counts": {"negative": 10, "neutral": 10, "positive": 10},
-                     "test_counts": {"negative": 5, "neutral": 5, "positive": 5}}}))
+    submitted = checked(
+        client,
+        client.post(
+            "/api/experiments",
+            json={
+                "dataset": sha256,
+                "models": ["local-tfidf"],
+                "text_column": "text",
+                "label_column": "airline_sentiment",
+                "sampling": {
+                    "train_counts": {"negative": 10, "neutral": 10, "positive": 10},
+                    "test_counts": {"negative": 5, "neutral": 5, "positive": 5},
+                },
+            },
+        ),
+    )
     assert submitted.status_code == 202, submitted.get_json()
     exp_id = submitted.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in TERMINAL:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_RUN_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()

@@ -1,14 +1,25 @@
 """The HTML pages through the Flask test client, against a real redis-server."""
+
 from __future__ import annotations
 
-from shared.store import Store
+import re
+
 from web_helpers import csrf_token, upload, uploaded_sha256
+
+from shared.records import FINISHED_RUN_STATUSES
+from shared.store import Store
+
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
 
 def form_fields(client, sha256: str, **extra) -> dict:
-    fields = {"csrf_token": csrf_token(client, f"/experiments/new?dataset={sha256}"), "dataset": sha256,
-              "text_column": "text", "label_column": "airline_sentiment", "models_other": "local-tfidf"}
+    fields = {
+        "csrf_token": csrf_token(client, f"/experiments/new?dataset={sha256}"),
+        "dataset": sha256,
+        "text_column": "text",
+        "label_column": "airline_sentiment",
+        "models_other": "local-tfidf",
+    }
     fields.update(extra)
     return fields
 
@@ -55,8 +66,9 @@ def test_upload_errors_appear_next_to_the_file_field(client):
 
 def test_check_shows_validation_report_and_estimates(client, sample_csv):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    page = client.post("/experiments/new", data=form_fields(client, sha256, action="check",
-                                                            zero_shot_other="gpt-4o-mini"))
+    page = client.post(
+        "/experiments/new", data=form_fields(client, sha256, action="check", zero_shot_other="gpt-4o-mini")
+    )
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'id="report"' in body and "passes validation" in body
@@ -68,8 +80,16 @@ def test_check_shows_validation_report_and_estimates(client, sample_csv):
 
 def test_field_errors_are_shown_next_to_their_fields(client, sample_csv):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    fields = form_fields(client, sha256, action="launch", models_other="", n_epochs="many", suffix="no spaces",
-                         user_template="no placeholder", test_offset="-4")
+    fields = form_fields(
+        client,
+        sha256,
+        action="launch",
+        models_other="",
+        n_epochs="many",
+        suffix="no spaces",
+        user_template="no placeholder",
+        test_offset="-4",
+    )
     fields["train_count:neutral"] = "5000"
     fields["counts_for"] = "airline_sentiment"
     page = client.post("/experiments/new", data=fields)
@@ -98,17 +118,38 @@ def test_launch_queues_experiment_and_redirects_to_live_page(client, sample_csv,
 
 def test_cancel_from_page(client, sample_csv, store: Store):
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    exp_id = client.post("/experiments/new", data=form_fields(client, sha256, action="launch")
-                         ).headers["Location"].rsplit("/", 1)[1]
+    exp_id = (
+        client.post("/experiments/new", data=form_fields(client, sha256, action="launch"))
+        .headers["Location"]
+        .rsplit("/", 1)[1]
+    )
     response = client.post(f"/experiments/{exp_id}/cancel", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert store.get_experiment(exp_id)["status"] == "cancelled"
 
 
+def test_live_page_script_reads_the_finished_statuses_from_the_record_module(client, sample_csv, store: Store):
+    """The page script stops polling on the statuses of shared.records (handed over in a data attribute), and a
+    finished experiment's page has its cancel form hidden."""
+    sha256 = uploaded_sha256(upload(client, sample_csv))
+    exp_id = (
+        client.post("/experiments/new", data=form_fields(client, sha256, action="launch"))
+        .headers["Location"]
+        .rsplit("/", 1)[1]
+    )
+    page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
+    assert f'data-finished-statuses="{" ".join(FINISHED_RUN_STATUSES)}"' in page
+    assert not re.search(r'id="cancel-form"\s+hidden>', page)
+    store.update_experiment(exp_id, status="failed")
+    page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
+    assert re.search(r'id="cancel-form"\s+hidden>', page)
+
+
 def test_unknown_experiment_is_404(client):
     assert client.get("/experiments/exp_000000000000").status_code == 404
-    assert client.post("/experiments/exp_000000000000/cancel",
-                       data={"csrf_token": csrf_token(client)}).status_code == 404
+    assert (
+        client.post("/experiments/exp_000000000000/cancel", data={"csrf_token": csrf_token(client)}).status_code == 404
+    )
 
 
 def test_xss_payload_in_csv_cells_is_rendered_inert(client):

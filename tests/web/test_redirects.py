@@ -1,4 +1,5 @@
 """The login form's `next` target: only paths on this site, read the way a browser reads them."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,9 +8,21 @@ from web_helpers import csrf_token
 from web.redirects import safe_redirect_target
 
 TOKEN = "web-token-for-tests"
-OFF_SITE = ["/\t/evil.example/", "/\r\n/evil.example/", "/\\evil.example/", "\\\\evil.example", " //evil.example",
-            "/\t\\evil.example", "//evil.example", "https://evil.example/", "javascript:alert(1)", "\x01//evil.example",
-            "evil.example", "http:/evil.example", "\t//evil.example"]
+OFF_SITE = [
+    "/\t/evil.example/",
+    "/\r\n/evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example",
+    " //evil.example",
+    "/\t\\evil.example",
+    "//evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "\x01//evil.example",
+    "evil.example",
+    "http:/evil.example",
+    "\t//evil.example",
+]
 
 
 @pytest.mark.parametrize("target", OFF_SITE)
@@ -17,9 +30,17 @@ def test_targets_a_browser_would_read_as_off_site_fall_back(target):
     assert safe_redirect_target(target, "/home") == "/home"
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("/experiments", "/experiments"), ("/experiments?show=all", "/experiments?show=all"), ("/a\tb", "/ab"),
-    ("/x\\y", "/x/y"), ("", "/home"), (None, "/home")])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/experiments", "/experiments"),
+        ("/experiments?show=all", "/experiments?show=all"),
+        ("/a\tb", "/ab"),
+        ("/x\\y", "/x/y"),
+        ("", "/home"),
+        (None, "/home"),
+    ],
+)
 def test_paths_on_this_site_are_kept_as_the_browser_will_follow_them(target, expected):
     assert safe_redirect_target(target, "/home") == expected
 

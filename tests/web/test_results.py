@@ -1,8 +1,9 @@
 """Results on the experiment page: table, prediction filters, SVG charts, CSV and JSON downloads.
 
-The experiment is prepared and scored by the real `shared.steps` functions against real Redis; only the model
+The experiment is prepared and scored by the real step functions against real Redis; only the model
 answers are written by the test (they stand in for a provider, which the browser test exercises for real).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,15 +13,17 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from shared import steps
-from shared.dataset import SamplingSpec
+from shared.dataset_sampling import SamplingSpec
+from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
+from shared.prepare import prepare
 from shared.records import ExperimentSpec
+from shared.run_state import fail_run
 from shared.store import Store
+from shared.summary import summarize
 
 XSS = '<script>alert("xss")</script>'
-FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
-            "\tTAB", "\rCR"]
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR"]
 
 
 def dataset_csv() -> bytes:
@@ -37,22 +40,32 @@ def dataset_csv() -> bytes:
 @pytest.fixture
 def finished(store: Store) -> str:
     sha256 = store.put_dataset(dataset_csv(), "injection.csv")
-    spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="injection.csv", dataset_path=None,
-                          text_column="text", label_column="label", models=["local-tfidf"],
-                          zero_shot=["smollm2-135m-instruct"],
-                          sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
-                                                test_counts={"neg": 5, "pos": 5}, test_offset=5))
+    spec = ExperimentSpec(
+        dataset_sha256=sha256,
+        dataset_name="injection.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["local-tfidf"],
+        zero_shot=["smollm2-135m-instruct"],
+        sampling=SamplingSpec(
+            train_counts={"neg": 5, "pos": 5}, train_offset=0, test_counts={"neg": 5, "pos": 5}, test_offset=5
+        ),
+    )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    split = steps.prepare(store, exp_id)
-    answers = {"run-1": lambda item: item.label,  # always right
-               "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg"}  # a formula and a fixed guess
+    split = prepare(store, exp_id)
+    answers = {
+        "run-1": lambda item: item.label,  # always right
+        "run-2": lambda item: "=1+1" if item.row % 4 == 1 else "neg",
+    }  # a formula and a fixed guess
     for run_id, answer in answers.items():
-        predictions = {item.row: make_prediction(item.row, item.label, answer(item), split.labels)
-                       for item in split.test}
+        predictions = {
+            item.row: make_prediction(item.row, item.label, answer(item), split.labels) for item in split.test
+        }
         for prediction in predictions.values():
             store.save_prediction(exp_id, run_id, prediction)
-        steps.finish_evaluation(store, exp_id, run_id, split, predictions)
-    steps.summarize(store, exp_id)
+        finish_evaluation(store, exp_id, run_id, split, predictions)
+    summarize(store, exp_id)
     return exp_id
 
 
@@ -111,14 +124,21 @@ def test_json_download_has_record_and_manifest(client, finished, store: Store):
 
 def test_failed_run_shows_its_message(client, store: Store):
     sha256 = store.put_dataset(dataset_csv(), "injection.csv")
-    spec = ExperimentSpec(dataset_sha256=sha256, dataset_name="injection.csv", dataset_path=None,
-                          text_column="text", label_column="label", models=["no-such-model"],
-                          sampling=SamplingSpec(train_counts={"neg": 5, "pos": 5}, train_offset=0,
-                                                test_counts={"neg": 5, "pos": 5}, test_offset=5))
+    spec = ExperimentSpec(
+        dataset_sha256=sha256,
+        dataset_name="injection.csv",
+        dataset_path=None,
+        text_column="text",
+        label_column="label",
+        models=["no-such-model"],
+        sampling=SamplingSpec(
+            train_counts={"neg": 5, "pos": 5}, train_offset=0, test_counts={"neg": 5, "pos": 5}, test_offset=5
+        ),
+    )
     exp_id = store.create_experiment(spec, "http://127.0.0.1:9/v1")
-    steps.prepare(store, exp_id)
-    steps.fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
-    steps.summarize(store, exp_id)
+    prepare(store, exp_id)
+    fail_run(store, exp_id, "run-1", f"model 'no-such-model' does not exist {XSS}")
+    summarize(store, exp_id)
     body = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
     assert store.get_experiment(exp_id)["status"] == "failed"
     assert "model &#39;no-such-model&#39; does not exist &lt;script&gt;" in body

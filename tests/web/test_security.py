@@ -1,4 +1,5 @@
 """CSRF, the optional WEB_AUTH_TOKEN, the upload size limit and secrets never reaching a page."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,9 @@ REMOTE = {"REMOTE_ADDR": "192.0.2.10"}
 
 
 def test_form_post_without_csrf_token_is_refused(client, sample_csv):
-    response = client.post("/datasets", data={"file": (io.BytesIO(sample_csv), "t.csv")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/datasets", data={"file": (io.BytesIO(sample_csv), "t.csv")}, content_type="multipart/form-data"
+    )
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     wrong = client.post("/experiments/new", data={"csrf_token": "forged", "dataset": "x"})
@@ -47,8 +49,12 @@ def test_token_protects_pages_and_api(locked):
 
 
 def test_bearer_token_lets_the_api_skip_csrf_from_anywhere(locked):
-    response = locked.post("/api/experiments", json={"dataset": "0" * 64, "models": ["m"]}, environ_base=REMOTE,
-                           headers={"Authorization": f"Bearer {TOKEN}"})
+    response = locked.post(
+        "/api/experiments",
+        json={"dataset": "0" * 64, "models": ["m"]},
+        environ_base=REMOTE,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     assert response.status_code == 404
     unauthenticated_local = locked.post("/api/experiments", json={"dataset": "0" * 64})
     assert unauthenticated_local.status_code == 401
@@ -77,12 +83,18 @@ def test_login_refuses_open_redirects(locked):
 def test_oversize_upload_is_413_with_a_clear_message(client, settings_environ):
     limit = int(settings_environ["TQ_MAX_UPLOAD_BYTES"])
     big = b"text,label\n" + b"x" * (limit + 1024)
-    page = client.post("/datasets", data={"csrf_token": csrf_token(client), "file": (io.BytesIO(big), "big.csv")},
-                       content_type="multipart/form-data")
+    page = client.post(
+        "/datasets",
+        data={"csrf_token": csrf_token(client), "file": (io.BytesIO(big), "big.csv")},
+        content_type="multipart/form-data",
+    )
     assert page.status_code == 413
     assert "TQ_MAX_UPLOAD_BYTES" in page.get_data(as_text=True) and "0.2 MiB" in page.get_data(as_text=True)
-    api = client.post("/api/experiments", data={"file": (io.BytesIO(big), "big.csv"), "models": "m"},
-                      content_type="multipart/form-data")
+    api = client.post(
+        "/api/experiments",
+        data={"file": (io.BytesIO(big), "big.csv"), "models": "m"},
+        content_type="multipart/form-data",
+    )
     assert api.status_code == 413
     assert "larger than this server accepts" in api.get_json()["error"]
 
@@ -90,12 +102,22 @@ def test_oversize_upload_is_413_with_a_clear_message(client, settings_environ):
 def test_no_secret_is_ever_rendered(client, settings_environ, sample_csv):
     secrets = [settings_environ["OPENAI_API_KEY"], settings_environ["SECRET_KEY"]]
     sha256 = uploaded_sha256(upload(client, sample_csv))
-    launched = client.post("/experiments/new", data={
-        "csrf_token": csrf_token(client), "dataset": sha256, "models_other": "local-tfidf", "action": "launch"})
+    launched = client.post(
+        "/experiments/new",
+        data={"csrf_token": csrf_token(client), "dataset": sha256, "models_other": "local-tfidf", "action": "launch"},
+    )
     exp_id = launched.headers["Location"].rsplit("/", 1)[1]
-    pages = ["/", "/experiments/new", f"/experiments/new?dataset={sha256}", f"/experiments/{exp_id}",
-             f"/api/experiments/{exp_id}", "/api/experiments", "/api/openapi.json", "/healthz",
-             f"/experiments/{exp_id}/record.json"]
+    pages = [
+        "/",
+        "/experiments/new",
+        f"/experiments/new?dataset={sha256}",
+        f"/experiments/{exp_id}",
+        f"/api/experiments/{exp_id}",
+        "/api/experiments",
+        "/api/openapi.json",
+        "/healthz",
+        f"/experiments/{exp_id}/record.json",
+    ]
     for path in pages:
         body = client.get(path).get_data(as_text=True)
         for secret in secrets:

@@ -1,5 +1,6 @@
 """Login sessions end on logout (a copied cookie too), on a WEB_AUTH_TOKEN change and after TQ_SESSION_LIFETIME_S;
 login attempts are rate limited in Redis. On the real Redis of the web fixtures."""
+
 from __future__ import annotations
 
 import time

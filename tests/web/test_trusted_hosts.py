@@ -1,5 +1,6 @@
 """Only configured host names are served (TQ_TRUSTED_HOSTS), so a DNS-rebinding page cannot use the loopback
 CSRF exemption of the JSON API."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,9 @@ def test_loopback_names_are_trusted_by_default(client, host):
     assert client.get("/experiments", headers={"Host": host}).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:5000", "localhost.evil.example", "[::2]:5000",
-                                  "127.0.0.2"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:5000", "localhost.evil.example", "[::2]:5000", "127.0.0.2"]
+)
 def test_other_hosts_get_a_clear_400(client, host):
     page = client.get("/experiments", headers={"Host": host})
     assert page.status_code == 400 and "TQ_TRUSTED_HOSTS" in page.get_data(as_text=True)
@@ -25,8 +27,9 @@ def test_other_hosts_get_a_clear_400(client, host):
 
 def test_a_dns_rebinding_page_cannot_drive_the_local_api(client):
     """The page's origin is its own name resolved to 127.0.0.1: same Origin and Host, loopback peer."""
-    rebound = client.post("/api/experiments", json=BODY,
-                          headers={"Host": "evil.example:5000", "Origin": "http://evil.example:5000"})
+    rebound = client.post(
+        "/api/experiments", json=BODY, headers={"Host": "evil.example:5000", "Origin": "http://evil.example:5000"}
+    )
     assert rebound.status_code == 400 and "TQ_TRUSTED_HOSTS" in rebound.get_json()["error"]
     local = client.post("/api/experiments", json=BODY, headers={"Host": "127.0.0.1:5000"})
     assert local.status_code == 404, "a local script still skips CSRF and reaches the view"

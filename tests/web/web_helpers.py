@@ -1,4 +1,5 @@
 """Helpers for the Flask test-client tests: what a browser would do with the forms."""
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,11 @@ def csrf_token(client, path: str = "/experiments/new") -> str:
 
 def upload(client, data: bytes, name: str = "tweets.csv"):
     """Submit the upload form with `data` as the chosen file."""
-    return client.post("/datasets", data={"csrf_token": csrf_token(client), "file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/datasets",
+        data={"csrf_token": csrf_token(client), "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def uploaded_sha256(response) -> str:

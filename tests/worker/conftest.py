@@ -1,4 +1,5 @@
 """Fixtures for the worker tests (the stack itself comes from tests/conftest.py)."""
+
 from __future__ import annotations
 
 import openai

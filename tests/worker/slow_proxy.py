@@ -3,6 +3,7 @@
 The request is forwarded at once (so the backend really does the work, e.g. creates the fine-tuning job), and only
 the response is held back: exactly what a client sees when a response is lost to a slow network.
 """
+
 from __future__ import annotations
 
 import threading
@@ -52,8 +53,9 @@ class SlowProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-                request = urllib.request.Request(proxy.target + self.path, data=body, headers=headers,
-                                                 method=self.command)
+                request = urllib.request.Request(
+                    proxy.target + self.path, data=body, headers=headers, method=self.command
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=60) as response:
                         status, reply_headers, payload = response.status, response.headers, response.read()

@@ -1,4 +1,5 @@
 """The Celery configuration the reliability story depends on, and the canvas an experiment becomes."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,18 +19,38 @@ def test_tasks_are_acknowledged_late_one_at_a_time_and_routed_by_kind():
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.accept_content == ["json"]
     assert {name: route["queue"] for name, route in ROUTES.items()} == {
-        "tunequeue.prepare": "tunequeue", "tunequeue.upload": "tunequeue", "tunequeue.summarize": "tunequeue",
-        "tunequeue.start_fine_tune": "training", "tunequeue.poll_fine_tune": "training",
-        "tunequeue.evaluate": "evaluation"}
-    assert {task.name for task in (tasks.prepare, tasks.upload, tasks.start_fine_tune, tasks.poll_fine_tune,
-                                   tasks.evaluate, tasks.summarize)} == set(ROUTES)
+        "tunequeue.prepare": "tunequeue",
+        "tunequeue.upload": "tunequeue",
+        "tunequeue.summarize": "tunequeue",
+        "tunequeue.start_fine_tune": "training",
+        "tunequeue.poll_fine_tune": "training",
+        "tunequeue.evaluate": "evaluation",
+    }
+    assert {
+        task.name
+        for task in (
+            tasks.prepare,
+            tasks.upload,
+            tasks.start_fine_tune,
+            tasks.poll_fine_tune,
+            tasks.evaluate,
+            tasks.summarize,
+        )
+    } == set(ROUTES)
 
 
 def test_every_task_fits_well_inside_the_visibility_timeout():
-    for environ in ({},
-                    {"TQ_VISIBILITY_TIMEOUT_S": "1200", "TQ_REQUEST_TIMEOUT_S": "1", "TQ_POLL_MAX_INTERVAL_S": "300"},
-                    {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "4", "TQ_MAX_RETRIES": "1",
-                     "TQ_POLL_INTERVAL_S": "0.5", "TQ_POLL_MAX_INTERVAL_S": "1"}):
+    for environ in (
+        {},
+        {"TQ_VISIBILITY_TIMEOUT_S": "1200", "TQ_REQUEST_TIMEOUT_S": "1", "TQ_POLL_MAX_INTERVAL_S": "300"},
+        {
+            "TQ_VISIBILITY_TIMEOUT_S": "20",
+            "TQ_REQUEST_TIMEOUT_S": "4",
+            "TQ_MAX_RETRIES": "1",
+            "TQ_POLL_INTERVAL_S": "0.5",
+            "TQ_POLL_MAX_INTERVAL_S": "1",
+        },
+    ):
         settings = load_settings(environ)
         timeout = settings.visibility_timeout_s
         assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == timeout
@@ -43,8 +64,13 @@ def test_every_task_fits_well_inside_the_visibility_timeout():
 
 
 def test_redis_retry_window_defaults_to_a_quarter_of_the_visibility_timeout_and_may_not_exceed_it():
-    short = {"TQ_VISIBILITY_TIMEOUT_S": "20", "TQ_REQUEST_TIMEOUT_S": "4", "TQ_MAX_RETRIES": "1",
-             "TQ_POLL_INTERVAL_S": "0.5", "TQ_POLL_MAX_INTERVAL_S": "1"}
+    short = {
+        "TQ_VISIBILITY_TIMEOUT_S": "20",
+        "TQ_REQUEST_TIMEOUT_S": "4",
+        "TQ_MAX_RETRIES": "1",
+        "TQ_POLL_INTERVAL_S": "0.5",
+        "TQ_POLL_MAX_INTERVAL_S": "1",
+    }
     assert load_settings(short).redis_retry_window_s == 5
     assert load_settings({"TQ_REDIS_RETRY_S": "30"}).redis_retry_window_s == 30
     with pytest.raises(SettingsError, match="TQ_REDIS_RETRY_S.*TQ_VISIBILITY_TIMEOUT_S"):
@@ -63,17 +89,31 @@ def names(signature) -> list[str]:
 
 
 def test_canvas_runs_one_chain_per_fine_tuned_model_and_skips_upload_without_one():
-    record = {"id": "exp_1", "runs": [{"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
-                                      {"id": "run-2", "kind": "zero-shot", "base_model": "b"}]}
+    record = {
+        "id": "exp_1",
+        "runs": [
+            {"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
+            {"id": "run-2", "kind": "zero-shot", "base_model": "b"},
+        ],
+    }
     assert names(pipeline.experiment_canvas(record)) == [
-        "tunequeue.prepare", "tunequeue.upload", "tunequeue.start_fine_tune", "tunequeue.poll_fine_tune",
-        "tunequeue.evaluate", "tunequeue.evaluate", "tunequeue.summarize"]
+        "tunequeue.prepare",
+        "tunequeue.upload",
+        "tunequeue.start_fine_tune",
+        "tunequeue.poll_fine_tune",
+        "tunequeue.evaluate",
+        "tunequeue.evaluate",
+        "tunequeue.summarize",
+    ]
     zero_shot = pipeline.run_signature("exp_1", record["runs"][1])
     assert zero_shot.immutable and zero_shot.args == ("b", "exp_1", "run-2")
 
     only_zero_shot = {"id": "exp_2", "runs": [record["runs"][1]]}
     assert names(pipeline.experiment_canvas(only_zero_shot)) == [
-        "tunequeue.prepare", "tunequeue.evaluate", "tunequeue.summarize"]
+        "tunequeue.prepare",
+        "tunequeue.evaluate",
+        "tunequeue.summarize",
+    ]
 
 
 def test_reconfigure_moves_publishing_to_the_new_redis_even_after_the_old_one_was_used(redis_url, tq_stack):
@@ -91,7 +131,9 @@ def test_reconfigure_moves_publishing_to_the_new_redis_even_after_the_old_one_wa
             reconfigure(load_settings({**tq_stack.env, "REDIS_URL": url}))
             app.send_task("tunequeue.probe", queue="probe")
             assert {name: server.llen("probe") for name, server in servers.items()} == {
-                "web": 1, "stack": 1 if target == "stack" else 0}
+                "web": 1,
+                "stack": 1 if target == "stack" else 0,
+            }
     finally:
         reconfigure(stack_settings)
         for server in servers.values():
@@ -107,8 +149,13 @@ def test_submitting_leaves_no_result_subscription_behind(redis_url, tq_stack):
 
     reconfigure(load_settings({**tq_stack.env, "REDIS_URL": redis_url}))
     try:
-        record = {"id": "exp_0123456789ab", "runs": [{"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
-                                                     {"id": "run-2", "kind": "zero-shot", "base_model": "b"}]}
+        record = {
+            "id": "exp_0123456789ab",
+            "runs": [
+                {"id": "run-1", "kind": "fine-tuned", "base_model": "a"},
+                {"id": "run-2", "kind": "zero-shot", "base_model": "b"},
+            ],
+        }
         result = pipeline.experiment_canvas(record).apply_async()
         assert app.backend.result_consumer.subscribed_to
         pipeline.release_results(result)

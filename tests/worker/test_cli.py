@@ -1,16 +1,17 @@
 """`python -m worker` commands through `worker.cli.main`, against a real Redis, local_openai and worker process."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 
 import pytest
+from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS
 from shared.settings import get_settings
 from worker import cli
 from worker.commands import render
-from worker_helpers import SAMPLE_CSV, TWEETS_CSV, csv_labels, recomputed_accuracy, reference_rows
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -23,8 +24,19 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 @pytest.mark.skipif(not TWEETS_CSV.exists(), reason=f"{TWEETS_CSV} is not present")
 def test_run_reproduces_the_reference_split_on_tweets(capsys, start_worker, tq_store, provider):
     start_worker()
-    status, out, err = run_cli(capsys, "run", "--data", str(TWEETS_CSV), "--text-column", "text",
-                               "--label-column", "airline_sentiment", "--model", "local-tfidf", "--json")
+    status, out, err = run_cli(
+        capsys,
+        "run",
+        "--data",
+        str(TWEETS_CSV),
+        "--text-column",
+        "text",
+        "--label-column",
+        "airline_sentiment",
+        "--model",
+        "local-tfidf",
+        "--json",
+    )
     assert status == 0, err
     printed = json.loads(out)
     record = tq_store.get_experiment(printed["id"])
@@ -53,8 +65,9 @@ def test_run_reproduces_the_reference_split_on_tweets(capsys, start_worker, tq_s
 @pytest.mark.slow
 def test_a_failed_run_is_recorded_and_the_others_still_compared(capsys, start_worker, tq_store):
     start_worker()
-    status, out, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--model", "no-such-model",
-                               "--model", "local-tfidf", "--json")
+    status, out, err = run_cli(
+        capsys, "run", "--data", str(SAMPLE_CSV), "--model", "no-such-model", "--model", "local-tfidf", "--json"
+    )
     record = tq_store.get_experiment(json.loads(out)["id"])
     failed, succeeded = record["runs"]
     assert failed["status"] == "failed"
@@ -70,8 +83,9 @@ def test_a_failed_run_is_recorded_and_the_others_still_compared(capsys, start_wo
 
 def test_run_refuses_a_bad_column_before_queueing_anything(capsys, tq_stack, tq_store):
     before = len(tq_store.list_experiments(limit=1000))
-    status, out, err = run_cli(capsys, "run", "--data", str(SAMPLE_CSV), "--label-column", "mood",
-                               "--model", "local-tfidf")
+    status, out, err = run_cli(
+        capsys, "run", "--data", str(SAMPLE_CSV), "--label-column", "mood", "--model", "local-tfidf"
+    )
     assert status == 2
     assert "'mood' is not in the file" in err and "airline_sentiment" in err
     assert len(tq_store.list_experiments(limit=1000)) == before
@@ -102,25 +116,66 @@ def test_show_unknown_experiment_says_what_ids_look_like(capsys, tq_stack):
 
 
 def test_comparison_table_lists_every_run_and_failures():
-    record = {"runs": [
-        {"id": "run-1", "base_model": "local-tfidf", "kind": "fine-tuned", "status": "succeeded",
-         "fine_tuned_model": "ft:local-tfidf:local:tq:1", "training_seconds": 4.25, "trained_tokens": 6000,
-         "cost_estimate_usd": 0.0, "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2}},
-        {"id": "run-2", "base_model": "gpt-x", "kind": "zero-shot", "status": "failed", "error": "boom",
-         "metrics": None}]}
+    record = {
+        "runs": [
+            {
+                "id": "run-1",
+                "base_model": "local-tfidf",
+                "kind": "fine-tuned",
+                "status": "succeeded",
+                "fine_tuned_model": "ft:local-tfidf:local:tq:1",
+                "training_seconds": 4.25,
+                "trained_tokens": 6000,
+                "cost_estimate_usd": 0.0,
+                "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2},
+            },
+            {
+                "id": "run-2",
+                "base_model": "gpt-x",
+                "kind": "zero-shot",
+                "status": "failed",
+                "error": "boom",
+                "metrics": None,
+            },
+        ]
+    }
     table = render.comparison_table(record).splitlines()
-    assert table[0].split() == ["model", "kind", "accuracy", "macro-F1", "invalid", "training", "s", "tokens",
-                                "cost", "$", "status"]
-    assert table[2].split() == ["ft:local-tfidf:local:tq:1", "fine-tuned", "0.610", "0.600", "2", "4.2", "6000",
-                                "0.0000", "succeeded"]
+    assert table[0].split() == [
+        "model",
+        "kind",
+        "accuracy",
+        "macro-F1",
+        "invalid",
+        "training",
+        "s",
+        "tokens",
+        "cost",
+        "$",
+        "status",
+    ]
+    assert table[2].split() == [
+        "ft:local-tfidf:local:tq:1",
+        "fine-tuned",
+        "0.610",
+        "0.600",
+        "2",
+        "4.2",
+        "6000",
+        "0.0000",
+        "succeeded",
+    ]
     assert table[3].split()[:3] == ["gpt-x", "zero-shot", "-"]
     assert table[-1] == "run-2 (gpt-x) failed: boom"
 
 
 def test_progress_line_counts_training_and_evaluation():
-    record = {"status": "running", "runs": [
-        {"base_model": "a", "kind": "fine-tuned", "status": "evaluating", "progress": {"done": 50, "total": 100}},
-        {"base_model": "b", "kind": "zero-shot", "status": "succeeded", "progress": {"done": 10, "total": 10}}]}
+    record = {
+        "status": "running",
+        "runs": [
+            {"base_model": "a", "kind": "fine-tuned", "status": "evaluating", "progress": {"done": 50, "total": 100}},
+            {"base_model": "b", "kind": "zero-shot", "status": "succeeded", "progress": {"done": 10, "total": 10}},
+        ],
+    }
     line = render.progress_line(record, width=8)
     assert line.startswith("[#######.]  88% running | a evaluating 50/100 | b succeeded")
 
@@ -183,8 +238,9 @@ def test_export_writes_the_record_and_the_predictions(capsys, tq_stack, tq_store
     exp_id = stored_experiment(tq_store)
     (run,) = tq_store.get_experiment(exp_id)["runs"]
     tq_store.save_items(exp_id, {"train": [], "test": [{"row": 7, "text": "=1+1 late again", "label": "negative"}]})
-    tq_store.save_prediction(exp_id, run["id"], {"row": 7, "expected": "negative", "output": "Negative.",
-                                                 "predicted": "negative"})
+    tq_store.save_prediction(
+        exp_id, run["id"], {"row": 7, "expected": "negative", "output": "Negative.", "predicted": "negative"}
+    )
 
     status, out, err = run_cli(capsys, "export", exp_id)
     assert status == 0, err

@@ -1,4 +1,5 @@
 """The experiment canvas on real processes: worker crashes, lost responses, zero-shot runs, cancellation."""
+
 from __future__ import annotations
 
 import threading
@@ -6,24 +7,35 @@ from collections import Counter
 
 import pytest
 import redis
+from slow_proxy import SlowProxy
+from worker_helpers import SAMPLE_CSV, recomputed_accuracy, wait_finished, wait_until
 
-from shared.dataset import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.records import ExperimentSpec
 from shared.store import predictions_key
 from worker import pipeline
-from worker_helpers import SAMPLE_CSV, recomputed_accuracy, wait_finished, wait_until
-from slow_proxy import SlowProxy
 
 
 def sample_spec(store, models=(), zero_shot=(), test_per_class: int = 33, test_offset: int = 100) -> ExperimentSpec:
     """The sample CSV with the reference training rows and `test_per_class` test rows per class from `test_offset`."""
     sha = store.put_dataset(SAMPLE_CSV.read_bytes(), SAMPLE_CSV.name)
-    sampling = SamplingSpec(mode="balanced", train_counts=dict(REFERENCE_TRAIN_COUNTS), train_offset=0,
-                            test_counts={label: test_per_class for label in REFERENCE_TRAIN_COUNTS},
-                            test_offset=test_offset)
-    return ExperimentSpec(dataset_sha256=sha, dataset_name=SAMPLE_CSV.name, dataset_path=str(SAMPLE_CSV),
-                          text_column="text", label_column="airline_sentiment", models=list(models),
-                          zero_shot=list(zero_shot), sampling=sampling)
+    sampling = SamplingSpec(
+        mode="balanced",
+        train_counts=dict(REFERENCE_TRAIN_COUNTS),
+        train_offset=0,
+        test_counts={label: test_per_class for label in REFERENCE_TRAIN_COUNTS},
+        test_offset=test_offset,
+    )
+    return ExperimentSpec(
+        dataset_sha256=sha,
+        dataset_name=SAMPLE_CSV.name,
+        dataset_path=str(SAMPLE_CSV),
+        text_column="text",
+        label_column="airline_sentiment",
+        models=list(models),
+        zero_shot=list(zero_shot),
+        sampling=sampling,
+    )
 
 
 class WriteCounter:
@@ -61,6 +73,7 @@ def test_worker_killed_during_evaluation_resumes_and_predicts_each_item_once(sta
     exp_id = pipeline.submit_experiment(tq_store, spec)
     writes = WriteCounter(tq_stack.redis_url, predictions_key(exp_id, "run-1"))
     try:
+
         def mid_evaluation():
             progress = tq_store.get_run(exp_id, "run-1")["progress"]
             return progress if progress["total"] and 5 <= progress["done"] <= progress["total"] - 50 else None
@@ -89,8 +102,7 @@ def test_worker_killed_during_evaluation_resumes_and_predicts_each_item_once(sta
 
 
 @pytest.mark.slow
-def test_a_create_call_that_times_out_is_retried_and_makes_exactly_one_job(start_worker, tq_stack, tq_store,
-                                                                          provider):
+def test_a_create_call_that_times_out_is_retried_and_makes_exactly_one_job(start_worker, tq_stack, tq_store, provider):
     """The first job-create response is held back past the client's 1 s timeout (a real timeout through a real
     proxy; the backend did create the job). The retried task finds that job by its metadata instead of creating
     a second one."""
@@ -98,8 +110,7 @@ def test_a_create_call_that_times_out_is_retried_and_makes_exactly_one_job(start
     proxy = SlowProxy(origin, {("POST", "/v1/fine_tuning/jobs"): [3.0]})
     try:
         start_worker(OPENAI_BASE_URL=f"{proxy.url}/v1", TQ_REQUEST_TIMEOUT_S=1)
-        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
-                                                                  test_per_class=5))
+        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=5))
         record = wait_finished(tq_store, exp_id, timeout_s=120)
     finally:
         proxy.close()
@@ -136,10 +147,12 @@ def test_zero_shot_run_is_evaluated_without_fine_tuning(start_worker, tq_store, 
 @pytest.mark.slow
 def test_cancel_stops_the_runs_and_the_provider_job(start_worker, tq_store, provider):
     start_worker()
-    exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
-                                                              test_per_class=90, test_offset=40))
-    wait_until(lambda: tq_store.get_run(exp_id, "run-1")["job_id"], 60, "the fine-tuning job to be created",
-               interval_s=0.02)
+    exp_id = pipeline.submit_experiment(
+        tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=90, test_offset=40)
+    )
+    wait_until(
+        lambda: tq_store.get_run(exp_id, "run-1")["job_id"], 60, "the fine-tuning job to be created", interval_s=0.02
+    )
     pipeline.cancel_experiment(tq_store, exp_id)
     record = wait_finished(tq_store, exp_id, timeout_s=60)
     run = record["runs"][0]
@@ -175,8 +188,7 @@ def test_the_api_key_never_reaches_the_broker_the_records_or_the_logs(start_work
     get_settings.cache_clear()
     try:
         worker = start_worker(OPENAI_API_KEY=secret)
-        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
-                                                                  test_per_class=3))
+        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=3))
         record = wait_finished(tq_store, exp_id, timeout_s=120)
     finally:
         monkeypatch.delenv("OPENAI_API_KEY")
@@ -198,10 +210,15 @@ def test_a_slow_provider_never_keeps_an_evaluate_task_past_the_visibility_timeou
     chat = ("POST", "/v1/chat/completions")
     proxy = SlowProxy(origin, {chat: [6.0] * 4 + [4.5] * 6})
     try:
-        start_worker(concurrency=2, OPENAI_BASE_URL=f"{proxy.url}/v1", TQ_REQUEST_TIMEOUT_S=5,
-                     TQ_VISIBILITY_TIMEOUT_S=65, TQ_MAX_RETRIES=4, TQ_EVAL_CONCURRENCY=1)
-        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"],
-                                                                  test_per_class=3))
+        start_worker(
+            concurrency=2,
+            OPENAI_BASE_URL=f"{proxy.url}/v1",
+            TQ_REQUEST_TIMEOUT_S=5,
+            TQ_VISIBILITY_TIMEOUT_S=65,
+            TQ_MAX_RETRIES=4,
+            TQ_EVAL_CONCURRENCY=1,
+        )
+        exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=3))
         writes = WriteCounter(tq_stack.redis_url, predictions_key(exp_id, "run-1"))
         try:
             record = wait_finished(tq_store, exp_id, timeout_s=180)

@@ -1,12 +1,13 @@
 """The worker's store during a real Redis outage: redis-server killed, started again on the same port and data."""
+
 from __future__ import annotations
 
-import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from test_pipeline import sample_spec
 
 from shared.run_state import fail_run
 from shared.settings import get_settings
@@ -14,7 +15,6 @@ from shared.store import Store
 from worker import tasks
 from worker.redis_server import redis_command
 from worker.stack import Stack, redis_reachable
-from test_pipeline import sample_spec
 
 OUTAGE_S = 2.0
 
@@ -39,8 +39,12 @@ def outage(stack: Stack, seconds: float) -> threading.Timer:
     port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
     stack.service("redis").kill()
     assert not redis_reachable(stack.redis_url)
-    restart = threading.Timer(seconds, lambda: stack.spawn(
-        "redis", redis_command(port, (stack.var_dir / "redis").resolve()), lambda: redis_reachable(stack.redis_url)))
+    restart = threading.Timer(
+        seconds,
+        lambda: stack.spawn(
+            "redis", redis_command(port, (stack.var_dir / "redis").resolve()), lambda: redis_reachable(stack.redis_url)
+        ),
+    )
     restart.start()
     return restart
 
@@ -59,8 +63,9 @@ def test_an_answer_saved_during_a_redis_restart_is_kept_and_the_run_goes_on(own_
     db = tasks.store()
     exp_id = db.create_experiment(sample_spec(db, models=["local-tfidf"]), "http://127.0.0.1:1/v1")
     restart = outage(own_redis, OUTAGE_S)
-    assert db.save_prediction(exp_id, "run-1", {"row": 7, "expected": "neutral", "output": "neutral",
-                                                "predicted": "neutral"})
+    assert db.save_prediction(
+        exp_id, "run-1", {"row": 7, "expected": "neutral", "output": "neutral", "predicted": "neutral"}
+    )
     restart.join()
     db.update_run(exp_id, "run-1", progress={"done": 1, "total": 9})
     assert list(db.predictions(exp_id, "run-1")) == [7]

@@ -1,4 +1,5 @@
 """worker.supervisor on real processes: a child that exits is started again; SIGTERM stops child and supervisor."""
+
 from __future__ import annotations
 
 import signal
@@ -6,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from worker.supervisor import MAX_DELAY_S, restart_delay_s
 from worker_helpers import REPO, wait_until
+
+from worker.supervisor import MAX_DELAY_S, restart_delay_s
 
 # Records each start in `starts`, then exits with status 3, or with "--wait" waits for SIGTERM and exits 0.
 CHILD = """
@@ -26,8 +28,19 @@ sys.exit(3)
 
 def supervise(tmp_path: Path, *child_args: str) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "child.log"
-    command = [sys.executable, "-m", "worker.supervisor", "--name", "child", "--",
-               sys.executable, "-c", CHILD, str(log), *child_args]
+    command = [
+        sys.executable,
+        "-m",
+        "worker.supervisor",
+        "--name",
+        "child",
+        "--",
+        sys.executable,
+        "-c",
+        CHILD,
+        str(log),
+        *child_args,
+    ]
     return subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True), log
 
 

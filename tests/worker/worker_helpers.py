@@ -1,10 +1,12 @@
 """Helpers for the worker tests: the reference split read straight from the CSV, and waiting on the store."""
+
 from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from shared.records import FINISHED_RUN_STATUSES
 
@@ -14,8 +16,9 @@ SAMPLE_CSV = REPO / "shared" / "sample_data" / "airline_tweets_sample.csv"
 T = TypeVar("T")
 
 
-def reference_rows(path: Path, offset: int, counts: dict[str, int], text_column: str = "text",
-                   label_column: str = "airline_sentiment") -> list[int]:
+def reference_rows(
+    path: Path, offset: int, counts: dict[str, int], text_column: str = "text", label_column: str = "airline_sentiment"
+) -> list[int]:
     """The reference script's selection, recomputed independently with the csv module: per label in the order of
     `counts`, the rows (0-based, header excluded) `offset..offset+count` among rows with non-blank text and label."""
     by_label: dict[str, list[int]] = {}
@@ -23,7 +26,7 @@ def reference_rows(path: Path, offset: int, counts: dict[str, int], text_column:
         for number, row in enumerate(csv.DictReader(handle)):
             if (row[text_column] or "").strip() and (row[label_column] or "").strip():
                 by_label.setdefault(row[label_column], []).append(number)
-    return [row for label, count in counts.items() for row in by_label[label][offset:offset + count]]
+    return [row for label, count in counts.items() for row in by_label[label][offset : offset + count]]
 
 
 def csv_labels(path: Path, label_column: str = "airline_sentiment") -> list[str]:
@@ -46,7 +49,8 @@ def wait_finished(store, exp_id: str, timeout_s: float = 180) -> dict:
     def finished():
         record = store.get_experiment(exp_id, with_predictions=False)
         done = record["status"] in FINISHED_RUN_STATUSES and all(
-            run["status"] in FINISHED_RUN_STATUSES for run in record["runs"])
+            run["status"] in FINISHED_RUN_STATUSES for run in record["runs"]
+        )
         return record if done else None
 
     wait_until(finished, timeout_s, f"experiment {exp_id} to finish")

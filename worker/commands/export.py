@@ -19,8 +19,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "csv":
         data = predictions_csv(record, item_texts(store.get_items(exp_id)))
     else:
-        data = (json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2)
-                + "\n").encode("utf-8")
+        data = (
+            json.dumps({"manifest": build_manifest(record), "record": record}, ensure_ascii=False, indent=2) + "\n"
+        ).encode("utf-8")
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -34,11 +35,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    export = commands.add_parser("export", help="write an experiment's record (JSON, with a manifest) or its "
-                                                "predictions (CSV)")
+    export = commands.add_parser(
+        "export", help="write an experiment's record (JSON, with a manifest) or its predictions (CSV)"
+    )
     export.add_argument("id")
-    export.add_argument("--format", choices=("json", "csv"), default="json",
-                        help="json: {manifest, record} as the results page's record.json; csv: the predictions "
-                             "(default %(default)s)")
+    export.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="json: {manifest, record} as the results page's record.json; csv: the predictions (default %(default)s)",
+    )
     export.add_argument("--output", type=Path, default=None, help="file to write (default: standard output)")
     export.set_defaults(handler=cmd_export)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
+from shared.record_types import ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.store import Store
 from worker.commands.errors import FollowInterrupted
@@ -12,8 +13,9 @@ from worker.commands.lookup import find_record
 from worker.commands.render import print_record, progress_line
 
 
-def wait_for(store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5,
-             log_every_s: float = 10.0) -> dict[str, Any]:
+def wait_for(
+    store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5, log_every_s: float = 10.0
+) -> ExperimentRecord:
     """Follow the experiment until it finishes; returns the full record.
 
     On a terminal the progress line is redrawn in place; otherwise (a log, CI) a line is written when a status
@@ -35,7 +37,8 @@ def wait_for(store: Store, exp_id: str, out: TextIO, interval_s: float = 0.5,
         out.flush()
         last_line = line
         if record["status"] in FINISHED_RUN_STATUSES and all(
-                run["status"] in FINISHED_RUN_STATUSES for run in record["runs"]):
+            run["status"] in FINISHED_RUN_STATUSES for run in record["runs"]
+        ):
             break
         time.sleep(interval_s)
     if tty:
@@ -47,11 +50,13 @@ def warn_without_workers(out: TextIO) -> None:
     from worker.celery_app import app
 
     if not app.control.ping(timeout=1.0):
-        out.write("warning: no worker answered; the experiment waits in the queue until one runs: "
-                  "`celery -A worker worker -Q tunequeue,training,evaluation` (or `make up`)\n")
+        out.write(
+            "warning: no worker answered; the experiment waits in the queue until one runs: "
+            "`celery -A worker worker -Q tunequeue,training,evaluation` (or `make up`)\n"
+        )
 
 
-def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> dict[str, Any]:
+def execute(store: Store, spec: ExperimentSpec, as_json: bool, out: TextIO, err: TextIO) -> ExperimentRecord:
     """Submit, follow and print; shared by `run` and `demo`."""
     from worker.pipeline import submit_experiment
 

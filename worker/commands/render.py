@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from shared.records import FINISHED_RUN_STATUSES
 
 
-def run_line(run: dict[str, Any]) -> str:
+def run_line(run: Mapping[str, Any]) -> str:
     progress = run.get("progress") or {}
     if run["status"] == "evaluating" and progress.get("total"):
         detail = f"{progress.get('done', 0)}/{progress['total']}"
@@ -20,7 +20,7 @@ def run_line(run: dict[str, Any]) -> str:
     return f"{run['base_model']} {run['status']}{' ' + detail if detail else ''}"
 
 
-def progress_line(record: dict[str, Any], width: int = 24) -> str:
+def progress_line(record: Mapping[str, Any], width: int = 24) -> str:
     """`[#####.....] 42% running | local-tfidf evaluating 57/100 | ...` from a record without predictions.
 
     Each run counts as fine-tuning (half of its share, done once a model exists) plus evaluation (the other half, by
@@ -48,23 +48,34 @@ def _number(value: float | None, digits: int) -> str:
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns two spaces apart, with a dashed line under the header."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
 
 
-def comparison_table(record: dict[str, Any]) -> str:
+def comparison_table(record: Mapping[str, Any]) -> str:
     """The comparison: model, kind, accuracy, macro-F1, invalid, training seconds, trained tokens, cost."""
     header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "cost $", "status"]
     rows = []
     for run in record["runs"]:
         scores = run.get("metrics") or {}
         name = run.get("fine_tuned_model") or run["base_model"]
-        rows.append([name, run["kind"], _number(scores.get("accuracy"), 3), _number(scores.get("macro_f1"), 3),
-                     "-" if scores.get("invalid") is None else str(scores["invalid"]),
-                     _number(run.get("training_seconds"), 1),
-                     "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
-                     _number(run.get("cost_estimate_usd"), 4), run["status"]])
+        rows.append(
+            [
+                name,
+                run["kind"],
+                _number(scores.get("accuracy"), 3),
+                _number(scores.get("macro_f1"), 3),
+                "-" if scores.get("invalid") is None else str(scores["invalid"]),
+                _number(run.get("training_seconds"), 1),
+                "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
+                _number(run.get("cost_estimate_usd"), 4),
+                run["status"],
+            ]
+        )
     lines = text_table(header, rows)
     for run in record["runs"]:
         if run.get("error"):
@@ -72,16 +83,20 @@ def comparison_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def describe(record: dict[str, Any]) -> str:
+def describe(record: Mapping[str, Any]) -> str:
     """A short header for the table: id, status, dataset, split sizes, best run."""
     dataset = record["dataset"]
     split = record.get("split") or {}
-    lines = [f"experiment {record['id']}: {record['status']}",
-             f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
-             f"label={dataset['columns']['label']}"]
+    lines = [
+        f"experiment {record['id']}: {record['status']}",
+        f"dataset {dataset['name']} (sha256 {dataset['sha256'][:12]}), text={dataset['columns']['text']}, "
+        f"label={dataset['columns']['label']}",
+    ]
     if split:
-        lines.append(f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
-                     f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}")
+        lines.append(
+            f"train {len(split.get('train_rows', []))} rows {split.get('train_counts')}, "
+            f"test {len(split.get('test_rows', []))} rows {split.get('test_counts')}"
+        )
     if record.get("error"):
         lines.append(f"error: {record['error']}")
     best = (record.get("summary") or {}).get("best_run")
@@ -91,20 +106,27 @@ def describe(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def experiments_table(records: Sequence[dict[str, Any]]) -> str:
+def experiments_table(records: Sequence[Mapping[str, Any]]) -> str:
     """One line per experiment, newest first: id, status, created, dataset, models, best accuracy."""
     header = ["id", "status", "created", "dataset", "models", "best accuracy"]
     rows = []
     for record in records:
         accuracies = [(run.get("metrics") or {}).get("accuracy") for run in record["runs"]]
         scored = [accuracy for accuracy in accuracies if accuracy is not None]
-        rows.append([record["id"], record["status"], record["created_at"], record["dataset"]["name"],
-                     ",".join(run["base_model"] for run in record["runs"]),
-                     _number(max(scored) if scored else None, 3)])
+        rows.append(
+            [
+                record["id"],
+                record["status"],
+                record["created_at"],
+                record["dataset"]["name"],
+                ",".join(run["base_model"] for run in record["runs"]),
+                _number(max(scored) if scored else None, 3),
+            ]
+        )
     return "\n".join(text_table(header, rows))
 
 
-def print_record(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
+def print_record(record: Mapping[str, Any], as_json: bool, out: TextIO) -> None:
     if as_json:
         out.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -13,13 +13,14 @@ from worker.commands.spec import add_experiment_arguments, build_spec
 
 def cmd_run(args: argparse.Namespace) -> int:
     store = connect_store()
-    spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot,
-                      args.preset)
+    spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot, args.preset)
     try:
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
     except FollowInterrupted as interrupted:
-        print(f"{interrupted.exp_id} keeps running on the workers: `python -m worker show {interrupted.exp_id}`",
-              file=sys.stderr)
+        print(
+            f"{interrupted.exp_id} keeps running on the workers: `python -m worker show {interrupted.exp_id}`",
+            file=sys.stderr,
+        )
         raise
     return 0 if record["status"] == "succeeded" else 1
 

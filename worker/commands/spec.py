@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import shared
-from shared.dataset import DatasetError, load_items, reference_sampling, split_items
+from shared.dataset_reading import DatasetError, load_items
+from shared.dataset_sampling import reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, get_preset
 from shared.records import ExperimentSpec, RecordError
 from shared.settings import get_settings
@@ -26,25 +27,48 @@ def default_data() -> Path:
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser, demo: bool = False) -> None:
-    parser.add_argument("--data", type=Path, required=not demo, default=default_data() if demo else None,
-                        help="labelled CSV file" + (f" (default {default_data()})" if demo else ""))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=not demo,
+        default=default_data() if demo else None,
+        help="labelled CSV file" + (f" (default {default_data()})" if demo else ""),
+    )
     parser.add_argument("--text-column", default="text", help="column holding the text (default %(default)s)")
-    parser.add_argument("--label-column", default="airline_sentiment",
-                        help="column holding the label (default %(default)s)")
-    parser.add_argument("--model", action="append", default=None, metavar="MODEL",
-                        help="base model to fine-tune; repeat for several" +
-                             (f" (default, when no model is named: {' '.join(DEFAULT_DEMO_MODELS)})" if demo else ""))
-    parser.add_argument("--zero-shot", action="append", default=None, metavar="MODEL",
-                        help="model to evaluate without fine-tuning, as a baseline; repeat for several" +
-                             (f" (default, when no model is named: {' '.join(DEFAULT_DEMO_ZERO_SHOT)})"
-                              if demo else ""))
-    parser.add_argument("--preset", default="reference", choices=sorted(PRESETS),
-                        help="prompt preset (default %(default)s)")
+    parser.add_argument(
+        "--label-column", default="airline_sentiment", help="column holding the label (default %(default)s)"
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="MODEL",
+        help="base model to fine-tune; repeat for several"
+        + (f" (default, when no model is named: {' '.join(DEFAULT_DEMO_MODELS)})" if demo else ""),
+    )
+    parser.add_argument(
+        "--zero-shot",
+        action="append",
+        default=None,
+        metavar="MODEL",
+        help="model to evaluate without fine-tuning, as a baseline; repeat for several"
+        + (f" (default, when no model is named: {' '.join(DEFAULT_DEMO_ZERO_SHOT)})" if demo else ""),
+    )
+    parser.add_argument(
+        "--preset", default="reference", choices=sorted(PRESETS), help="prompt preset (default %(default)s)"
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON record instead of the table")
 
 
-def build_spec(store: Store, data_path: Path, text_column: str, label_column: str, models: Sequence[str],
-               zero_shot: Sequence[str], preset: str) -> ExperimentSpec:
+def build_spec(
+    store: Store,
+    data_path: Path,
+    text_column: str,
+    label_column: str,
+    models: Sequence[str],
+    zero_shot: Sequence[str],
+    preset: str,
+) -> ExperimentSpec:
     """Check the CSV and the request here, before anything is queued, then store the CSV and return the spec."""
     try:
         data = data_path.read_bytes()
@@ -54,9 +78,17 @@ def build_spec(store: Store, data_path: Path, text_column: str, label_column: st
         items = load_items(data, text_column, label_column)
         sampling = reference_sampling(item.label for item in items)
         split_items(items, sampling)
-        spec = ExperimentSpec(dataset_sha256="", dataset_name=data_path.name, dataset_path=str(data_path),
-                              text_column=text_column, label_column=label_column, models=list(models),
-                              zero_shot=list(zero_shot), sampling=sampling, prompt=get_preset(preset))
+        spec = ExperimentSpec(
+            dataset_sha256="",
+            dataset_name=data_path.name,
+            dataset_path=str(data_path),
+            text_column=text_column,
+            label_column=label_column,
+            models=list(models),
+            zero_shot=list(zero_shot),
+            sampling=sampling,
+            prompt=get_preset(preset),
+        )
     except (DatasetError, PromptError, RecordError) as exc:
         raise CliError(f"{data_path}: {exc}") from None
     try:

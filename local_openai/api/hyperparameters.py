@@ -7,6 +7,7 @@ Ranges follow OpenAI's API reference (n_epochs 1-50, batch_size 1-256, seed 0 to
 bound for learning_rate_multiplier; this server caps it at MAX_LEARNING_RATE_MULTIPLIER, far above any useful value
 (the trainers' base learning rates are tuned for 1.0), so a typo cannot start a job that only diverges.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -47,8 +48,11 @@ def checked_hyperparameters(requested: object, prefix: str) -> dict[str, int | f
         raise InvalidRequest(f"'{prefix}' must be an object", param=prefix, code="invalid_type")
     for name in requested:
         if name not in NAMES:
-            raise InvalidRequest(f"Unknown hyperparameter {name!r}; use {', '.join(NAMES)}", param=f"{prefix}.{name}",
-                                 code="invalid_value")
+            raise InvalidRequest(
+                f"Unknown hyperparameter {name!r}; use {', '.join(NAMES)}",
+                param=f"{prefix}.{name}",
+                code="invalid_value",
+            )
     return {name: _checked(name, requested.get(name), f"{prefix}.{name}") for name in NAMES}
 
 
@@ -59,8 +63,9 @@ def requested_hyperparameters(body: dict[str, object]) -> dict[str, int | float 
     if method is None:
         return checked_hyperparameters(body.get("hyperparameters"), "hyperparameters")
     if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
-        raise InvalidRequest("Only method.type 'supervised' is supported by this server", param="method.type",
-                             code="invalid_value")
+        raise InvalidRequest(
+            "Only method.type 'supervised' is supported by this server", param="method.type", code="invalid_value"
+        )
     supervised = method.get("supervised") or {}
     if not isinstance(supervised, dict):
         raise InvalidRequest("'method.supervised' must be an object", param="method.supervised", code="invalid_type")
@@ -75,5 +80,6 @@ def checked_seed(value: object) -> int | None:
         return None
     if is_integer(value) and lowest <= value <= highest:
         return value
-    raise InvalidRequest(f"Invalid 'seed': {value!r}; use an integer from {lowest} to {highest}", param="seed",
-                         code="invalid_value")
+    raise InvalidRequest(
+        f"Invalid 'seed': {value!r}; use an integer from {lowest} to {highest}", param="seed", code="invalid_value"
+    )

@@ -3,10 +3,11 @@
 The classifiers have no chat tokenizer, so this counts words and punctuation marks, a close stand-in for a BPE count
 on English text. Trainers with a real tokenizer (SmolLM2) report their own counts.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from local_openai.trainers.base import Message, message_text
 
