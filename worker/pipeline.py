@@ -133,7 +133,9 @@ def retry_signature(plan: RetryPlan) -> Signature:
             tasks.poll_fine_tune.s(exp_id, run_id),
             tasks.evaluate.s(exp_id, run_id),
         ]
-    return chain(*steps, tasks.summarize.si(exp_id))
+    # As in the first launch's chord: a step that fails again still closes the experiment through summarize.
+    closing = tasks.summarize.si(exp_id)
+    return chain(*(step.on_error(closing.clone()) for step in steps), tasks.summarize.si(exp_id))
 
 
 def retry_run(store: Store, exp_id: str, run_id: str) -> RetryPlan:

@@ -74,6 +74,23 @@ def test_a_run_failed_by_an_unreachable_provider_is_retried_in_place(start_worke
 
 
 @pytest.mark.slow
+def test_a_retry_that_fails_again_still_closes_the_experiment(start_worker, tq_store):
+    """The retried chain's steps carry summarize as their error callback, as the first launch's chord does: a run
+    whose job the provider refuses again ends the experiment `failed` instead of leaving it running."""
+    start_worker()
+    spec = sample_spec(tq_store, models=["no-such-base-model"], test_per_class=3)
+    exp_id = pipeline.submit_experiment(tq_store, spec)
+    first = wait_finished(tq_store, exp_id, timeout_s=120)
+    assert first["status"] == "failed" and first["runs"][0]["status"] == "failed"
+
+    pipeline.retry_run(tq_store, exp_id, "run-1")
+    record = wait_finished(tq_store, exp_id, timeout_s=120)
+    run = record["runs"][0]
+    assert record["status"] == "failed" and run["status"] == "failed" and run["attempt"] == 2
+    assert record["finished_at"] is not None and "no-such-base-model" in (run["error"] or "")
+
+
+@pytest.mark.slow
 def test_a_run_cancelled_during_evaluation_is_retried_without_training_again(start_worker, tq_store, provider):
     start_worker(TQ_EVAL_CONCURRENCY=1)
     exp_id = pipeline.submit_experiment(tq_store, sample_spec(tq_store, models=["local-tfidf"], test_per_class=30))
