@@ -1,30 +1,56 @@
-"""Reading a labelled CSV: decoding, parsing, choosing the text and label columns, and turning rows into items.
+"""Reading a labelled table: choosing the text and label columns, and turning rows into items.
 
-Row numbers (`Item.row`) are 0-based data-row numbers: the header is not counted, a record whose quoted text holds
-a newline is one row, and blank lines (which hold no record) are skipped, as pandas does. Rows whose text or label is
-missing or blank are dropped but keep their numbers, so a row number always points at the same record in the file.
+The bytes are read by `shared.dataset_formats` (CSV, TSV, JSON Lines or Parquet, by the file name). Row numbers
+(`Item.row`) are 0-based data-row numbers: the header is not counted, a record whose quoted text holds a newline is
+one row, and blank lines (which hold no record) are skipped, as pandas does. Rows whose text or label is missing or
+blank are dropped but keep their numbers, so a row number always points at the same record in the file.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from shared.dataset_formats import UTF8_BOM, DatasetError, StringTable, dataset_format, decode_csv, read_string_table
 
 TEXT_COLUMN_HINTS = ("text", "tweet", "review", "sentence", "content", "body", "message", "comment", "document")
 LABEL_COLUMN_HINTS = ("label", "sentiment", "class", "category", "target", "intent", "tag", "polarity")
 DETECT_SAMPLE_ROWS = 2000
 MAX_LABEL_CARDINALITY = 50
-UTF8_BOM = b"\xef\xbb\xbf"
+ITEM_CHUNK_ROWS = 8192
+
+__all__ = [
+    "DETECT_SAMPLE_ROWS",
+    "LABEL_COLUMN_HINTS",
+    "MAX_LABEL_CARDINALITY",
+    "TEXT_COLUMN_HINTS",
+    "UTF8_BOM",
+    "DatasetError",
+    "DatasetSummary",
+    "Item",
+    "ItemColumns",
+    "check_table",
+    "class_counts",
+    "column_index",
+    "dataset_format",
+    "decode_csv",
+    "detect_columns",
+    "group_by_label",
+    "items_from_rows",
+    "load_items",
+    "read_items",
+    "read_table",
+    "summarize",
+]
 
 
-class DatasetError(ValueError):
-    """The dataset or the sampling request is unusable; the message says what is wrong and how to fix it."""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     row: int
     text: str
@@ -41,70 +67,18 @@ class DatasetSummary:
     class_counts: dict[str, int]
 
 
-def decode_csv(data: bytes) -> str:
-    """Decode UTF-8 (with or without a BOM), or raise a DatasetError that points at the first bad byte."""
-    body = data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (len(data) - len(body))
-        line = data[:offset].count(b"\n") + 1
-        raise DatasetError(
-            f"The file is not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) is not valid "
-            f"UTF-8. Re-save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'), or convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8 in.csv > out.csv` for a Latin-1 file."
-        ) from None
+def read_table(data: bytes, name: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """(header, data rows) of a file in the format its `name` says (CSV when None); every cell a string, a short
+    row's missing cells "". Holds every cell as a Python string: for previews and forms, not for big files."""
+    table = read_string_table(data, name)
+    columns = [table.columns[index].tolist() for index in range(len(table.header))]
+    return table.header, [list(row) for row in zip(*columns, strict=True)]
 
 
-def _delimiter(text: str) -> str:
-    first_line = text.split("\n", 1)[0]
-    if "," not in first_line:
-        for candidate in ("\t", ";", "|"):
-            if candidate in first_line:
-                return candidate
-    return ","
-
-
-def _parse(text: str, delimiter: str) -> list[list[str]]:
-    """CSV records, blank lines skipped. Lenient about stray quotes inside fields (as spreadsheets are), but a quoted
-    field left open at the end of the file is an error: it would silently swallow every following row."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[list[str]] = []
-    last_line = 0
-    try:
-        for record in reader:
-            last_line = reader.line_num
-            if record:
-                records.append(record)
-        return records
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc):
-            raise DatasetError(
-                f"A quoted field starting on line {last_line + 1} is never closed, so the rest of the file would be "
-                f'read as one value. Add the missing closing quote (") or remove the stray opening one.'
-            ) from None
-    try:
-        return [record for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if record]
-    except csv.Error as exc:
-        raise DatasetError(
-            f"The file is not a readable CSV ({exc}). Check the quoting and re-save it as a comma-separated UTF-8 file."
-        ) from None
-
-
-def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
-    """Parse CSV bytes into (header, data rows); blank lines are skipped, quoted newlines stay inside a field."""
-    text = decode_csv(data)
-    if not text.strip():
-        raise DatasetError(
-            "The file is empty. Upload a CSV whose first line names the columns (e.g. text,label) "
-            "followed by one row per example."
-        )
-    records = _parse(text, _delimiter(text))
-    header = [name.strip() for name in records[0]]
-    rows = records[1:]
-    if not rows:
-        raise DatasetError("The file has a header line but no data rows. Add one row per labelled example.")
-    return header, rows
+def check_table(data: bytes, name: str | None = None) -> list[str]:
+    """Read every column of a file as its format says, raising DatasetError at the first problem (the upload
+    check), and return its header."""
+    return read_string_table(data, name).header
 
 
 def column_index(header: Sequence[str], column: str, role: str) -> int:
@@ -152,20 +126,157 @@ def items_from_rows(
     return items, dropped
 
 
-def load_items(data: bytes, text_column: str, label_column: str) -> list[Item]:
-    """The usable (text, label) items of a CSV file, in file order."""
-    header, rows = read_table(data)
-    return items_from_rows(header, rows, text_column, label_column)[0]
+class ItemColumns(Sequence[Item]):
+    """The usable items of a table kept as columns (row numbers, label codes, and the file's text column in Arrow
+    buffers) rather than one Python object per row, so a million-row file takes about its own size; an `Item` is
+    made when it is read. Sampling reads every row's label but makes items only for the rows it draws."""
+
+    def __init__(
+        self,
+        table: StringTable,
+        text_index: int,
+        rows: npt.NDArray[np.int64],
+        codes: npt.NDArray[np.int32],
+        labels: list[str],
+        dropped_rows: list[int],
+    ) -> None:
+        self._texts = table.columns[text_index]
+        self._rows = rows
+        self._codes = codes
+        self._labels = labels
+        self.n_rows = table.n_rows
+        self.dropped_rows = dropped_rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            return self._items(np.arange(len(self))[index])
+        row = int(self._rows[index])
+        return Item(row=row, text=str(self._texts.iat[row]), label=self._labels[int(self._codes[index])])
+
+    def __iter__(self) -> Iterator[Item]:
+        for start in range(0, len(self), ITEM_CHUNK_ROWS):
+            yield from self._items(np.arange(start, min(start + ITEM_CHUNK_ROWS, len(self))))
+
+    def _items(self, positions: npt.NDArray[np.int64]) -> list[Item]:
+        rows = self._rows[positions]
+        texts = self._texts.take(rows).tolist()
+        return [
+            Item(row=int(row), text=text, label=self._labels[int(code)])
+            for row, text, code in zip(rows, texts, self._codes[positions], strict=True)
+        ]
+
+    def by_label(self) -> dict[str, Sequence[Item]]:
+        """Items per label, each in file order, as views that make items only when read."""
+        return {
+            label: _ItemSubset(self, np.flatnonzero(self._codes == code)) for code, label in enumerate(self._labels)
+        }
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self._codes, minlength=len(self._labels))
+        return {label: int(counts[code]) for code, label in sorted(enumerate(self._labels), key=lambda p: p[1])}
 
 
-def summarize(data: bytes, text_column: str, label_column: str) -> DatasetSummary:
-    header, rows = read_table(data)
-    items, dropped = items_from_rows(header, rows, text_column, label_column)
-    return DatasetSummary(n_rows=len(rows), n_items=len(items), dropped_rows=dropped, class_counts=class_counts(items))
+class _ItemSubset(Sequence[Item]):
+    """Some items of an ItemColumns, by position."""
+
+    def __init__(self, items: ItemColumns, positions: npt.NDArray[np.int64]) -> None:
+        self._all = items
+        self._positions = positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            return self._all._items(self._positions[index])
+        return self._all[int(self._positions[index])]
+
+    def __iter__(self) -> Iterator[Item]:
+        for start in range(0, len(self), ITEM_CHUNK_ROWS):
+            yield from self[start : start + ITEM_CHUNK_ROWS]
+
+
+def read_items(data: bytes, text_column: str, label_column: str, name: str | None = None) -> ItemColumns:
+    """The usable (text, label) items of a file in the format its `name` says, reading only those two columns."""
+    table = read_string_table(data, name, columns=(text_column, label_column))
+    text_index = column_index(table.header, text_column, "text")
+    label_index = column_index(table.header, label_column, "label")
+    if text_index == label_index:
+        raise DatasetError(f"The text and label columns are both {text_column!r}; choose two different columns.")
+    texts, labels = table.columns[text_index], table.columns[label_index]
+    rows: array[int] = array("q")
+    codes: array[int] = array("i")
+    label_codes: dict[str, int] = {}
+    dropped: list[int] = []
+    for start in range(0, table.n_rows, ITEM_CHUNK_ROWS):
+        chunk = zip(
+            texts.iloc[start : start + ITEM_CHUNK_ROWS].tolist(),
+            labels.iloc[start : start + ITEM_CHUNK_ROWS].tolist(),
+            strict=True,
+        )
+        for number, (text, label) in enumerate(chunk, start):
+            label = label.strip()
+            if text.strip() and label:
+                rows.append(number)
+                codes.append(label_codes.setdefault(label, len(label_codes)))
+            else:
+                dropped.append(number)
+    if not rows:
+        raise DatasetError(
+            f"No row has both a non-blank {text_column!r} and a non-blank {label_column!r}; "
+            f"check that these are the right columns."
+        )
+    return ItemColumns(
+        table,
+        text_index,
+        np.frombuffer(rows, dtype=np.int64),
+        np.frombuffer(codes, dtype=np.int32),
+        list(label_codes),
+        dropped,
+    )
+
+
+def load_items(data: bytes, text_column: str, label_column: str, name: str | None = None) -> list[Item]:
+    """The usable (text, label) items of a file, in file order, as a list (see `read_items` for big files)."""
+    return list(read_items(data, text_column, label_column, name))
+
+
+def summarize(data: bytes, text_column: str, label_column: str, name: str | None = None) -> DatasetSummary:
+    items = read_items(data, text_column, label_column, name)
+    return DatasetSummary(
+        n_rows=items.n_rows, n_items=len(items), dropped_rows=items.dropped_rows, class_counts=items.class_counts()
+    )
+
+
+def group_by_label(items: Sequence[Item]) -> dict[str, Sequence[Item]]:
+    """Items per label, each in file order (first-seen label order)."""
+    if isinstance(items, ItemColumns):
+        return items.by_label()
+    grouped: dict[str, list[Item]] = {}
+    for item in items:
+        grouped.setdefault(item.label, []).append(item)
+    return dict(grouped)
 
 
 def class_counts(items: Iterable[Item]) -> dict[str, int]:
     """Items per label, labels sorted."""
+    if isinstance(items, ItemColumns):
+        return items.class_counts()
     counts = Counter(item.label for item in items)
     return {label: counts[label] for label in sorted(counts)}
 

@@ -3,6 +3,11 @@
 The default sampling reproduces the reference experiment (a pandas script) exactly: per class, in file order, train
 takes `train_counts[label]` rows from `train_offset` and test takes `test_counts[label]` rows from `test_offset`;
 train lists classes in the order of `train_counts` (neutral, positive, negative), as the reference concatenates them.
+
+The validation sample (`validation_count` rows per class, 0 by default) never touches train or test, and adding it
+never moves them. Balanced: per class in file order, the rows right after that class's train rows, skipping the
+test window (`test_offset` to `test_offset + test_counts[label] - 1`) wherever it falls. Random: per class, the
+rows of the seeded shuffle after the train and test rows.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from shared.dataset_reading import DatasetError, Item, class_counts
+from shared.dataset_reading import DatasetError, Item, class_counts, group_by_label
 
 REFERENCE_LABELS = ("negative", "neutral", "positive")
 REFERENCE_TRAIN_COUNTS = {"neutral": 34, "positive": 33, "negative": 33}
@@ -26,7 +31,8 @@ class SamplingSpec:
     """How to draw train and test items. Counts map label -> number of items of that class.
 
     "balanced": per class in file order, `train_offset`/`test_offset` say where each sample starts.
-    "random": per class, a shuffle seeded by `seed`; train takes the first items, test the next (offsets unused)."""
+    "random": per class, a shuffle seeded by `seed`; train takes the first items, test the next (offsets unused).
+    `validation_count` rows of every class go to the validation sample, by the rule in the module docstring."""
 
     mode: Literal["balanced", "random"] = "balanced"
     train_counts: Mapping[str, int] = field(default_factory=lambda: dict(REFERENCE_TRAIN_COUNTS))
@@ -34,11 +40,15 @@ class SamplingSpec:
     test_counts: Mapping[str, int] = field(default_factory=lambda: dict(REFERENCE_TRAIN_COUNTS))
     test_offset: int = REFERENCE_TEST_OFFSET
     seed: int | None = None
+    validation_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The record's `sampling`; `validation_count` only when above 0, so earlier records keep their shape."""
         data = asdict(self)
         data["train_counts"] = dict(self.train_counts)
         data["test_counts"] = dict(self.test_counts)
+        if not self.validation_count:
+            del data["validation_count"]
         return data
 
     @classmethod
@@ -50,7 +60,12 @@ class SamplingSpec:
             test_counts=dict(data["test_counts"]),
             test_offset=int(data.get("test_offset", 0)),
             seed=data.get("seed"),
+            validation_count=int(data.get("validation_count", 0)),
         )
+
+
+class ValidationSplitError(DatasetError):
+    """The validation sample cannot be drawn (the form shows it on its validation field)."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +73,23 @@ class Split:
     train: list[Item]
     test: list[Item]
     labels: list[str]
+    validation: list[Item] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record's `split` section: row numbers and per-class counts."""
-        return {
+        """The record's `split` section: row numbers and per-class counts (validation ones only when there is a
+        validation sample)."""
+        data: dict[str, Any] = {
             "train_rows": [item.row for item in self.train],
             "test_rows": [item.row for item in self.test],
             "train_counts": class_counts(self.train),
             "test_counts": class_counts(self.test),
             "labels": list(self.labels),
         }
+        if self.validation:
+            data.update(
+                validation_rows=[item.row for item in self.validation], validation_counts=class_counts(self.validation)
+            )
+        return data
 
 
 def _check_labels(labels: Sequence[str]) -> None:
@@ -126,14 +148,7 @@ def random_sampling(
     )
 
 
-def _by_class(items: Iterable[Item]) -> dict[str, list[Item]]:
-    grouped: dict[str, list[Item]] = {}
-    for item in items:
-        grouped.setdefault(item.label, []).append(item)
-    return grouped
-
-
-def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> None:
+def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]]) -> None:
     if spec.mode not in ("balanced", "random"):
         raise DatasetError(f"Unknown sampling mode {spec.mode!r}; use 'balanced' or 'random'.")
     _check_labels(sorted(grouped))
@@ -154,6 +169,11 @@ def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> Non
                     f"The {name} sample asks for class {label!r}, which is not in the label column. "
                     f"Classes present: {present}."
                 )
+    if not isinstance(spec.validation_count, int) or spec.validation_count < 0:
+        raise DatasetError(
+            f"The validation count is {spec.validation_count!r}; it must be a whole number of rows per "
+            f"class, 0 (no validation file) or more."
+        )
     trained_classes = [label for label, count in spec.train_counts.items() if count > 0]
     if len(trained_classes) < 2:
         raise DatasetError(
@@ -164,7 +184,7 @@ def _validate_spec(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> Non
         raise DatasetError("The test sample is empty; give at least one class a test count above 0.")
 
 
-def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) -> list[Item]:
+def _balanced(spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], name: str) -> list[Item]:
     counts, offset = (spec.train_counts, spec.train_offset) if name == "train" else (spec.test_counts, spec.test_offset)
     chosen: list[Item] = []
     for label, count in counts.items():
@@ -179,34 +199,74 @@ def _balanced(spec: SamplingSpec, grouped: Mapping[str, list[Item]], name: str) 
     return chosen
 
 
-def _random(spec: SamplingSpec, grouped: Mapping[str, list[Item]]) -> tuple[list[Item], list[Item]]:
+def _balanced_validation(
+    spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
+) -> list[Item]:
+    """Per class, the first `validation_count` rows after the train rows that are outside the test window."""
+    chosen: list[Item] = []
+    for label in labels:
+        group = grouped[label]
+        start = spec.train_offset + spec.train_counts.get(label, 0)
+        test_window = range(spec.test_offset, spec.test_offset + spec.test_counts.get(label, 0))
+        free = [position for position in range(start, len(group)) if position not in test_window]
+        if len(free) < spec.validation_count:
+            raise ValidationSplitError(
+                f"Too few rows of class {label!r} for the validation sample: it needs {spec.validation_count} rows "
+                f"of that class after its train rows (from position {start} in file order) and outside its test "
+                f"rows, but the file has only {len(free)} such rows. Lower the validation count to {len(free)} or "
+                f"less, or move the test offset."
+            )
+        chosen.extend(group[position] for position in free[: spec.validation_count])
+    return chosen
+
+
+def _random(
+    spec: SamplingSpec, grouped: Mapping[str, Sequence[Item]], labels: Sequence[str]
+) -> tuple[list[Item], list[Item], list[Item]]:
     if spec.seed is None:
         raise DatasetError("Random sampling needs a seed so the split can be reproduced; set one.")
     rng = random.Random(spec.seed)
     train: list[Item] = []
     test: list[Item] = []
-    for label in sorted(set(spec.train_counts) | set(spec.test_counts)):
-        pool = list(grouped[label])
+    validation: list[Item] = []
+    for label in labels:
+        group = grouped[label]
+        # Shuffle positions, not items: the same permutation, without making an item for every row of the class.
+        pool = list(range(len(group)))
         n_train, n_test = spec.train_counts.get(label, 0), spec.test_counts.get(label, 0)
         if n_train + n_test > len(pool):
             raise DatasetError(
                 f"Too few rows of class {label!r}: random sampling needs {n_train} train + {n_test} test = "
                 f"{n_train + n_test} but the file has only {len(pool)}. Lower the counts for {label!r}."
             )
+        left = len(pool) - n_train - n_test
+        if spec.validation_count > left:
+            raise ValidationSplitError(
+                f"Too few rows of class {label!r} for the validation sample: it needs {spec.validation_count} rows "
+                f"of that class besides its {n_train} train and {n_test} test rows, but the file has only {left} "
+                f"more. Lower the validation count to {left} or less."
+            )
         rng.shuffle(pool)
-        train.extend(sorted(pool[:n_train], key=lambda item: item.row))
-        test.extend(sorted(pool[n_train : n_train + n_test], key=lambda item: item.row))
-    return train, test
+        end = n_train + n_test
+        train.extend(sorted((group[i] for i in pool[:n_train]), key=lambda item: item.row))
+        test.extend(sorted((group[i] for i in pool[n_train:end]), key=lambda item: item.row))
+        validation.extend(
+            sorted((group[i] for i in pool[end : end + spec.validation_count]), key=lambda item: item.row)
+        )
+    return train, test, validation
 
 
 def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
-    """Draw the train and test items; raises DatasetError when impossible, and checks they share no row."""
-    grouped = _by_class(items)
+    """Draw the train, test and validation items; raises DatasetError when impossible, and checks that no two
+    samples share a row."""
+    grouped = group_by_label(items)
     _validate_spec(spec, grouped)
+    labels = sorted(set(spec.train_counts) | set(spec.test_counts))
     if spec.mode == "balanced":
         train, test = _balanced(spec, grouped, "train"), _balanced(spec, grouped, "test")
+        validation = _balanced_validation(spec, grouped, labels) if spec.validation_count else []
     else:
-        train, test = _random(spec, grouped)
+        train, test, validation = _random(spec, grouped, labels)
     overlap = sorted({item.row for item in train} & {item.row for item in test})
     if overlap:
         raise DatasetError(
@@ -215,5 +275,6 @@ def split_items(items: Sequence[Item], spec: SamplingSpec) -> Split:
             f"{spec.train_offset + max(spec.train_counts.values())} (train offset + largest train count), or lower "
             f"the counts."
         )
-    labels = sorted(set(spec.train_counts) | set(spec.test_counts))
-    return Split(train=train, test=test, labels=labels)
+    validation_rows = {item.row for item in validation}
+    assert not validation_rows & {item.row for item in train + test}, "validation rows are drawn outside both"
+    return Split(train=train, test=test, labels=labels, validation=validation)

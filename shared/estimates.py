@@ -5,13 +5,14 @@ The web form and the JSON API both show this report, so they give the same figur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from shared.dataset_sampling import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
 from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_messages
-from shared.record_types import PrelaunchReport
+from shared.record_types import Auto, PrelaunchReport, RunState
 from shared.records import ExperimentSpec, normalize_hyperparameters
 from shared.tokens import count_examples, count_messages
 
@@ -121,6 +122,25 @@ def prelaunch_report(
         f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free." + epochs_note
     )
     return report
+
+
+def run_estimates(
+    split: Split, prompt: PromptPreset, runs: Sequence[RunState], n_epochs: int | Auto
+) -> dict[str, float | None]:
+    """Each run's pre-launch cost estimate (`cost_estimate_usd`), as the form and the API showed it before launch,
+    by run id; kept beside the run's actual `cost_usd`."""
+    report = prelaunch_report(
+        split,
+        prompt,
+        [run["base_model"] for run in runs if run["kind"] == "fine-tuned"],
+        [run["base_model"] for run in runs if run["kind"] == "zero-shot"],
+        n_epochs,
+    )
+    ordered = [
+        *[run for run in runs if run["kind"] == "fine-tuned"],
+        *[run for run in runs if run["kind"] == "zero-shot"],
+    ]
+    return {run["id"]: estimate.cost_usd for run, estimate in zip(ordered, report.models, strict=True)}
 
 
 def spec_report(spec: ExperimentSpec, split: Split) -> Report:

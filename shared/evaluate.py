@@ -3,26 +3,30 @@
 An evaluation runs in slices: one call starts questions for a time budget, keeps every request (with the SDK's
 retries) inside a hard deadline, and reports its progress; the task continues in a fresh message until every item
 has an answer. Only one task works on a run at a time (`shared.run_lease`).
+
+Each answer is stored with the provider's `usage` for it, under its row: a resumed or repeated slice overwrites a
+row rather than adding to it, so the run's `usage` (summed when the evaluation finishes) counts every answer once,
+and its `cost_usd` is that usage (plus the trained tokens) at the dated price table.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from shared import metrics
+from shared import metrics, pricing
 from shared.dataset_reading import Item
 from shared.dataset_sampling import Split
 from shared.prepare import load_split
 from shared.prompts import PromptPreset, evaluation_messages
 from shared.provider_errors import is_retryable, provider_error_message, retry_after_s
-from shared.record_types import Metrics, Prediction
+from shared.record_types import Metrics, Prediction, Usage
 from shared.retries import SDK_MAX_RETRY_WAIT_S, fit_call
 from shared.run_lease import RunLease
 from shared.run_state import Busy, StepError, check_not_cancelled, experiment_record
@@ -51,6 +55,14 @@ class EvalProgress:
     @property
     def finished(self) -> bool:
         return self.done >= self.total
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply to one question, and the provider's token count for it (None when it reported none)."""
+
+    text: str
+    usage: Usage | None
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,9 @@ def ask(
     limits: CallLimits | None = None,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """One chat completion. The SDK retries 429/5xx/timeouts with its backoff and the provider's Retry-After.
+) -> Answer:
+    """One chat completion: its text and `usage`. The SDK retries 429/5xx/timeouts with its backoff and the
+    provider's Retry-After.
 
     With a `deadline` (a `clock()` value) the attempt timeout and the number of retries are cut so the call ends by
     it; `DeadlineReached` when nothing fits, when a call whose retries were cut fails on a retryable error, or when
@@ -109,7 +122,17 @@ def ask(
         ):
             raise DeadlineReached(model, wait_s=asked or 0.0) from exc
         raise
-    return response.choices[0].message.content or ""
+    usage = response.usage
+    return Answer(
+        response.choices[0].message.content or "",
+        None
+        if usage is None
+        else {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        },
+    )
 
 
 def evaluate(
@@ -180,13 +203,16 @@ def _evaluate_slice(
             stop.set()
             return
         try:
-            output = ask(client, model, evaluation_messages(preset, item.text), preset, limits, deadline, clock)
+            reply = ask(client, model, evaluation_messages(preset, item.text), preset, limits, deadline, clock)
         except DeadlineReached as reached:
             stop.set()
             with lock:
                 waits[0] = max(waits[0], reached.wait_s)
             return
-        store.save_prediction(exp_id, run_id, metrics.make_prediction(item.row, item.label, output, split.labels))
+        prediction = metrics.make_prediction(item.row, item.label, reply.text, split.labels)
+        if reply.usage is not None:
+            prediction["usage"] = reply.usage
+        store.save_prediction(exp_id, run_id, prediction)
         with lock:
             done[0] += 1
             store.update_run(exp_id, run_id, progress={"done": done[0], "total": total})
@@ -207,13 +233,46 @@ def _evaluate_slice(
     return progress
 
 
+def total_usage(predictions: Iterable[Prediction]) -> Usage:
+    """The provider's usage summed over answers (one per row, so each answer counts once)."""
+    total: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for prediction in predictions:
+        usage = prediction.get("usage")
+        if usage is not None:
+            total = {
+                "prompt_tokens": total["prompt_tokens"] + usage["prompt_tokens"],
+                "completion_tokens": total["completion_tokens"] + usage["completion_tokens"],
+                "total_tokens": total["total_tokens"] + usage["total_tokens"],
+            }
+    return total
+
+
 def finish_evaluation(
     store: Store, exp_id: str, run_id: str, split: Split, predictions: Mapping[int, Prediction]
 ) -> Metrics:
+    """Score the run from its stored predictions, sum its usage and price it: the run succeeds."""
     ordered = [predictions[item.row] for item in split.test]
     scores = metrics.metrics_from_predictions(ordered, split.labels)
+    run = store.get_run(exp_id, run_id)
+    usage = total_usage(ordered)
+    cost = pricing.actual_cost(run["base_model"], run["kind"], run.get("trained_tokens"), usage)
+    unreported = sum(1 for prediction in ordered if "usage" not in prediction)
+    note = (
+        cost.note
+        if not unreported or cost.usd == 0.0
+        else (
+            f"{cost.note}; {unreported} of {len(ordered)} answers came without usage, so their tokens are not counted"
+        )
+    )
     store.update_run(
-        exp_id, run_id, status="succeeded", metrics=scores, progress={"done": len(ordered), "total": len(ordered)}
+        exp_id,
+        run_id,
+        status="succeeded",
+        metrics=scores,
+        usage=usage,
+        cost_usd=cost.usd,
+        cost_note=note,
+        progress={"done": len(ordered), "total": len(ordered)},
     )
     store.add_event(
         exp_id,

@@ -2,8 +2,9 @@
 
 Jobs are created in OpenAI's current shape, hyperparameters under `method={"type": "supervised", "supervised":
 {"hyperparameters": {...}}}`, and carry the metadata `{"tunequeue_experiment": exp_id, "tunequeue_run": run_id}` by
-which a retried task finds the job an earlier attempt made. Polling never sleeps: `poll_fine_tune` looks once and
-the task schedules the next look.
+which a retried task finds the job an earlier attempt made; the experiment's validation file, when it has one, goes
+as the job's `validation_file`. Polling never sleeps: `poll_fine_tune` looks once (and adds what is new to the run's
+loss curve, `shared.loss_curve`) and the task schedules the next look.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import openai
 from openai.types.fine_tuning import FineTuningJob
 
-from shared import pricing
+from shared.loss_curve import refresh_loss_curve
 from shared.provider_errors import TRANSIENT_ERRORS, is_retryable, provider_error_message
 from shared.run_state import RunCancelled, StepError, check_not_cancelled, experiment_record
 from shared.store import Store
@@ -26,23 +27,28 @@ log = logging.getLogger(__name__)
 
 JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED = "succeeded", "failed", "cancelled"
 METADATA_EXPERIMENT, METADATA_RUN = "tunequeue_experiment", "tunequeue_run"
+METADATA_ATTEMPT = "tunequeue_attempt"
+"""Set on the jobs of a retried run (attempt 2, 3, ...; `shared.retry`), so that a retry never finds an earlier
+attempt's job."""
 JOB_OPTIONS = ("suffix", "seed")
 """Hyperparameters of the record that go to the job itself; every other one goes to the training method."""
 TRAINING_STARTED_EVENT = "Fine-tuning job started"
 
 
-def job_metadata(exp_id: str, run_id: str) -> dict[str, str]:
-    return {METADATA_EXPERIMENT: exp_id, METADATA_RUN: run_id}
+def job_metadata(exp_id: str, run_id: str, attempt: int = 1) -> dict[str, str]:
+    retried = {METADATA_ATTEMPT: str(attempt)} if attempt > 1 else {}
+    return {METADATA_EXPERIMENT: exp_id, METADATA_RUN: run_id, **retried}
 
 
 def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str) -> dict[str, Any]:
     """The arguments of `fine_tuning.jobs.create` for `run`: the record's hyperparameters under the supervised
-    method, its suffix and seed (when set) on the job, and the run's metadata."""
+    method, its suffix and seed (when set) on the job, its validation file (when uploaded), and the run's
+    metadata."""
     chosen = dict(record.get("hyperparameters") or {})
     request: dict[str, Any] = {
         "model": run["base_model"],
         "training_file": file_id,
-        "metadata": job_metadata(record["id"], run["id"]),
+        "metadata": job_metadata(record["id"], run["id"], run.get("attempt", 1)),
         "method": {
             "type": "supervised",
             "supervised": {
@@ -54,12 +60,15 @@ def job_request(record: Mapping[str, Any], run: Mapping[str, Any], file_id: str)
         request["suffix"] = chosen["suffix"]
     if chosen.get("seed") is not None:
         request["seed"] = chosen["seed"]
+    if record.get("validation_file"):
+        request["validation_file"] = record["validation_file"]["file_id"]
     return request
 
 
-def find_job(client: openai.OpenAI, exp_id: str, run_id: str) -> FineTuningJob | None:
-    """The job this run already created, found by its metadata (filtered by the server and checked here)."""
-    wanted = job_metadata(exp_id, run_id)
+def find_job(client: openai.OpenAI, exp_id: str, run_id: str, attempt: int = 1) -> FineTuningJob | None:
+    """The job this attempt of the run already created, found by its metadata (filtered by the server and checked
+    here)."""
+    wanted = job_metadata(exp_id, run_id, attempt)
     for job in client.fine_tuning.jobs.list(metadata=wanted, limit=100):
         if all((job.metadata or {}).get(key) == value for key, value in wanted.items()):
             return job
@@ -86,7 +95,7 @@ def start_fine_tune(
     run = store.get_run(exp_id, run_id)
     if run.get("job_id"):
         return str(run["job_id"])
-    job = find_job(client, exp_id, run_id)
+    job = find_job(client, exp_id, run_id, run.get("attempt", 1))
     if job is not None:
         store.add_event(exp_id, run_id, f"found the fine-tuning job {job.id} created by an earlier attempt")
     else:
@@ -105,6 +114,7 @@ def start_fine_tune(
         file_id=file_id,
         job_id=job.id,
         job_status=job.status,
+        validation_file=job.validation_file,
         deadline_at=clock() + deadline_s,
     )
     return job.id
@@ -157,6 +167,7 @@ def poll_fine_tune(
         raise
     if job.status != run.get("job_status"):
         store.add_event(exp_id, run_id, f"job {job_id}: {job.status}")
+    refresh_loss_curve(store, client, exp_id, run, job)
     if job.status in (JOB_FAILED, JOB_CANCELLED):
         store.update_run(exp_id, run_id, job_status=job.status)  # recorded before raising ends the run
     if job.status == JOB_SUCCEEDED:
@@ -171,7 +182,6 @@ def poll_fine_tune(
             fine_tuned_model=job.fine_tuned_model,
             trained_tokens=trained,
             training_seconds=seconds,
-            cost_estimate_usd=pricing.training_cost(run["base_model"], trained),
         )
         return PollResult(True, job.fine_tuned_model, job.status)
     if job.status == JOB_FAILED:

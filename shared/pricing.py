@@ -4,9 +4,11 @@ Prices are US dollars per 1M tokens, transcribed from OpenAI's pricing page (htt
 "Fine-tuning" section) as of PRICES_AS_OF; they were not re-checked from this offline environment. When OpenAI
 changes them, edit `PRICES` and `PRICES_AS_OF` together. Local models (served by local_openai) cost nothing.
 
-Training cost = trained tokens x epochs x training price. A job's `trained_tokens` (when the provider reports it)
-already counts every epoch, so pass `epochs=1` with it. With `n_epochs="auto"` OpenAI picks the epochs from the
-number of examples; `default_epochs` reproduces its published rule (the fine-tuning data-prep cookbook).
+Actual cost (`actual_cost`) = the job's trained tokens x training price + the provider's reported `usage` of every
+evaluation answer x the inference prices. Training cost = trained tokens x epochs x training price. A job's
+`trained_tokens` (when the provider reports it) already counts every epoch, so pass `epochs=1` with it. With
+`n_epochs="auto"` OpenAI picks the epochs from the number of examples; `default_epochs` reproduces its published
+rule (the fine-tuning data-prep cookbook).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
+from shared.record_types import RunKind, Usage
 from shared.tokens import base_model_name
 
 PRICES_AS_OF = "2025-06-01"
@@ -107,6 +110,38 @@ def inference_cost(model: str, input_tokens: int, output_tokens: int, fine_tuned
         fine_tuned = model.startswith("ft:")
     per_input, per_output = (price.input, price.output) if fine_tuned else (price.base_input, price.base_output)
     return round((input_tokens * per_input + output_tokens * per_output) / 1_000_000, 6)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A run's actual cost in USD (None when the model is not in the price table) and what it is based on."""
+
+    usd: float | None
+    note: str
+
+
+LOCAL_NOTE = "local model: no charge"
+
+
+def actual_cost(model: str, kind: RunKind, trained_tokens: int | None, usage: Usage) -> Cost:
+    """What a run cost: `trained_tokens` (the job's count, every epoch included) at the training price, plus the
+    evaluation's `usage` at the fine-tuned model's inference prices (a fine-tuned run, or an `ft:` model asked
+    zero-shot) or the base model's."""
+    if is_local_model(model):
+        return Cost(0.0, LOCAL_NOTE)
+    fine_tuned = kind == "fine-tuned" or model.startswith("ft:")
+    inference = inference_cost(model, usage["prompt_tokens"], usage["completion_tokens"], fine_tuned=fine_tuned)
+    training = training_cost(model, trained_tokens or 0)
+    if inference is None or training is None:
+        return Cost(
+            None,
+            f"{model} is not in the price table (prices as of {PRICES_AS_OF}); add it to "
+            f"shared/pricing.py PRICES to see its cost",
+        )
+    return Cost(
+        round(training + inference, 6),
+        f"{trained_tokens or 0} trained and {usage['total_tokens']} evaluation tokens at prices as of {PRICES_AS_OF}",
+    )
 
 
 def default_epochs(n_examples: int) -> int:

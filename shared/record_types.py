@@ -13,14 +13,18 @@ from typing import Final, Literal, NotRequired, TypedDict, get_args
 SCHEMA_VERSION: Final = 1
 """Bump with `ExperimentState.schema_version` when a stored record changes shape."""
 
-ExperimentStatus = Literal["queued", "preparing", "running", "succeeded", "failed", "cancelled"]
+ExperimentStatus = Literal["queued", "preparing", "running", "succeeded", "partial", "failed", "cancelled"]
+"""`partial`: some runs succeeded and some failed; `failed`: no run succeeded (or the experiment itself failed)."""
 RunStatus = Literal["pending", "fine_tuning", "evaluating", "succeeded", "failed", "cancelled"]
 RunKind = Literal["fine-tuned", "zero-shot"]
 EventLevel = Literal["info", "warning", "error"]
 SamplingMode = Literal["balanced", "random"]
+MlflowStatus = Literal["logged", "failed"]
 Auto = Literal["auto"]
 
 EXPERIMENT_STATUSES: Final[tuple[ExperimentStatus, ...]] = get_args(ExperimentStatus)
+FINISHED_EXPERIMENT_STATUSES: Final[tuple[ExperimentStatus, ...]] = ("succeeded", "partial", "failed", "cancelled")
+"""The statuses an experiment ends in: nothing changes it afterwards."""
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 
@@ -54,7 +58,8 @@ class DatasetInfo(TypedDict):
 
 
 class Sampling(TypedDict):
-    """How the train and test items are drawn (`shared.dataset_sampling.SamplingSpec`)."""
+    """How the train, test and validation items are drawn (`shared.dataset_sampling.SamplingSpec`);
+    `validation_count` (rows per class) is present only when above 0."""
 
     mode: SamplingMode
     train_counts: dict[str, int]
@@ -62,6 +67,7 @@ class Sampling(TypedDict):
     test_counts: dict[str, int]
     test_offset: int
     seed: int | None
+    validation_count: NotRequired[int]
 
 
 class Prompt(TypedDict):
@@ -93,13 +99,16 @@ class Provider(TypedDict):
 
 
 class SplitInfo(TypedDict):
-    """The drawn split: 0-based data-row numbers of the CSV and per-class counts."""
+    """The drawn split: 0-based data-row numbers of the CSV and per-class counts; the validation ones only when
+    there is a validation sample."""
 
     train_rows: list[int]
     test_rows: list[int]
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     labels: list[str]
+    validation_rows: NotRequired[list[int]]
+    validation_counts: NotRequired[dict[str, int]]
 
 
 class TrainingFile(TypedDict):
@@ -112,6 +121,18 @@ class TrainingFile(TypedDict):
     tokens_exact: bool
     encoding: str
     tokens_note: str
+
+
+class ValidationFile(TrainingFile):
+    """The uploaded validation JSONL, sent as each fine-tuning job's `validation_file`."""
+
+
+class LossPoint(TypedDict):
+    """One step of a fine-tuning job's loss curve, as the provider reported it (null: not measured at that step)."""
+
+    step: int
+    train_loss: float | None
+    valid_loss: float | None
 
 
 class Progress(TypedDict):
@@ -137,27 +158,47 @@ class ConfusionMatrix(TypedDict):
 
 
 class Metrics(TypedDict):
-    """A run's scores on the test items; an invalid output counts as wrong."""
+    """A run's scores on the test items; an invalid output counts as wrong. `accuracy_ci95` is the 95 % Wilson score
+    interval of the accuracy, `macro_f1_ci95` a 95 % percentile bootstrap interval of macro-F1, each [low, high]."""
 
     accuracy: float
+    accuracy_ci95: list[float]
     macro_f1: float
+    macro_f1_ci95: list[float]
     invalid: int
     n: int
     per_class: dict[str, ClassScores]
     confusion_matrix: ConfusionMatrix
 
 
+class Usage(TypedDict):
+    """Tokens the provider reported (`usage` of its chat completions), summed."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class Prediction(TypedDict):
-    """One test item's answer; `predicted` is null for an output naming no label or several."""
+    """One test item's answer; `predicted` is null for an output naming no label or several. `usage` is the
+    provider's token count for this answer (absent when the provider reported none)."""
 
     row: int
     expected: str
     output: str | None
     predicted: str | None
+    usage: NotRequired[Usage]
 
 
 class RunState(TypedDict):
-    """A run as stored under its own key: everything but its predictions."""
+    """A run as stored under its own key: everything but its predictions. `validation_file` is the provider's id of
+    its job's validation file (null: none); `loss_curve` fills, in step order, while the job trains. `attempt` is
+    1, then 2, 3, ... after each retry of the run (`POST /api/experiments/<id>/runs/<run_id>/retry`).
+
+    Set when its evaluation finishes (null before): `usage`, the provider's token counts summed over every answer;
+    `cost_usd`, the actual cost (trained tokens at the training price plus `usage` at the inference prices of the
+    dated price table; 0 for a local model; null for a model missing from the table), with `cost_note` saying
+    which."""
 
     id: str
     base_model: str
@@ -177,6 +218,12 @@ class RunState(TypedDict):
     created_at: str
     updated_at: str | None
     finished_at: str | None
+    usage: Usage | None
+    cost_usd: float | None
+    cost_note: str | None
+    validation_file: str | None
+    loss_curve: list[LossPoint]
+    attempt: int
     deadline_at: NotRequired[float]
     training_started_at: NotRequired[float]
     evaluated_model: NotRequired[str]
@@ -199,17 +246,56 @@ class SummaryRow(TypedDict):
     invalid: int | None
     training_seconds: float | None
     cost_estimate_usd: float | None
+    cost_usd: float | None
+
+
+class ComparisonBody(TypedDict):
+    """Two runs scored on the same `n` test items (`runs`: [first, second]): `accuracy_difference` is second minus
+    first, with a paired bootstrap 95 % interval; `p_value` is the exact McNemar test's; `better` is the run that is
+    significantly better (null: a tie within noise); `items_needed`: about how many test items would detect a
+    difference of this size (80 % power); `sentence` says it in words."""
+
+    runs: list[str]
+    n: int
+    accuracy_difference: float
+    accuracy_difference_ci95: list[float]
+    only_first_correct: int
+    only_second_correct: int
+    p_value: float
+    significant: bool
+    better: str | None
+    items_needed: int | None
+    sentence: str
 
 
 class Summary(TypedDict):
-    """The comparison table and the best succeeded run (by accuracy, then macro-F1)."""
+    """The comparison table, the paired comparisons of runs scored on the same items, and the best run: declared only
+    when it is significantly better than the runner-up (null otherwise; `verdict` says why, e.g. a tie within
+    noise)."""
 
     best_run: str | None
     table: list[SummaryRow]
+    comparisons: list[ComparisonBody]
+    verdict: str
+
+
+class MlflowLog(TypedDict):
+    """Where the finished runs were logged in MLflow (MLFLOW_TRACKING_URI), or why they were not: MLflow being down
+    never fails an experiment. Null until the finished experiment is logged, and always when MLFLOW_TRACKING_URI is
+    unset. `runs` maps each logged run's id to its MLflow run id; `tracking_uri` has its password masked."""
+
+    status: MlflowStatus
+    tracking_uri: str
+    experiment_name: str
+    experiment_id: str | None
+    runs: dict[str, str]
+    error: str | None
+    logged_at: str
 
 
 class ExperimentState(TypedDict):
-    """An experiment as stored under its own key: everything but its runs."""
+    """An experiment as stored under its own key: everything but its runs. `rerun_of` names the experiment this one
+    re-runs (`POST /api/experiments/<id>/rerun`), null for an original."""
 
     schema_version: Literal[1]
     id: str
@@ -228,6 +314,9 @@ class ExperimentState(TypedDict):
     split: SplitInfo | None
     training_file: TrainingFile | None
     summary: Summary | None
+    mlflow: MlflowLog | None
+    validation_file: ValidationFile | None
+    rerun_of: str | None
 
 
 class ExperimentRecord(ExperimentState):
@@ -249,6 +338,7 @@ class StoredItems(TypedDict):
     train: list[StoredItem]
     test: list[StoredItem]
     labels: list[str]
+    validation: NotRequired[list[StoredItem]]
 
 
 class ReportIssue(TypedDict):

@@ -14,6 +14,7 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal, cast, overload
 
+from shared import significance
 from shared.dataset_reading import DatasetError
 from shared.dataset_sampling import SamplingSpec
 from shared.prompts import PRESETS, PromptPreset
@@ -24,6 +25,7 @@ from shared.record_types import (
     ExperimentRecord,
     ExperimentStatus,
     Hyperparameters,
+    Prediction,
     Run,
     RunKind,
     RunState,
@@ -34,7 +36,8 @@ from shared.record_types import (
 from shared.settings import Settings, get_settings
 
 FINISHED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
-"""Statuses after which a run never changes; an experiment finishes with the same three (no other set exists)."""
+"""Statuses after which a run never changes; an experiment finishes with these or `partial`
+(`shared.record_types.FINISHED_EXPERIMENT_STATUSES`)."""
 DEFAULT_HYPERPARAMETERS: Final[Hyperparameters] = {
     "n_epochs": "auto",
     "batch_size": "auto",
@@ -73,6 +76,7 @@ def now_iso() -> str:
 EXPERIMENT_ID = re.compile(r"exp_[0-9a-f]{12}")
 DATASET_HASH = re.compile(r"[0-9a-f]{64}")
 EXPERIMENT_ID_EXAMPLE = "exp_0123456789ab"
+RUN_ID = re.compile(r"run-[1-9][0-9]{0,3}")
 
 
 def new_experiment_id() -> str:
@@ -88,6 +92,16 @@ def is_experiment_id(value: object) -> bool:
 def is_dataset_hash(value: object) -> bool:
     """A dataset is named by the lowercase hex sha256 of its bytes."""
     return isinstance(value, str) and DATASET_HASH.fullmatch(value) is not None
+
+
+def is_run_id(value: object) -> bool:
+    """Runs are named `run-1`, `run-2`, ... in the order the experiment lists them (`new_experiment_record`)."""
+    return isinstance(value, str) and RUN_ID.fullmatch(value) is not None
+
+
+def not_a_run_id(value: object) -> str:
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+    return f"{shown!r} is not a run id; runs are named run-1, run-2, ... as the experiment record lists them"
 
 
 def not_an_experiment_id(value: object) -> str:
@@ -287,6 +301,12 @@ def new_run_record(run_id: str, base_model: str, kind: RunKind) -> Run:
         "created_at": now_iso(),
         "updated_at": None,
         "finished_at": None,
+        "usage": None,
+        "cost_usd": None,
+        "cost_note": None,
+        "validation_file": None,
+        "loss_curve": [],
+        "attempt": 1,
     }
 
 
@@ -326,8 +346,11 @@ def new_experiment_record(spec: ExperimentSpec, base_url: str, exp_id: str | Non
         "provider": {"base_url": base_url},
         "split": None,
         "training_file": None,
+        "validation_file": None,
         "runs": runs,
         "summary": None,
+        "mlflow": None,
+        "rerun_of": None,
     }
 
 
@@ -348,8 +371,10 @@ def spec_from_record(record: ExperimentRecord) -> ExperimentSpec:
     )
 
 
-def summarize_runs(runs: Sequence[RunState]) -> Summary:
-    """The comparison table (one row per run) and the best succeeded run by accuracy, then macro-F1."""
+def summarize_runs(runs: Sequence[RunState], predictions: Mapping[str, Sequence[Prediction]] | None = None) -> Summary:
+    """The comparison table (one row per run), the paired comparisons of the succeeded runs scored on the same test
+    items (`predictions`: run id -> its stored predictions), and the best run: the top succeeded run by accuracy,
+    declared only when it is significantly better than the runner-up (`verdict` says which, or why none)."""
     table: list[SummaryRow] = []
     for run in runs:
         metrics = run.get("metrics")
@@ -365,18 +390,33 @@ def summarize_runs(runs: Sequence[RunState]) -> Summary:
                 "invalid": metrics["invalid"] if metrics else None,
                 "training_seconds": run.get("training_seconds"),
                 "cost_estimate_usd": run.get("cost_estimate_usd"),
+                "cost_usd": run.get("cost_usd"),
             }
         )
-    scored = [row for row in table if row["status"] == "succeeded" and row["accuracy"] is not None]
-    best = max(scored, key=lambda row: (row["accuracy"] or 0.0, row["macro_f1"] or 0.0), default=None)
-    return {"best_run": best["run"] if best else None, "table": table}
+    accuracy = {
+        row["run"]: row["accuracy"] for row in table if row["status"] == "succeeded" and row["accuracy"] is not None
+    }
+    predictions = predictions or {}
+    comparisons = significance.compare_runs(
+        {run_id: significance.correctness(predictions[run_id]) for run_id in accuracy if run_id in predictions}
+    )
+    best, verdict = significance.best_run(accuracy, comparisons)
+    return {
+        "best_run": best,
+        "table": table,
+        "comparisons": [comparison.to_dict() for comparison in comparisons],
+        "verdict": verdict,
+    }
 
 
 def final_status(run_statuses: Iterable[str]) -> ExperimentStatus:
-    """The experiment's status once its runs are finished: succeeded only if every run succeeded."""
+    """The experiment's status once its runs are finished: succeeded only if every run succeeded, partial when some
+    succeeded and the others failed, failed when none succeeded."""
     statuses = list(run_statuses)
     if statuses and all(status == "succeeded" for status in statuses):
         return "succeeded"
     if any(status == "cancelled" for status in statuses):
         return "cancelled"
+    if any(status == "succeeded" for status in statuses):
+        return "partial"
     return "failed"

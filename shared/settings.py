@@ -8,7 +8,8 @@ leaks a secret.
 Variables: REDIS_URL, OPENAI_BASE_URL, OPENAI_API_KEY, TQ_EVAL_CONCURRENCY, TQ_REQUEST_TIMEOUT_S, TQ_MAX_RETRIES,
 TQ_POLL_INTERVAL_S, TQ_POLL_MAX_INTERVAL_S, TQ_FINE_TUNE_DEADLINE_S, TQ_VISIBILITY_TIMEOUT_S, TQ_DATA_DIR, FLOWER_URL,
 WEB_AUTH_TOKEN, SECRET_KEY, TQ_MAX_UPLOAD_BYTES, TQ_TRUSTED_HOSTS, TQ_SESSION_LIFETIME_S, TQ_LOGIN_RATE_LIMIT,
-TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES, TQ_REDIS_RETRY_S.
+TQ_MAX_MODELS, TQ_MAX_CLASSES, TQ_MAX_PROMPT_CHARS, TQ_MAX_COLUMNS, TQ_DATASET_QUOTA_BYTES, TQ_REDIS_RETRY_S,
+MLFLOW_TRACKING_URI.
 An unset or blank variable means the default.
 """
 
@@ -82,6 +83,8 @@ class Settings:
     dataset_quota_bytes: int = 1024 * 1024 * 1024
     # faults: Redis outages and task time bounds
     redis_retry_s: float | None = None
+    # MLflow logging: where each finished experiment's runs are logged (None: not logged)
+    mlflow_tracking_uri: str | None = None
 
     @property
     def redis_retry_window_s(self) -> float:
@@ -107,7 +110,7 @@ class Settings:
             if not item.repr:
                 continue
             value = getattr(self, item.name)
-            shown[item.name] = redact_url(value) if item.name.endswith("_url") and value else value
+            shown[item.name] = redact_url(value) if item.name.endswith(("_url", "_uri")) and value else value
         return shown
 
     def __repr__(self) -> str:
@@ -218,6 +221,33 @@ def _rate_limit(value: str) -> str:
     return value
 
 
+_MLFLOW_DATABASE = re.compile(r"(postgresql|mysql|mssql)(\+\w+)?")
+
+
+def _mlflow_uri(value: str | None) -> str | None:
+    """MLFLOW_TRACKING_URI: a tracking server (http, https, databricks) or a store MLflow opens itself (a sqlite
+    file, another SQLAlchemy database, a file:// directory). Checked here so a typo is found at start-up, not
+    after the first experiment."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") or _MLFLOW_DATABASE.fullmatch(scheme):
+        ok = bool(parts.hostname)
+    elif scheme in ("sqlite", "file"):
+        ok = value.startswith(f"{parts.scheme}:///") and len(value) > len(f"{scheme}:///")
+    else:
+        ok = scheme in ("databricks", "databricks-uc") or value in ("databricks", "databricks-uc")
+    if not ok:
+        raise SettingsError(
+            f"MLFLOW_TRACKING_URI={redact_url(value)!r} is not a tracking URI MLflow can open; use "
+            f"a server URL with a host, sqlite:/// and a file path, a database URL or file:/// and "
+            f"a directory, e.g. MLFLOW_TRACKING_URI=sqlite:////var/lib/tunequeue/mlflow.db or "
+            f"http://mlflow:5000; unset it to log no runs to MLflow"
+        )
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `environ` (default `os.environ`)."""
     env = os.environ if environ is None else environ
@@ -266,6 +296,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             " s",
             default_text="a quarter of TQ_VISIBILITY_TIMEOUT_S",
         ),
+        # MLflow logging
+        mlflow_tracking_uri=_mlflow_uri(_text(env, "MLFLOW_TRACKING_URI", None)),
     )
     if settings.poll_max_interval_s < settings.poll_interval_s:
         raise SettingsError(

@@ -18,14 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import ceil, sqrt
-from typing import TypedDict
 
 import numpy as np
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from shared.record_types import Prediction
+from shared.record_types import ComparisonBody, Prediction
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -95,22 +94,6 @@ def items_to_detect(only_a: int, only_b: int, n: int) -> int | None:
     z_alpha, z_beta = float(stats.norm.ppf(1 - ALPHA / 2)), float(stats.norm.ppf(POWER))
     needed = (z_alpha * sqrt(discordant) + z_beta * sqrt(max(discordant - difference**2, 0.0))) ** 2
     return ceil(needed / difference**2)
-
-
-class ComparisonBody(TypedDict):
-    """A `Comparison` as JSON (`Comparison.to_dict`)."""
-
-    runs: list[str]
-    n: int
-    accuracy_difference: float
-    accuracy_difference_ci95: list[float]
-    only_first_correct: int
-    only_second_correct: int
-    p_value: float
-    significant: bool
-    better: str | None
-    items_needed: int | None
-    sentence: str
 
 
 @dataclass(frozen=True)

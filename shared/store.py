@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, cast
 
 import redis
 
 from shared.record_types import (
+    FINISHED_EXPERIMENT_STATUSES,
     Event,
     EventLevel,
     ExperimentRecord,
@@ -49,6 +50,10 @@ ACTIVE_STATUSES = ("queued", "preparing", "running")
 
 class NotFound(LookupError):
     """A dataset, experiment or run is not in Redis (or its id is malformed, so it cannot be)."""
+
+
+class _Unchanged(Exception):
+    """Raised inside a transaction to leave the key as it is (`Store.update_run_if`)."""
 
 
 class DatasetQuotaExceeded(Exception):
@@ -177,6 +182,19 @@ class Store:
                     needing.append(exp_id)
         return needing
 
+    def experiments_using(self, sha256: str) -> list[ExperimentRecord]:
+        """Every experiment on the dataset, newest first, without predictions (a dataset's leaderboard)."""
+        ids = [raw.decode("utf-8") for raw in cast("list[bytes]", self.client.zrevrange(EXPERIMENTS_KEY, 0, -1))]
+        using: list[ExperimentRecord] = []
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            for exp_id, raw in zip(chunk, self.client.mget([experiment_key(exp_id) for exp_id in chunk]), strict=True):
+                if raw is not None and json.loads(raw).get("dataset", {}).get("sha256") == sha256:
+                    record = self.get_experiment(exp_id, with_predictions=False)
+                    if record is not None:
+                        using.append(record)
+        return using
+
     def list_datasets(self) -> list[dict[str, str]]:
         """Every uploaded dataset as {"sha256", "name"}, sorted by name, then hash."""
         prefix, suffix = DATASET_PREFIX, ":name"
@@ -267,7 +285,7 @@ class Store:
 
         def change(record: dict[str, Any]) -> None:
             record.update(fields)
-            if fields.get("status") in FINISHED_RUN_STATUSES and not record.get("finished_at"):
+            if fields.get("status") in FINISHED_EXPERIMENT_STATUSES and not record.get("finished_at"):
                 record["finished_at"] = now_iso()
 
         return cast(ExperimentState, self._update(experiment_key(exp_id), change, f"experiment {exp_id}"))
@@ -292,6 +310,27 @@ class Store:
                 run["finished_at"] = now_iso()
 
         return cast(RunState, self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}"))
+
+    def update_run_if(
+        self, exp_id: str, run_id: str, statuses: Collection[str], remove: Iterable[str] = (), **fields: Any
+    ) -> RunState | None:
+        """Set fields of one run and drop the keys in `remove`, only if its status is one of `statuses` (checked in
+        the same transaction, so of two callers racing for the same change one gets None)."""
+        if "predictions" in fields:
+            raise ValueError("predictions are stored per row: use save_prediction")
+        dropped = tuple(remove)
+
+        def change(run: dict[str, Any]) -> None:
+            if run.get("status") not in statuses:
+                raise _Unchanged
+            for key in dropped:
+                run.pop(key, None)
+            run.update(fields)
+
+        try:
+            return cast(RunState, self._update(run_key(exp_id, run_id), change, f"run {run_id} of experiment {exp_id}"))
+        except _Unchanged:
+            return None
 
     def add_event(self, exp_id: str, run_id: str | None, message: str, level: EventLevel = "info") -> None:
         """Append an event to a run (or, with run_id None, to the experiment); keeps the latest events only."""

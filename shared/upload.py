@@ -1,45 +1,71 @@
-"""The upload step: write the training JSONL from the stored split, validate it, and upload it once."""
+"""The upload step: write the training (and validation) JSONL from the stored split, validate it, upload it once."""
 
 from __future__ import annotations
 
 import openai
 
 from shared import tokens
-from shared.dataset_sampling import Split
+from shared.dataset_reading import Item
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.prepare import load_split
 from shared.prompts import PromptPreset, training_messages
+from shared.record_types import ExperimentRecord, TrainingFile
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import Store
 
+MIN_VALIDATION_EXAMPLES = 1
+"""OpenAI sets no minimum for a validation file (the training file needs 10); local_openai checks the same."""
 
-def training_file(split: Split, preset: PromptPreset) -> bytes:
-    return chat_jsonl(training_messages(preset, item.text, item.label) for item in split.train)
+
+def chat_file(items: list[Item], preset: PromptPreset) -> bytes:
+    """A fine-tuning JSONL of `items`, one chat per item, as the training prompt shapes it."""
+    return chat_jsonl(training_messages(preset, item.text, item.label) for item in items)
+
+
+def _upload_jsonl(
+    client: openai.OpenAI, record: ExperimentRecord, items: list[Item], name: str, min_examples: int
+) -> TrainingFile:
+    """Write, validate and upload one JSONL; what the record keeps of it."""
+    preset = PromptPreset.from_dict(record["prompt"])
+    data = chat_file(items, preset)
+    report = validate_chat_jsonl(data, min_examples=min_examples)
+    if not report.ok:
+        raise StepError(f"the {name} file is invalid: {report.error_message()}")
+    examples = [training_messages(preset, item.text, item.label) for item in items]
+    models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
+    count = tokens.count_examples(examples, models[0])
+    uploaded = client.files.create(
+        file=(f"{record['id']}-{name}.jsonl", data, "application/jsonl"), purpose="fine-tune"
+    )
+    return {"file_id": uploaded.id, "n_examples": report.n_examples, "bytes": len(data), **count.to_dict()}
 
 
 def upload(store: Store, client: openai.OpenAI, exp_id: str) -> str:
-    """Write, validate and upload the training JSONL; returns the file id (the stored one if already uploaded)."""
+    """Upload the training JSONL, and the validation JSONL when the split has validation items (each only once,
+    so a retried task reuses what is stored); returns the training file id."""
     check_not_cancelled(store, exp_id)
     record = experiment_record(store, exp_id)
     stored = record.get("training_file")
-    existing = stored.get("file_id") if stored else None
-    if existing:
-        return existing
+    training = stored.get("file_id") if stored else None
+    split_info = record.get("split")
+    needs_validation = bool(split_info and split_info.get("validation_rows")) and not record.get("validation_file")
+    if training and not needs_validation:
+        return training
     split = load_split(store, exp_id)
-    preset = PromptPreset.from_dict(record["prompt"])
-    data = training_file(split, preset)
-    report = validate_chat_jsonl(data)
-    if not report.ok:
-        raise StepError(f"the training file is invalid: {report.error_message()}")
-    examples = [training_messages(preset, item.text, item.label) for item in split.train]
-    models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
-    count = tokens.count_examples(examples, models[0])
-    uploaded = client.files.create(file=(f"{exp_id}-train.jsonl", data, "application/jsonl"), purpose="fine-tune")
-    store.update_experiment(
-        exp_id,
-        training_file={"file_id": uploaded.id, "n_examples": report.n_examples, "bytes": len(data), **count.to_dict()},
-    )
-    store.add_event(
-        exp_id, None, f"uploaded the training file {uploaded.id} ({report.n_examples} examples, {count.tokens} tokens)"
-    )
-    return uploaded.id
+    if not training:
+        uploaded = _upload_jsonl(client, record, split.train, "train", min_examples=10)
+        store.update_experiment(exp_id, training_file=uploaded)
+        store.add_event(
+            exp_id,
+            None,
+            f"uploaded the training file {uploaded['file_id']} ({uploaded['n_examples']} "
+            f"examples, {uploaded['tokens']} tokens)",
+        )
+        training = uploaded["file_id"]
+    if needs_validation:
+        validation = _upload_jsonl(client, record, split.validation, "valid", min_examples=MIN_VALIDATION_EXAMPLES)
+        store.update_experiment(exp_id, validation_file=validation)
+        store.add_event(
+            exp_id, None, f"uploaded the validation file {validation['file_id']} ({validation['n_examples']} examples)"
+        )
+    return training

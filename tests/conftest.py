@@ -50,7 +50,7 @@ def tq_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from worker.stack import Stack
 
     saved = dict(os.environ)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TQ_", "LOCAL_OPENAI_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TQ_", "LOCAL_OPENAI_", "MLFLOW_"))}
     env.pop("OPENAI_API_KEY", None)
     stack = Stack(var_dir=tmp_path_factory.mktemp("tq-stack"), env={**env, **TEST_SETTINGS_ENV})
     try:

@@ -57,14 +57,37 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_from_settings(overrides.get("SETTINGS") or get_settings()))
     app.config.from_mapping(overrides)
 
-    from web import api, datasets, errors, experiments, filters, health, ids, results, security, store
+    from web import (
+        api,
+        compare,
+        datasets,
+        errors,
+        experiments,
+        filters,
+        health,
+        ids,
+        leaderboards,
+        reruns,
+        results,
+        security,
+        store,
+    )
 
     security.init_app(app)
     ids.init_app(app)
     store.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for blueprint in (experiments.bp, results.bp, datasets.bp, api.bp, health.bp):
+    for blueprint in (
+        experiments.bp,
+        results.bp,
+        datasets.bp,
+        api.bp,
+        health.bp,
+        compare.bp,
+        leaderboards.bp,
+        reruns.bp,
+    ):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", endpoint="index", view_func=experiments.index)
 

@@ -1,4 +1,5 @@
-"""The JSON API, mirroring the form: submit (202 + Location), list, get one (the stored record), cancel."""
+"""The JSON API, mirroring the form: submit (202 + Location), list, get one (the stored record), cancel, re-run an
+experiment, retry a run, and compare runs across experiments."""
 
 from __future__ import annotations
 
@@ -8,17 +9,30 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from shared.comparison import ComparisonError
 from shared.dataset_reading import DatasetError
 from shared.records import RecordError
-from shared.store import DatasetQuotaExceeded
-from web.api_bodies import CancelBody, DatasetInUseBody, ErrorBody, ExperimentListBody, StoredDatasetBody, SubmittedBody
+from shared.rerun import rerun_changes
+from shared.retry import RetryRefused
+from shared.store import DatasetQuotaExceeded, NotFound
+from web.api_bodies import (
+    CancelBody,
+    DatasetInUseBody,
+    ErrorBody,
+    ExperimentListBody,
+    RerunBody,
+    RetryBody,
+    StoredDatasetBody,
+    SubmittedBody,
+)
 from web.api_fields import BodyError, json_to_fields
+from web.compare import compare_refs
 from web.datasets import load_dataset, store_upload
 from web.experiment_form import UploadedDataset, parse_fields
 from web.health import provider_warnings
 from web.openapi import openapi_document
 from web.store import get_store
-from worker.pipeline import cancel_experiment, check_and_submit
+from worker.pipeline import cancel_experiment, check_and_submit, rerun_experiment, retry_run
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -29,6 +43,12 @@ def _error(status: int, message: str, fields: dict[str, str] | None = None) -> R
     if fields:
         body["fields"] = fields
     return jsonify(body), status
+
+
+def _sentence(exc: Exception) -> str:
+    """An error message from `shared` (lower case, no full stop) as the API words its errors."""
+    message = str(exc)
+    return f"{message[:1].upper()}{message[1:]}{'' if message.endswith('.') else '.'}"
 
 
 def _request_fields() -> tuple[MultiDict[str, str], UploadedDataset]:
@@ -142,6 +162,80 @@ def cancel(exp_id: str) -> ResponseReturnValue:
     cancel_experiment(store, exp_id)
     cancelled: CancelBody = {"id": exp_id, "cancel_requested": True}
     return jsonify(cancelled), 202
+
+
+def _optional_json_object() -> dict[str, object]:
+    """The JSON object of a request whose body may be left empty (an empty body is {})."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    body = request.get_json() if request.is_json else None
+    if not isinstance(body, dict):
+        abort(
+            400,
+            description="The body is not a JSON object; send application/json such as "
+            '{"models": ["local-tfidf"]}, or no body at all.',
+        )
+    return body
+
+
+@bp.post("/experiments/<exp_id>/rerun")
+def rerun(exp_id: str) -> ResponseReturnValue:
+    """A new experiment with this one's dataset, split and spec (optionally other models or seed)."""
+    store = get_store()
+    record = store.get_experiment(exp_id, with_predictions=False)
+    if record is None:
+        return _error(404, f"There is no experiment {exp_id}.")
+    sha256 = record["dataset"]["sha256"]
+    if not store.has_dataset(sha256):
+        return _error(
+            409,
+            f"The dataset of {exp_id} ({record['dataset']['name']}, {sha256}) is no longer stored. "
+            f"Upload the same file again (POST /api/datasets; the same bytes get the same sha256), "
+            f"then re-run.",
+        )
+    try:
+        new_id = rerun_experiment(store, exp_id, rerun_changes(_optional_json_object()), current_app.config["SETTINGS"])
+    except RecordError as exc:
+        return _error(400, str(exc), {exc.field: str(exc)} if exc.field else None)
+    log.info("experiment %s re-runs %s (API)", new_id, exp_id)
+    location = url_for("api.get_experiment", exp_id=new_id)
+    queued: RerunBody = {"id": new_id, "url": location, "rerun_of": exp_id}
+    return jsonify(queued), 202, {"Location": location}
+
+
+@bp.post("/experiments/<exp_id>/runs/<run_id>/retry")
+def retry(exp_id: str, run_id: str) -> ResponseReturnValue:
+    """Run one failed or cancelled run again in place, reusing what already succeeded."""
+    store = get_store()
+    if not store.exists(exp_id):
+        return _error(404, f"There is no experiment {exp_id}.")
+    try:
+        plan = retry_run(store, exp_id, run_id)
+    except NotFound as exc:
+        return _error(404, _sentence(exc))
+    except RetryRefused as exc:
+        return _error(409, _sentence(exc))
+    location = url_for("api.get_experiment", exp_id=exp_id)
+    queued: RetryBody = {
+        "id": exp_id,
+        "run": run_id,
+        "attempt": plan.attempt,
+        "evaluation_only": plan.evaluation_only,
+        "message": plan.describe(),
+        "url": location,
+    }
+    return jsonify(queued), 202, {"Location": location}
+
+
+@bp.get("/compare")
+def compare() -> ResponseReturnValue:
+    """Runs from any experiments side by side, with paired tests: `?runs=<exp_id>:<run_id>,...`."""
+    try:
+        return jsonify(compare_refs(request.args.getlist("runs")))
+    except ComparisonError as exc:
+        return _error(400, _sentence(exc))
+    except NotFound as exc:
+        return _error(404, _sentence(exc))
 
 
 @bp.get("/openapi.json")

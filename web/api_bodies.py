@@ -65,7 +65,9 @@ class PromptRequest(TypedDict, total=False):
 
 
 class SamplingRequest(TypedDict, total=False):
-    """How to draw the items (the record's `sampling`); counts map label -> items of that class."""
+    """How to draw the items (the record's `sampling`); counts map label -> items of that class. `validation_count`
+    (default 0) is the rows per class, outside train and test, of the validation file sent with each fine-tuning
+    job."""
 
     mode: SamplingMode
     train_counts: dict[str, int]
@@ -73,6 +75,7 @@ class SamplingRequest(TypedDict, total=False):
     test_counts: dict[str, int]
     test_offset: int
     seed: int | None
+    validation_count: int
 
 
 class HyperparametersRequest(TypedDict, total=False):
@@ -86,8 +89,8 @@ class HyperparametersRequest(TypedDict, total=False):
 
 
 class SubmitRequest(TypedDict, total=False):
-    """A JSON submission naming an uploaded dataset. Columns are detected when omitted; the prompt keys may also be
-    given at the top level."""
+    """A JSON submission naming an uploaded dataset. Columns are detected when omitted; the prompt keys and the
+    sampling's `validation_count` may also be given at the top level."""
 
     dataset: Required[str]
     text_column: str
@@ -98,5 +101,36 @@ class SubmitRequest(TypedDict, total=False):
     system_prompt: str
     user_template: str
     prompt: PromptRequest
+    validation_count: int
     sampling: SamplingRequest
     hyperparameters: HyperparametersRequest
+
+
+class RerunRequest(TypedDict, total=False):
+    """What a re-run changes; everything else (dataset, columns, sampling, prompt, other hyperparameters) is the
+    original's, so the re-run is scored on the same test items. Omitted: as in the original. `seed` is the
+    fine-tuning seed (null: none, the provider chooses)."""
+
+    models: list[str]
+    zero_shot: list[str]
+    seed: int | None
+
+
+class RerunBody(TypedDict):
+    """The re-run is queued; `url` (also the Location header) serves its record, which links back in `rerun_of`."""
+
+    id: str
+    url: str
+    rerun_of: str
+
+
+class RetryBody(TypedDict):
+    """The run is queued again in place. `evaluation_only`: its fine-tuned model (or, zero-shot, its base model) is
+    evaluated again without training; `message` says what is reused; `url` (also Location) serves the record."""
+
+    id: str
+    run: str
+    attempt: int
+    evaluation_only: bool
+    message: str
+    url: str

@@ -15,6 +15,7 @@ SAMPLING_KEYS = (
     ("train_offset", "train_offset"),
     ("test_offset", "test_offset"),
     ("seed", "sampling_seed"),
+    ("validation_count", "validation_count"),
 )
 
 
@@ -40,7 +41,7 @@ def _names(body: Mapping[str, Any], key: str) -> list[str]:
 
 def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
     """Top-level `text_column`, `label_column`, `models`, `zero_shot`; prompt keys at the top level or under
-    `prompt`; `sampling` and `hyperparameters` objects."""
+    `prompt`; `validation_count` at the top level or under `sampling`; `sampling` and `hyperparameters` objects."""
     fields: MultiDict[str, str] = MultiDict()
     prompt = {**_object(body, "prompt"), **{key: body[key] for key in PROMPT_KEYS if key in body}}
     for key in ("text_column", "label_column"):
@@ -52,7 +53,10 @@ def json_to_fields(body: Mapping[str, Any]) -> MultiDict[str, str]:
     for key in ("models", "zero_shot"):
         for name in _names(body, key):
             fields.add(key, name)
-    sampling = _object(body, "sampling")
+    sampling = {
+        **_object(body, "sampling"),
+        **({"validation_count": body["validation_count"]} if "validation_count" in body else {}),
+    }
     for key, name in SAMPLING_KEYS:
         if sampling.get(key) is not None:
             fields.add(name, str(sampling[key]))

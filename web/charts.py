@@ -20,9 +20,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.typing import RcKeyType  # noqa: E402
 
+from shared.record_types import LossPoint  # noqa: E402
+
 MAX_LABEL_CHARS = 24
+FEW_POINTS = 12
+"""A loss curve of at most this many steps gets a marker on every point and a tick at every step."""
 DATA_TEXT: dict[RcKeyType, object] = {"text.parse_math": False, "text.usetex": False, "svg.fonttype": "path"}
 P = ParamSpec("P")
 
@@ -97,4 +102,39 @@ def comparison_svg(names: Sequence[str], series: dict[str, Sequence[float | None
     axes.set_ylabel("score")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.set_title("Comparison on the test set")
+    return figure
+
+
+@chart
+def loss_curve_svg(curve: Sequence[LossPoint], title: str) -> Figure:
+    """Training and validation loss by step (a run's `loss_curve`); each loss is drawn where it was measured, the
+    validation loss with markers since providers score it at fewer steps. Lines carry the ids `train_loss` and
+    `valid_loss` in the SVG."""
+    figure = Figure(figsize=(5.6, 3.4))
+    axes = figure.add_subplot()
+    series = {
+        "train_loss": ("training loss", [(p["step"], p["train_loss"]) for p in curve if p["train_loss"] is not None]),
+        "valid_loss": ("validation loss", [(p["step"], p["valid_loss"]) for p in curve if p["valid_loss"] is not None]),
+    }
+    for gid, (label, points) in series.items():
+        if points:
+            few = len(points) <= FEW_POINTS  # a line through one or two points would hardly show: mark each one
+            (line,) = axes.plot(
+                [step for step, _ in points],
+                [loss for _, loss in points],
+                label=label,
+                marker="o" if gid == "valid_loss" or few else None,
+                markersize=3,
+            )
+            line.set_gid(gid)
+    steps = sorted({point["step"] for point in curve})
+    if len(steps) <= FEW_POINTS:
+        axes.set_xticks(steps)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    if any(points for _, points in series.values()):
+        axes.legend()
+    axes.set_title(chart_text(title))
     return figure

@@ -9,7 +9,8 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
-from shared.dataset_reading import DatasetError, read_table, summarize
+from shared.dataset_formats import ACCEPTED_EXTENSIONS
+from shared.dataset_reading import DatasetError, check_table, summarize
 from shared.estimates import Report
 from shared.prompts import PRESETS
 from shared.records import check_columns
@@ -24,14 +25,15 @@ bp = Blueprint("datasets", __name__, url_prefix="/datasets")
 
 
 def store_upload(upload: FileStorage | None) -> UploadedDataset:
-    """Check that an uploaded file is a readable CSV and keep it in Redis; raises DatasetError otherwise, and
-    DatasetQuotaExceeded when storing it would pass TQ_DATASET_QUOTA_BYTES."""
+    """Check that an uploaded file is readable in the format its name says and keep it in Redis under that name;
+    raises DatasetError otherwise, and DatasetQuotaExceeded when storing it would pass TQ_DATASET_QUOTA_BYTES."""
     if upload is None or not upload.filename:
-        raise DatasetError("No file was chosen. Choose a CSV file with a header line, then upload it.")
+        raise DatasetError(
+            f"No file was chosen. Choose a data file ({ACCEPTED_EXTENSIONS}) with named columns, then upload it."
+        )
     data = upload.read()
-    header, _ = read_table(data)
-    check_columns(header, current_app.config["SETTINGS"])
     name = PurePath(upload.filename.replace("\\", "/")).name
+    check_columns(check_table(data, name), current_app.config["SETTINGS"])
     sha256 = get_store().put_dataset(data, name, quota_bytes=current_app.config["SETTINGS"].dataset_quota_bytes)
     log.info("dataset %s uploaded (%s, %d bytes)", sha256[:12], name, len(data))
     return UploadedDataset(sha256=sha256, name=name, data=data)
@@ -105,7 +107,9 @@ def summary(sha256: str) -> ResponseReturnValue:
     """Class counts for a choice of columns, for the form's live class-count list."""
     dataset = load_dataset(sha256)
     try:
-        result = summarize(dataset.data, request.args.get("text_column", ""), request.args.get("label_column", ""))
+        result = summarize(
+            dataset.data, request.args.get("text_column", ""), request.args.get("label_column", ""), dataset.name
+        )
     except DatasetError as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(

@@ -3,10 +3,10 @@
 Both the HTML form and `POST /api/experiments` go through `parse_fields`, so they accept exactly the same input
 (the API's JSON body is first flattened into these fields by `web.api_fields`).
 Field names: `text_column`, `label_column`, `sampling_mode`, `train_count:<label>`, `test_count:<label>`,
-`train_offset`, `test_offset`, `sampling_seed`, `preset`, `system_prompt`, `user_template`, `models` (repeated),
-`models_other`, `zero_shot` (repeated), `zero_shot_other`, `n_epochs`, `batch_size`, `learning_rate_multiplier`,
-`suffix`, `hp_seed`. `counts_for` names the label column the count fields were shown for (the form sends it so
-counts typed for another label column are not applied to this one).
+`train_offset`, `test_offset`, `sampling_seed`, `validation_count`, `preset`, `system_prompt`, `user_template`,
+`models` (repeated), `models_other`, `zero_shot` (repeated), `zero_shot_other`, `n_epochs`, `batch_size`,
+`learning_rate_multiplier`, `suffix`, `hp_seed`. `counts_for` names the label column the count fields were shown
+for (the form sends it so counts typed for another label column are not applied to this one).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from shared.dataset_reading import (
     items_from_rows,
     read_table,
 )
-from shared.dataset_sampling import SamplingSpec, Split, reference_sampling, split_items
+from shared.dataset_sampling import SamplingSpec, Split, ValidationSplitError, reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, PromptPreset, get_preset
 from shared.record_types import SamplingMode
 from shared.records import (
@@ -59,6 +59,7 @@ class FormValues(TypedDict):
     test_offset: int
     sampling_seed: int | str
     """A drawn or typed seed, or "" for none."""
+    validation_count: int
     preset: str
     system_prompt: str
     user_template: str
@@ -141,6 +142,7 @@ def default_values() -> FormValues:
         "train_offset": 0,
         "test_offset": 100,
         "sampling_seed": "",
+        "validation_count": 0,
         "preset": preset.name,
         "system_prompt": preset.system_prompt or "",
         "user_template": preset.user_template,
@@ -158,7 +160,7 @@ def default_values() -> FormValues:
 
 
 def preview(dataset: UploadedDataset) -> DatasetPreview:
-    header, rows = read_table(dataset.data)
+    header, rows = read_table(dataset.data, dataset.name)
     return {
         "sha256": dataset.sha256,
         "name": dataset.name,
@@ -224,6 +226,7 @@ def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dic
     if mode == "random" and seed is None:
         seed = secrets.randbelow(2**31)
     values["sampling_seed"] = "" if seed is None else seed
+    values["validation_count"] = _int(fields.get("validation_count"), "validation_count", errors, 0)
     if errors:
         return None
     return SamplingSpec(
@@ -233,6 +236,7 @@ def _sampling(fields: Fields, labels: list[str], values: FormValues, errors: dic
         test_counts=counts["test"],
         test_offset=values["test_offset"],
         seed=seed,
+        validation_count=values["validation_count"],
     )
 
 
@@ -291,7 +295,7 @@ def parse_fields(fields: Fields, dataset: UploadedDataset, settings: Settings | 
     draft = Draft(values=default_values())
     values, errors = draft.values, draft.errors
     try:
-        header, rows = read_table(dataset.data)
+        header, rows = read_table(dataset.data, dataset.name)
         check_columns(header, settings)
     except DatasetError as exc:
         errors["file"] = str(exc)
@@ -310,6 +314,8 @@ def parse_fields(fields: Fields, dataset: UploadedDataset, settings: Settings | 
             if sampling is not None:
                 try:
                     draft.split = split_items(columns.items, sampling)
+                except ValidationSplitError as exc:
+                    errors["validation_count"] = str(exc)
                 except DatasetError as exc:
                     errors["sampling"] = str(exc)
     prompt = _prompt(fields, values, errors)

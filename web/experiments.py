@@ -8,8 +8,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 
 from shared.estimates import spec_report
-from shared.record_types import ExperimentRecord
-from shared.records import FINISHED_RUN_STATUSES, RecordError
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord
+from shared.records import RecordError
 from web.datasets import load_dataset, render_new_form
 from web.experiment_form import parse_fields
 from web.health import provider_warnings
@@ -81,7 +81,7 @@ def show(exp_id: str) -> str:
     return render_template(
         "experiments/show.html",
         exp=record,
-        finished_statuses=FINISHED_RUN_STATUSES,
+        finished_statuses=FINISHED_EXPERIMENT_STATUSES,
         show=show,
         results=results_view(record, show),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, get_type_hints
 
+from shared.comparison import MAX_COMPARED_RUNS, CrossComparisonBody
 from shared.prompts import PRESETS
 from shared.record_types import SCHEMA_VERSION, ExperimentRecord
 from shared.records import HYPERPARAMETER_FIELDS
@@ -19,6 +20,9 @@ from web.api_bodies import (
     ExperimentListBody,
     HyperparametersRequest,
     PresetName,
+    RerunBody,
+    RerunRequest,
+    RetryBody,
     SamplingRequest,
     StoredDatasetBody,
     SubmitRequest,
@@ -32,6 +36,12 @@ _EXP_ID = {
     "in": "path",
     "required": True,
     "schema": {"type": "string", "pattern": "^exp_[0-9a-f]{12}$"},
+}
+_RUN_ID = {
+    "name": "run_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^run-[1-9][0-9]{0,3}$"},
 }
 _SHA256 = {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
 
@@ -172,6 +182,69 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Cancel the experiment",
                     "parameters": [_EXP_ID],
                     "responses": {"202": json_body(CancelBody, "Cancellation requested"), "404": error},
+                }
+            },
+            "/api/experiments/{exp_id}/rerun": {
+                "post": {
+                    "summary": "Start a new experiment with this one's dataset, test items and spec (optionally other "
+                    "models or fine-tuning seed); the new record's `rerun_of` links back",
+                    "parameters": [_EXP_ID],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": requests.schema(RerunRequest)}},
+                    },
+                    "responses": {
+                        "202": {
+                            **json_body(RerunBody, "Queued; Location points at the new record"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        "400": error,
+                        "404": error,
+                        "409": {**error, "description": "The dataset is no longer stored"},
+                    },
+                }
+            },
+            "/api/experiments/{exp_id}/runs/{run_id}/retry": {
+                "post": {
+                    "summary": "Run one failed or cancelled run again in place, reusing the uploaded training file and "
+                    "(if its job had finished) the fine-tuned model; the summary is recomputed after",
+                    "parameters": [_EXP_ID, _RUN_ID],
+                    "responses": {
+                        "202": {
+                            **json_body(RetryBody, "Queued; Location points at the record"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        "404": error,
+                        "409": {
+                            **error,
+                            "description": "The run is not failed or cancelled, or another run "
+                            "of the experiment has not finished",
+                        },
+                    },
+                }
+            },
+            "/api/compare": {
+                "get": {
+                    "summary": "Runs from any experiments side by side, with paired tests (McNemar) for every pair",
+                    "parameters": [
+                        {
+                            "name": "runs",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": f"2 to {MAX_COMPARED_RUNS} runs as <exp_id>:<run_id>, comma-separated "
+                            f"(or the parameter repeated), all scored on the same test items",
+                        }
+                    ],
+                    "responses": {
+                        "200": json_body(CrossComparisonBody, "The runs and their comparisons"),
+                        "400": {
+                            **error,
+                            "description": "A malformed run name, or runs not scored on the "
+                            "same test items (the error says what differs)",
+                        },
+                        "404": error,
+                    },
                 }
             },
             "/healthz": {

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 
 from shared.export import build_manifest, item_texts, predictions_csv
+from shared.pricing import PRICES_AS_OF
 from shared.record_types import ExperimentRecord, Metrics, Run
 from web import charts
 from web.store import get_store
@@ -56,7 +57,8 @@ def _items(record: ExperimentRecord, runs: list[Run], show: str) -> tuple[list[d
 
 
 def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
-    """What the results template shows: the comparison table, labels and the filtered per-item entries."""
+    """What the results template shows: the comparison table (figures with their intervals, estimated and actual
+    cost), the paired comparisons and the verdict on a best run, labels and the filtered per-item entries."""
     runs = _scored_runs(record)
     split = record.get("split")
     labels = list(split["labels"] if split else [])
@@ -66,23 +68,36 @@ def results_view(record: ExperimentRecord, show: str = "all") -> dict[str, Any]:
             "base_model": run["base_model"],
             "kind": run["kind"],
             "accuracy": _metrics(run).get("accuracy"),
+            "accuracy_ci95": _metrics(run).get("accuracy_ci95"),
             "macro_f1": _metrics(run).get("macro_f1"),
+            "macro_f1_ci95": _metrics(run).get("macro_f1_ci95"),
             "per_class": _metrics(run).get("per_class") or {},
             "invalid": _metrics(run).get("invalid"),
             "training_seconds": run.get("training_seconds"),
             "trained_tokens": run.get("trained_tokens"),
             "cost_estimate_usd": run.get("cost_estimate_usd"),
+            "cost_usd": run.get("cost_usd"),
+            "cost_note": run.get("cost_note"),
         }
         for run in runs
     ]
     items, n_items = _items(record, runs, show) if runs else ([], 0)
     summary = record.get("summary")
+    loss_charts = [
+        {"run": run["id"], "base_model": run["base_model"], "points": len(run.get("loss_curve") or [])}
+        for run in record.get("runs", [])
+        if run.get("loss_curve")
+    ]
     return {
         "table": table,
         "labels": labels,
         "entries": items,
         "n_items": n_items,
+        "loss_charts": loss_charts,
         "best_run": summary["best_run"] if summary else None,
+        "verdict": summary.get("verdict") if summary else None,
+        "comparisons": summary.get("comparisons", []) if summary else [],
+        "prices_as_of": PRICES_AS_OF,
         "version": record.get("updated_at", "") + "-" + str(len(runs)),
     }
 
@@ -120,6 +135,16 @@ def confusion_chart(exp_id: str, run_id: str) -> Response:
         abort(404, description=f"Run {run_id} of {exp_id} has no metrics yet.")
     matrix = _metrics(run)["confusion_matrix"]
     svg = charts.confusion_matrix_svg(matrix["labels"], matrix["matrix"], f"{run_id} {run['base_model']}")
+    return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
+
+
+@bp.get("/charts/loss/<run_id>.svg")
+def loss_chart(exp_id: str, run_id: str) -> Response:
+    """The run's training and validation loss by step; 404 until its job has reported a loss."""
+    run = next((run for run in _record(exp_id).get("runs", []) if run["id"] == run_id), None)
+    if run is None or not run.get("loss_curve"):
+        abort(404, description=f"Run {run_id} of {exp_id} has no loss curve yet.")
+    svg = charts.loss_curve_svg(run["loss_curve"], f"{run_id} {run['base_model']} loss")
     return Response(svg, mimetype="image/svg+xml", headers=SVG_HEADERS)
 
 

@@ -3,7 +3,9 @@
 `run` stores the CSV in Redis, enqueues the experiment, draws a progress bar on stderr while the workers work, and
 prints the comparison table (or the JSON record with --json) on stdout. `demo` does the same on a stack it starts
 itself (embedded Redis, local_openai, one worker) and stops afterwards, also on Ctrl-C. `list`, `cancel` and
-`export` read and act on stored experiments as the web pages do. This module is the argparse shell; each command
+`export` read and act on stored experiments as the web pages do. `run` and `demo` exit 0 when every run succeeded,
+3 when some runs succeeded and others failed (status `partial`), 1 when none did or the experiment was cancelled,
+and 2 on a usage or connection error. This module is the argparse shell; each command
 lives in `worker.commands`.
 """
 

@@ -1,8 +1,13 @@
-"""Checking, building and enqueuing an experiment's canvas, and cancelling an experiment: the worker's public
-module, the only one web/ imports (it also hands /healthz the queue names and the worker probe).
+"""Checking, building and enqueuing an experiment's canvas, re-running an experiment, retrying one of its runs, and
+cancelling an experiment: the worker's public module, the only one web/ imports (it also hands /healthz the queue
+names and the worker probe).
 
     prepare -> upload -> chord([start_fine_tune -> poll_fine_tune -> evaluate] per fine-tuned run
                                + [evaluate] per zero-shot run) -> summarize
+    retry:  [prepare] -> [upload -> start_fine_tune -> poll_fine_tune] -> evaluate -> summarize
+
+A failed run's task ends in FAILURE, which fails the chord's body once every run has finished; the body's error
+callback is `summarize` too, so the experiment is summarized either way.
 
 Only ids travel through the broker; the dataset and every result live in the store.
 """
@@ -23,10 +28,12 @@ from shared.dataset_sampling import Split
 from shared.estimates import Report, spec_report
 from shared.fine_tune_job import cancel_job
 from shared.provider import make_client
-from shared.record_types import ExperimentRecord, Run
-from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord, Run
+from shared.records import ExperimentSpec
+from shared.rerun import RerunChanges, rerun_spec
+from shared.retry import RetryPlan, start_retry
 from shared.run_state import StepError
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from shared.store import Store
 from worker import tasks
 from worker.celery_app import QUEUES as QUEUES  # re-exported for web's /healthz, which imports only this module
@@ -49,7 +56,8 @@ def run_signature(exp_id: str, run: Run) -> Signature:
 
 def experiment_canvas(record: ExperimentRecord) -> Signature:
     exp_id = record["id"]
-    runs = chord([run_signature(exp_id, run) for run in record["runs"]], tasks.summarize.si(exp_id))
+    summarize = tasks.summarize.si(exp_id).on_error(tasks.summarize.si(exp_id))
+    runs = chord([run_signature(exp_id, run) for run in record["runs"]], summarize)
     if any(run["kind"] == "fine-tuned" for run in record["runs"]):
         return chain(tasks.prepare.si(exp_id), tasks.upload.si(exp_id), runs)
     return chain(tasks.prepare.si(exp_id), runs)
@@ -83,9 +91,12 @@ def release_results(result: ResultBase) -> None:
         backend.remove_pending_result(sent)
 
 
-def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
-    """Create the experiment record, enqueue its canvas, and return the experiment id."""
+def submit_experiment(store: Store, spec: ExperimentSpec, rerun_of: str | None = None) -> str:
+    """Create the experiment record (linked to the experiment it re-runs, if any), enqueue its canvas, and return
+    the experiment id."""
     exp_id = store.create_experiment(spec, get_settings().openai_base_url)
+    if rerun_of is not None:
+        store.update_experiment(exp_id, rerun_of=rerun_of)
     record = store.get_experiment(exp_id, with_predictions=False)
     if record is None:
         raise StepError(f"experiment {exp_id} vanished from the store right after it was created")
@@ -98,6 +109,42 @@ def submit_experiment(store: Store, spec: ExperimentSpec) -> str:
     )
     log.info("queued experiment %s", exp_id)
     return exp_id
+
+
+def rerun_experiment(store: Store, exp_id: str, changes: RerunChanges, settings: Settings | None = None) -> str:
+    """Start a new experiment with the dataset, split and spec of `exp_id` (and `changes`); returns its id. Raises
+    StepError for an unknown experiment, RecordError for changes the caps of `settings` refuse."""
+    record = store.get_experiment(exp_id, with_predictions=False)
+    if record is None:
+        raise StepError(f"no experiment {exp_id}")
+    return submit_experiment(store, rerun_spec(record, changes, settings), rerun_of=exp_id)
+
+
+def retry_signature(plan: RetryPlan) -> Signature:
+    """The retried run's chain, ending with the experiment's summarize: only the steps whose results are missing."""
+    exp_id, run_id = plan.exp_id, plan.run_id
+    steps: list[Signature] = [tasks.prepare.si(exp_id)] if plan.prepare else []
+    if plan.model is not None:
+        steps.append(tasks.evaluate.si(plan.model, exp_id, run_id))
+    else:
+        steps += [
+            tasks.upload.si(exp_id),
+            tasks.start_fine_tune.s(exp_id, run_id),
+            tasks.poll_fine_tune.s(exp_id, run_id),
+            tasks.evaluate.s(exp_id, run_id),
+        ]
+    # As in the first launch's chord: a step that fails again still closes the experiment through summarize.
+    closing = tasks.summarize.si(exp_id)
+    return chain(*(step.on_error(closing.clone()) for step in steps), tasks.summarize.si(exp_id))
+
+
+def retry_run(store: Store, exp_id: str, run_id: str) -> RetryPlan:
+    """Retry one failed or cancelled run in place (`shared.retry`) and enqueue what it needs; raises NotFound or
+    RetryRefused."""
+    plan = start_retry(store, exp_id, run_id)
+    release_results(retry_signature(plan).apply_async())
+    log.info("%s %s: %s", exp_id, run_id, plan.describe())
+    return plan
 
 
 @dataclass(frozen=True)
@@ -124,7 +171,7 @@ def cancel_experiment(store: Store, exp_id: str, client: openai.OpenAI | None = 
     record = store.get_experiment(exp_id, with_predictions=False)
     if record is None:
         raise StepError(f"no experiment {exp_id}")
-    if record["status"] in FINISHED_RUN_STATUSES:
+    if record["status"] in FINISHED_EXPERIMENT_STATUSES:
         return
     store.request_cancel(exp_id)
     store.update_experiment(exp_id, status="cancelled")

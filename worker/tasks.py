@@ -2,8 +2,11 @@
 the steps, and one runner (`run_step`) turns what a step raises into a record, a retry or a hand-over.
 
 Ids flow forward: prepare -> upload -> file id -> start_fine_tune -> job id -> poll_fine_tune -> model id ->
-evaluate. A run-level failure is recorded on the run and the chain passes `None` on, so the chord still reaches
-`summarize` and the other runs are compared; an experiment-level failure (prepare, upload) ends the experiment.
+evaluate. A failure is recorded on the run (or, for prepare and upload, on the experiment and all its runs), then the
+task raises `TaskFailed`, so Celery stores it as FAILURE with the error, as Flower shows it. The rest of the failed
+run's chain is marked failed with it; the chord waits for the other runs, and its failed body hands over to
+`summarize` through the body's error callback (`worker.pipeline.experiment_canvas`), so the experiment still ends
+`partial` or `failed` with its comparison. A cancelled run passes `None` on instead.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import TypeVar
 import openai
 import redis
 from celery import Task
+from celery.canvas import Signature
 from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from shared import evaluate as evaluation
-from shared import fine_tune_job, summary
+from shared import fine_tune_job, summary, tracking
 from shared import prepare as preparation
 from shared import upload as uploading
 from shared.dataset_reading import DatasetError
@@ -37,6 +41,11 @@ log = get_task_logger(__name__)
 T = TypeVar("T")
 USE_MAX_RETRIES = -1
 """`run_step(transient_retries=...)`: retry a transient provider error up to the configured TQ_MAX_RETRIES times."""
+
+
+class TaskFailed(Exception):
+    """A step failed and its failure is recorded on the run (or the experiment): raised so that the task ends in
+    FAILURE with the same message. Declared in each task's `throws`, so the worker logs it without a traceback."""
 
 
 @lru_cache(maxsize=1)
@@ -76,8 +85,9 @@ def run_step(
 ) -> T | None:
     """Run one step for a run (`run_id`) or for the whole experiment (`run_id` None).
 
-    A cancellation or a failure is recorded on the run (and None returned, so the chain goes on to the chord) or on
-    the experiment and all its runs (and the chain stops). A transient provider error is retried with a countdown up
+    A cancellation is recorded on the run (and None returned, so the chain goes on to the chord) or on the experiment
+    and all its runs (and the chain stops). A failure is recorded the same way, then raised as `TaskFailed`. A
+    transient provider error is retried with a countdown up
     to `transient_retries` times (USE_MAX_RETRIES: TQ_MAX_RETRIES; None: no cap, for polling, where the run's
     deadline decides); a Redis outage, or a run busy in another task, without a cap."""
     db = store()
@@ -94,8 +104,11 @@ def run_step(
         raise task.retry(countdown=min(exc.retry_in_s, get_settings().poll_max_interval_s)) from exc
     except RunCancelled:
         record_cancelled(db, exp_id, run_id)
+        if run_id is None:
+            raise Ignore() from None
+        return None
     except (StepError, DatasetError) as exc:
-        record_failure(db, exp_id, run_id, str(exc))
+        failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - every error ends up on the run or experiment, where users look
         limit = get_settings().max_retries if transient_retries == USE_MAX_RETRIES else transient_retries
         if is_retryable(exc) and (limit is None or task.request.retries < limit):
@@ -105,27 +118,26 @@ def run_step(
             )
             raise task.retry(exc=exc, countdown=countdown) from exc
         if is_retryable(exc) or isinstance(exc, openai.OpenAIError):
-            record_failure(db, exp_id, run_id, provider_error_message(exc))
+            failure = provider_error_message(exc)
         else:
             log.exception("%s %s: unexpected error in %s", exp_id, run_id or "", task.name)
-            record_failure(db, exp_id, run_id, f"unexpected error in {task.name}: {type(exc).__name__}: {exc}")
-    if run_id is None:
-        raise Ignore()
-    return None
+            failure = f"unexpected error in {task.name}: {type(exc).__name__}: {exc}"
+    record_failure(db, exp_id, run_id, failure)
+    raise TaskFailed(failure)
 
 
-@app.task(name="tunequeue.prepare", bind=True, max_retries=None)
+@app.task(name="tunequeue.prepare", bind=True, max_retries=None, throws=(TaskFailed,))
 def prepare(self: Task, exp_id: str) -> str:
     run_step(self, exp_id, None, lambda: preparation.prepare(store(), exp_id))
     return exp_id
 
 
-@app.task(name="tunequeue.upload", bind=True, max_retries=None)
+@app.task(name="tunequeue.upload", bind=True, max_retries=None, throws=(TaskFailed,))
 def upload(self: Task, exp_id: str) -> str | None:
     return run_step(self, exp_id, None, lambda: uploading.upload(store(), client(), exp_id))
 
 
-@app.task(name="tunequeue.start_fine_tune", bind=True, max_retries=None)
+@app.task(name="tunequeue.start_fine_tune", bind=True, max_retries=None, throws=(TaskFailed,))
 def start_fine_tune(self: Task, file_id: str | None, exp_id: str, run_id: str) -> str | None:
     if file_id is None:
         return None
@@ -138,7 +150,7 @@ def start_fine_tune(self: Task, file_id: str | None, exp_id: str, run_id: str) -
     )
 
 
-@app.task(name="tunequeue.poll_fine_tune", bind=True, max_retries=None)
+@app.task(name="tunequeue.poll_fine_tune", bind=True, max_retries=None, throws=(TaskFailed,))
 def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> str | None:
     """One look at the job; not finished yet means a retry after a backoff countdown (the run's deadline, not a
     retry count, ends the waiting), so no worker thread ever sleeps on a training job."""
@@ -158,7 +170,7 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
     return result.model
 
 
-@app.task(name="tunequeue.evaluate", bind=True, max_retries=None)
+@app.task(name="tunequeue.evaluate", bind=True, max_retries=None, throws=(TaskFailed,))
 def evaluate(self: Task, model: str | None, exp_id: str, run_id: str, stalled: int = 0) -> str | None:
     """Evaluate in slices: each task starts questions for `evaluation_slice_s` and ends every request, with its SDK
     retries, by `evaluation_deadline_s`, then hands the rest to a fresh task message (`stalled`: slices in a row
@@ -190,22 +202,23 @@ def evaluate(self: Task, model: str | None, exp_id: str, run_id: str, stalled: i
         return run_id
     stalled = 0 if progress.answered else stalled + 1
     if stalled > settings.max_retries:
-        fail_run(
-            store(),
-            exp_id,
-            run_id,
+        failure = (
             f"the provider answered none of the remaining {progress.total - progress.done} questions in "
             f"{stalled} tasks of {evaluation_deadline_s(settings):g} s each; raise TQ_VISIBILITY_TIMEOUT_S "
-            f"(a task may take half of it) or use a faster provider",
+            f"(a task may take half of it) or use a faster provider"
         )
-        return None
-    raise hand_over(self, exp_id, run_id, progress, stalled)
+        fail_run(store(), exp_id, run_id, failure)
+        raise TaskFailed(failure)
+    # Task.replace sends the continuation and ends this task (raising Ignore): the continuation has this task's id,
+    # chord and chain, so the chord counts the run once, and it is a fresh message, not a retry.
+    replaced: str | None = self.replace(hand_over(model, exp_id, run_id, progress, stalled))
+    return replaced
 
 
-def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalProgress, stalled: int) -> Retry:
-    """End this evaluate task and continue in a fresh message for the same task (a Celery retry: same id and chain,
-    so the chord still counts it once), which Redis's visibility timeout then measures from zero again. A wait the
-    provider asked for (Retry-After) becomes the countdown, at most TQ_POLL_MAX_INTERVAL_S."""
+def hand_over(model: str, exp_id: str, run_id: str, progress: evaluation.EvalProgress, stalled: int) -> Signature:
+    """The rest of an evaluation, as a fresh `evaluate` message to replace the current task with (Redis's visibility
+    timeout then measures from zero again). A wait the provider asked for (Retry-After) becomes the countdown, at
+    most TQ_POLL_MAX_INTERVAL_S."""
     log.info(
         "%s %s: %d of %d answered; handing the rest to a fresh task%s",
         exp_id,
@@ -215,9 +228,12 @@ def hand_over(task: Task, exp_id: str, run_id: str, progress: evaluation.EvalPro
         f" ({stalled} slice(s) in a row without an answer)" if stalled else "",
     )
     countdown = min(progress.wait_s, get_settings().poll_max_interval_s)
-    return task.retry(countdown=countdown, kwargs={"stalled": stalled})
+    return evaluate.si(model, exp_id, run_id, stalled=stalled).set(countdown=countdown)
 
 
 @app.task(name="tunequeue.summarize", bind=True, max_retries=None)
 def summarize(self: Task, exp_id: str) -> Summary:
-    return summary.summarize(store(), exp_id)
+    """Close the experiment, then log it to MLflow when MLFLOW_TRACKING_URI is set (never failing it)."""
+    result = summary.summarize(store(), exp_id)
+    tracking.track(store(), exp_id, get_settings())
+    return result

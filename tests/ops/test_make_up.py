@@ -24,7 +24,7 @@ import pytest
 import redis
 from ops_processes import REPO, base_env, free_port, port_open, wait_until
 
-from shared.records import FINISHED_RUN_STATUSES
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.store import Store, predictions_key
 
 T = TypeVar("T")
@@ -282,7 +282,7 @@ def test_redis_killed_mid_evaluation_comes_back_and_the_experiment_finishes_with
 
         def finished() -> bool:
             record = when_redis_answers(lambda: store.get_experiment(exp_id, with_predictions=False))
-            return bool(record) and record["status"] in FINISHED_RUN_STATUSES
+            return bool(record) and record["status"] in FINISHED_EXPERIMENT_STATUSES
 
         wait_until(finished, 240, f"experiment {exp_id} to finish after the Redis restart", interval_s=0.5)
         assert stack.process.poll() is None, stack.log()[-4000:]

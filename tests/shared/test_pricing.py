@@ -6,6 +6,7 @@ from shared.pricing import (
     PRICES,
     PRICES_AS_OF,
     PRICES_SOURCE,
+    actual_cost,
     default_epochs,
     inference_cost,
     price_for,
@@ -65,3 +66,28 @@ def test_table_is_dated_and_sourced():
     assert len(rows) == len(PRICES)
     assert all(row["as_of"] == PRICES_AS_OF and row["source"] == PRICES_SOURCE for row in rows)
     assert all(price.training > 0 for price in PRICES.values())
+
+
+def test_actual_cost_is_trained_tokens_at_the_training_price_plus_usage_at_the_inference_prices():
+    """gpt-4o-mini, fine-tuned: 100,000 trained tokens x $3/1M + 20,000 prompt x $0.30/1M + 1,000 completion x
+    $1.20/1M = 0.3 + 0.006 + 0.0012."""
+    usage = {"prompt_tokens": 20_000, "completion_tokens": 1_000, "total_tokens": 21_000}
+    cost = actual_cost("gpt-4o-mini", "fine-tuned", 100_000, usage)
+    assert cost.usd == pytest.approx(0.3072)
+    assert PRICES_AS_OF in cost.note
+    zero_shot = actual_cost("gpt-4o-mini", "zero-shot", None, usage)
+    assert zero_shot.usd == pytest.approx(20_000 * 0.15 / 1e6 + 1_000 * 0.60 / 1e6)
+
+
+def test_actual_cost_of_a_local_model_is_zero_and_says_so():
+    cost = actual_cost(
+        "local-tfidf", "fine-tuned", 5_000, {"prompt_tokens": 900, "completion_tokens": 10, "total_tokens": 910}
+    )
+    assert (cost.usd, cost.note) == (0.0, "local model: no charge")
+
+
+def test_actual_cost_of_a_model_missing_from_the_table_is_unknown_and_says_why():
+    cost = actual_cost(
+        "mystery-model", "zero-shot", None, {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    )
+    assert cost.usd is None and "mystery-model is not in the price table" in cost.note

@@ -178,3 +178,26 @@ def test_one_provider_call_with_all_its_retries_must_fit_in_half_the_visibility_
                 "TQ_POLL_INTERVAL_S": "0.5",
             }
         )
+
+
+def test_mlflow_tracking_uri_is_read_and_blank_means_off():
+    assert load_settings({}).mlflow_tracking_uri is None
+    assert load_settings({"MLFLOW_TRACKING_URI": "  "}).mlflow_tracking_uri is None
+    assert (
+        load_settings({"MLFLOW_TRACKING_URI": "sqlite:////var/tq/mlflow.db"}).mlflow_tracking_uri
+        == "sqlite:////var/tq/mlflow.db"
+    )
+    assert load_settings({"MLFLOW_TRACKING_URI": "http://mlflow:5000"}).mlflow_tracking_uri == "http://mlflow:5000"
+
+
+@pytest.mark.parametrize("uri", ["http://", "sqlite://relative.db", "ftp://mlflow:5000"])
+def test_a_malformed_mlflow_tracking_uri_is_refused_with_a_fix(uri):
+    with pytest.raises(SettingsError) as error:
+        load_settings({"MLFLOW_TRACKING_URI": uri})
+    assert "MLFLOW_TRACKING_URI" in str(error.value) and "sqlite:///" in str(error.value)
+
+
+def test_repr_masks_the_mlflow_tracking_uri_password():
+    settings = load_settings({"MLFLOW_TRACKING_URI": "https://bot:mlflowpw@mlflow.example.com"})
+    assert "mlflowpw" not in repr(settings)
+    assert settings.public_dict()["mlflow_tracking_uri"] == "https://bot:***@mlflow.example.com"

@@ -19,9 +19,12 @@ import openai
 import pytest
 
 from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
+from shared.estimates import prelaunch_report
 from shared.evaluate import CallLimits, EvalProgress, ask, evaluate
 from shared.fine_tune_job import job_metadata, job_request, poll_fine_tune, start_fine_tune, training_started_at
+from shared.metrics import make_prediction
 from shared.prepare import load_split, prepare
+from shared.pricing import PRICES_AS_OF, inference_cost
 from shared.prompts import PRESETS
 from shared.provider import make_client
 from shared.provider_errors import is_retryable, retry_after_s
@@ -39,9 +42,12 @@ SAMPLE_CSV = Path(__file__).resolve().parents[2] / "shared" / "sample_data" / "a
 class StubChat:
     """Answers POST /v1/chat/completions: first the queued (status, headers) faults, then 200 with `answer`."""
 
-    def __init__(self, faults: list[tuple[int, dict]] | None = None, answer: str = "Negative."):
+    def __init__(
+        self, faults: list[tuple[int, dict]] | None = None, answer: str = "Negative.", usage: dict | None = None
+    ):
         self.faults = list(faults or [])
         self.answer = answer
+        self.usage = usage
         self.requests: list[dict] = []
         self.times: list[float] = []
         stub = self
@@ -70,6 +76,7 @@ class StubChat:
                                 "message": {"role": "assistant", "content": stub.answer},
                             }
                         ],
+                        **({"usage": stub.usage} if stub.usage else {}),
                     }
                 )
                 data = json.dumps(payload).encode()
@@ -172,7 +179,7 @@ def test_the_sdk_client_waits_as_told_by_retry_after_then_backs_off(stub):
     provider = stub(faults=[(429, {"Retry-After": "1"}), (500, {})])
     client = make_client(stub_settings(provider, TQ_MAX_RETRIES="3"))
     answer = ask(client, "m", [{"role": "user", "content": "hi"}], PRESETS["reference"])
-    assert answer == "Negative."
+    assert answer.text == "Negative."
     assert len(provider.requests) == 3
     assert provider.times[1] - provider.times[0] >= 1.0  # the provider's Retry-After, not the SDK's 0.5 s backoff
 
@@ -240,6 +247,45 @@ def test_evaluate_asks_only_for_missing_items_and_scores_stored_predictions(stor
     assert run["progress"] == {"done": 12, "total": 12}
 
 
+def test_prepare_records_each_runs_prelaunch_estimate_beside_which_the_actual_cost_comes_later(store):
+    """The estimate the form showed before launch, not the trained tokens priced after training."""
+    exp_id = prepared_experiment(store, models=("gpt-4o-mini",), zero_shot=("local-tfidf",))
+    record = store.get_experiment(exp_id, with_predictions=False)
+    report = prelaunch_report(load_split(store, exp_id), PRESETS["reference"], ["gpt-4o-mini"], ["local-tfidf"], "auto")
+    assert [run["cost_estimate_usd"] for run in record["runs"]] == [m.cost_usd for m in report.models]
+    assert record["runs"][0]["cost_estimate_usd"] > 0 and record["runs"][1]["cost_estimate_usd"] == 0.0
+
+
+USAGE = {"prompt_tokens": 40, "completion_tokens": 2, "total_tokens": 42}
+
+
+def test_evaluation_sums_the_providers_usage_once_per_item_across_slices(store, stub):
+    """An earlier slice answered 5 items (their usage stored with them); this one answers the other 7. The run's
+    usage counts each of the 12 answers once, and a zero-shot local model costs nothing and says so."""
+    exp_id = prepared_experiment(store, zero_shot=["local-tfidf"], models=())
+    split = load_split(store, exp_id)
+    for item in split.test[:5]:
+        store.save_prediction(
+            exp_id, "run-1", {**make_prediction(item.row, item.label, "Negative.", split.labels), "usage": USAGE}
+        )
+    provider = stub(usage=USAGE)
+    progress = evaluate(store, provider.client, exp_id, "run-1", "local-tfidf", concurrency=2, budget_s=60)
+    assert progress.finished and len(provider.requests) == 7
+    run = store.get_run(exp_id, "run-1")
+    assert run["usage"] == {"prompt_tokens": 12 * 40, "completion_tokens": 12 * 2, "total_tokens": 12 * 42}
+    assert (run["cost_usd"], run["cost_note"]) == (0.0, "local model: no charge")
+    assert all(p["usage"] == USAGE for p in store.predictions(exp_id, "run-1").values())
+
+
+def test_a_priced_models_cost_is_its_usage_at_the_dated_table(store, stub):
+    exp_id = prepared_experiment(store, zero_shot=["gpt-4o-mini"], models=())
+    provider = stub(usage=USAGE)
+    evaluate(store, provider.client, exp_id, "run-1", "gpt-4o-mini", concurrency=2, budget_s=60)
+    run = store.get_run(exp_id, "run-1")
+    assert run["cost_usd"] == pytest.approx(inference_cost("gpt-4o-mini", 12 * 40, 12 * 2, fine_tuned=False))
+    assert PRICES_AS_OF in run["cost_note"]
+
+
 def test_evaluate_stops_starting_requests_after_its_budget(store, stub):
     exp_id = prepared_experiment(store, zero_shot=["m"], models=())
     provider = stub()
@@ -291,7 +337,8 @@ def test_summarize_keeps_the_failed_runs_in_the_table(store):
     record = store.get_experiment(exp_id)
     assert result["best_run"] == "run-2"
     assert [row["status"] for row in result["table"]] == ["failed", "succeeded"]
-    assert record["status"] == "failed" and "model 'a' is not available" in record["error"]
+    # one run succeeded and one failed: `partial` (it was `failed` before that status existed)
+    assert record["status"] == "partial" and "model 'a' is not available" in record["error"]
     assert record["finished_at"]
 
 

@@ -71,6 +71,28 @@ def test_json_submit_names_an_uploaded_dataset(client, sample_csv, store: Store)
     assert record["hyperparameters"]["suffix"] == "api" and record["hyperparameters"]["seed"] == 3
 
 
+def test_validation_count_is_taken_by_json_and_multipart_and_too_many_rows_say_how_many(
+    client, sample_csv, store: Store
+):
+    sha256 = client.post(
+        "/api/datasets", data={"file": (io.BytesIO(sample_csv), "s.csv")}, content_type="multipart/form-data"
+    ).get_json()["sha256"]
+    response = client.post(
+        "/api/experiments", json={"dataset": sha256, "models": ["local-tfidf"], "validation_count": 10}
+    )
+    assert response.status_code == 202, response.get_json()
+    assert store.get_experiment(response.get_json()["id"])["sampling"]["validation_count"] == 10
+    response = submit_multipart(client, sample_csv, validation_count="7")
+    assert response.status_code == 202, response.get_json()
+    assert store.get_experiment(response.get_json()["id"])["sampling"]["validation_count"] == 7
+    too_many = client.post(
+        "/api/experiments", json={"dataset": sha256, "models": ["local-tfidf"], "sampling": {"validation_count": 500}}
+    )
+    assert too_many.status_code == 400
+    message = too_many.get_json()["fields"]["validation_count"]
+    assert "validation" in message and "only" in message, message
+
+
 def test_invalid_submissions_say_which_field(client, sample_csv):
     response = submit_multipart(client, sample_csv, models=[], learning_rate_multiplier="-1", label_column="nope")
     assert response.status_code == 400

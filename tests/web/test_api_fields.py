@@ -24,6 +24,14 @@ def test_json_body_maps_onto_form_fields():
     assert fields["train_count:x"] == "2" and fields["n_epochs"] == "2" and fields["hp_seed"] == "9"
 
 
+def test_validation_count_is_read_at_the_top_level_or_under_sampling():
+    assert json_to_fields({"validation_count": 5})["validation_count"] == "5"
+    assert json_to_fields({"sampling": {"validation_count": 4}})["validation_count"] == "4"
+    assert json_to_fields({"validation_count": 5, "sampling": {"validation_count": 4}}).getlist("validation_count") == [
+        "5"
+    ], "the top-level key wins, as the prompt keys do"
+
+
 @pytest.mark.parametrize(
     "body, key",
     [

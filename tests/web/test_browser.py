@@ -2,8 +2,9 @@
 waitress over real HTTP, with the session's real Redis and local_openai (tests/conftest.py), a real Celery worker
 process, and local_openai training `local-tfidf`.
 
-It uploads a CSV through the form, checks the pre-launch report, launches, watches the live page reach finished
-results, and saves screenshots of the form and of the result page under var/screenshots/.
+It uploads a CSV through the form, checks the pre-launch report, launches with a validation sample, watches the
+live page reach finished results (the loss chart appearing on the run's card), and saves screenshots of the form and
+of the result page under var/screenshots/.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def test_upload_launch_and_watch_to_results(web_url: str, browser, dataset: str)
     assert "passes validation" in page.text_content("#report")
     assert all(model in page.text_content("#estimates") for model in MODELS)
     page.fill("#suffix", "web")
+    page.fill("#validation_count", "5")
     assert page.locator("#launch-button").is_hidden(), "a changed setting needs a new check before launch"
     page.click("#check-button")
     page.wait_for_selector("#launch-button")
@@ -120,7 +122,12 @@ def test_upload_launch_and_watch_to_results(web_url: str, browser, dataset: str)
         assert ":web:" in page.text_content(f'[data-run-id="run-{number}"] [data-field="fine_tuned_model"]')
     assert page.locator("#predictions-table tbody tr").count() == 100
     images = page.locator(".charts img")
-    assert images.count() == 1 + len(MODELS)
+    assert images.count() == 1 + 2 * len(MODELS), "the comparison, then a confusion matrix and a loss chart per run"
+    for number in range(1, len(MODELS) + 1):
+        loss_chart = page.locator(f'[data-run-id="run-{number}"] [data-field="loss_curve"] img')
+        assert loss_chart.is_visible(), "the live page showed the run's loss chart once its job reported a loss"
+        assert loss_chart.evaluate("image => image.complete && image.naturalWidth > 0")
+        assert "/charts/loss/run-" in loss_chart.get_attribute("src")
     for index in range(images.count()):
         images.nth(index).scroll_into_view_if_needed()
         assert images.nth(index).evaluate("image => image.complete && image.naturalWidth > 0")

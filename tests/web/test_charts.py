@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
-from web.charts import chart_text, comparison_svg, confusion_matrix_svg
+from web.charts import chart_text, comparison_svg, confusion_matrix_svg, loss_curve_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -58,6 +58,27 @@ def test_labels_and_model_names_are_data_not_mathtext():
     assert ET.fromstring(confusion_matrix_svg(HOSTILE_TEXTS, matrix, "run-1 $a^^b$")).tag == f"{SVG}svg"
     scores = [0.5] * n
     assert ET.fromstring(comparison_svg(HOSTILE_TEXTS, {"accuracy": scores, "macro-F1": scores})).tag == f"{SVG}svg"
+
+
+def test_loss_curve_draws_both_losses_and_keeps_a_hostile_title_inert():
+    curve = [
+        {"step": 1, "train_loss": 1.2, "valid_loss": None},
+        {"step": 2, "train_loss": 0.9, "valid_loss": 1.0},
+        {"step": 3, "train_loss": None, "valid_loss": 0.8},
+        {"step": 4, "train_loss": 0.5, "valid_loss": None},
+    ]
+    for title in HOSTILE_TEXTS:
+        svg = loss_curve_svg(curve, title)
+        assert ET.fromstring(svg).tag == f"{SVG}svg" and b"<script" not in svg
+    lines = {element.get("id") for element in ET.fromstring(loss_curve_svg(curve, "t")).iter(f"{SVG}g")}
+    assert {"train_loss", "valid_loss"} <= lines, "each loss is its own labelled line"
+    train_only = {
+        element.get("id")
+        for element in ET.fromstring(loss_curve_svg([{"step": 1, "train_loss": 1.0, "valid_loss": None}], "t")).iter(
+            f"{SVG}g"
+        )
+    }
+    assert "train_loss" in train_only and "valid_loss" not in train_only
 
 
 def test_chart_text_keeps_letters_and_drops_what_xml_or_a_single_line_cannot_hold():

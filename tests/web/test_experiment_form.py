@@ -88,3 +88,17 @@ def test_caps_land_on_their_fields(dataset):
     assert errors.keys() == {"models"} and "3 models" in errors["models"]
     errors = parse_fields(MultiDict([("models", "a"), ("system_prompt", "x" * 301)]), dataset, caps).errors
     assert errors.keys() == {"system_prompt"} and "TQ_MAX_PROMPT_CHARS" in errors["system_prompt"]
+
+
+def test_validation_count_draws_a_validation_sample_or_says_how_many_rows_there_are(dataset):
+    draft = parse_fields(MultiDict([("models", "local-tfidf"), ("validation_count", "20")]), dataset)
+    assert draft.errors == {}
+    assert draft.spec.sampling.validation_count == 20 and draft.values["validation_count"] == 20
+    assert len(draft.split.validation) == 60 and len(draft.split.train) == len(draft.split.test) == 100
+    # positive has 133 rows: train takes 0-32 and test 100-132, which leaves 67 for validation
+    errors = parse_fields(MultiDict([("models", "local-tfidf"), ("validation_count", "68")]), dataset).errors
+    assert errors.keys() == {"validation_count"} and "'positive'" in errors["validation_count"]
+    assert "only 67" in errors["validation_count"]
+    errors = parse_fields(MultiDict([("models", "local-tfidf"), ("validation_count", "-1")]), dataset).errors
+    assert errors.keys() == {"validation_count"}
+    assert parse_fields(MultiDict([("models", "m")]), dataset).spec.sampling.validation_count == 0

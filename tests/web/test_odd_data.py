@@ -17,7 +17,8 @@ from shared.dataset_sampling import SamplingSpec
 from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
 from shared.prepare import prepare
-from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
+from shared.records import ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
 from shared.summary import summarize
@@ -93,7 +94,7 @@ def test_odd_csv_runs_end_to_end_on_the_real_stack(tq_stack, start_worker, tq_st
     assert response.status_code == 202, response.get_json()
     exp_id = response.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_RUN_STATUSES:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_EXPERIMENT_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = assert_renders_intact(client, exp_id)

@@ -28,6 +28,7 @@ from shared.metrics import make_prediction
 from shared.prepare import prepare
 from shared.prompts import PromptPreset
 from shared.record_types import (
+    FINISHED_EXPERIMENT_STATUSES,
     SCHEMA_VERSION,
     ExperimentRecord,
     ExperimentState,
@@ -36,7 +37,7 @@ from shared.record_types import (
     RunState,
     Sampling,
 )
-from shared.records import FINISHED_RUN_STATUSES, HYPERPARAMETER_FIELDS, ExperimentSpec
+from shared.records import HYPERPARAMETER_FIELDS, ExperimentSpec
 from shared.settings import load_settings
 from shared.store import Store
 from shared.summary import summarize
@@ -250,6 +251,36 @@ def test_a_finished_experiment_matches_the_document(client, sample_csv, store: S
     assert checked(client, client.get("/api/experiments")).get_json()["experiments"][0]["id"] == exp_id
 
 
+def test_a_run_with_a_validation_file_and_a_loss_curve_matches_the_document(client, sample_csv, store: Store):
+    exp_id = finished_experiment(store, sample_csv)
+    store.update_experiment(
+        exp_id,
+        validation_file={
+            "file_id": "file-v",
+            "n_examples": 9,
+            "bytes": 900,
+            "tokens": 90,
+            "tokens_exact": True,
+            "encoding": "cl100k_base",
+            "tokens_note": "",
+        },
+    )
+    store.update_run(
+        exp_id,
+        "run-1",
+        validation_file="file-v",
+        loss_curve=[
+            {"step": 1, "train_loss": 1.2, "valid_loss": None},
+            {"step": 2, "train_loss": 0.9, "valid_loss": 1.0},
+        ],
+    )
+    record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
+    assert record["runs"][0]["loss_curve"][1]["valid_loss"] == 1.0 and record["runs"][1]["loss_curve"] == []
+    store.update_run(exp_id, "run-1", loss_curve=[{"step": "two", "train_loss": 0.9, "valid_loss": 1.0}])
+    with pytest.raises(InvalidData):
+        checked(client, client.get(f"/api/experiments/{exp_id}"))
+
+
 def test_a_record_that_drifted_from_the_types_fails_validation(client, sample_csv, store: Store):
     """The check can fail: a run field the types do not declare, or a required one missing, is refused."""
     exp_id = finished_experiment(store, sample_csv)
@@ -292,7 +323,7 @@ def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start
     assert submitted.status_code == 202, submitted.get_json()
     exp_id = submitted.get_json()["id"]
     deadline = time.monotonic() + 300  # only so a broken stack fails instead of hanging; not a speed check
-    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_RUN_STATUSES:
+    while tq_store.get_experiment(exp_id, with_predictions=False)["status"] not in FINISHED_EXPERIMENT_STATUSES:
         assert time.monotonic() < deadline, tq_store.get_experiment(exp_id, with_predictions=False)
         time.sleep(0.5)
     record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
@@ -300,3 +331,17 @@ def test_a_record_trained_on_the_real_stack_matches_the_document(tq_stack, start
     assert record["status"] == "succeeded" and run["fine_tuned_model"].startswith("ft:local-tfidf:")
     assert run["metrics"]["n"] == 15 and len(run["predictions"]) == 15 and record["training_file"]["n_examples"] == 30
     assert checked(client, client.get("/api/experiments")).status_code == 200
+
+
+def test_records_logged_and_not_logged_to_mlflow_match_the_document(client, sample_csv, store: Store, tmp_path):
+    from shared import tracking
+
+    (tmp_path / "a-file").write_text("not a directory")
+    for uri, status in (
+        (f"sqlite:///{tmp_path}/mlflow.db", "logged"),
+        (f"sqlite:///{tmp_path}/a-file/mlflow.db", "failed"),
+    ):
+        exp_id = finished_experiment(store, sample_csv)
+        tracking.track(store, exp_id, load_settings({"MLFLOW_TRACKING_URI": uri}))
+        record = checked(client, client.get(f"/api/experiments/{exp_id}")).get_json()
+        assert record["mlflow"]["status"] == status, record["mlflow"]

@@ -6,7 +6,7 @@ import re
 
 from web_helpers import csrf_token, upload, uploaded_sha256
 
-from shared.records import FINISHED_RUN_STATUSES
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.store import Store
 
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
@@ -129,8 +129,8 @@ def test_cancel_from_page(client, sample_csv, store: Store):
 
 
 def test_live_page_script_reads_the_finished_statuses_from_the_record_module(client, sample_csv, store: Store):
-    """The page script stops polling on the statuses of shared.records (handed over in a data attribute), and a
-    finished experiment's page has its cancel form hidden."""
+    """The page script stops polling on the finished experiment statuses of shared.record_types, `partial` included
+    (handed over in a data attribute), and a finished experiment's page has its cancel form hidden."""
     sha256 = uploaded_sha256(upload(client, sample_csv))
     exp_id = (
         client.post("/experiments/new", data=form_fields(client, sha256, action="launch"))
@@ -138,11 +138,13 @@ def test_live_page_script_reads_the_finished_statuses_from_the_record_module(cli
         .rsplit("/", 1)[1]
     )
     page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
-    assert f'data-finished-statuses="{" ".join(FINISHED_RUN_STATUSES)}"' in page
+    assert f'data-finished-statuses="{" ".join(FINISHED_EXPERIMENT_STATUSES)}"' in page
+    assert "partial" in FINISHED_EXPERIMENT_STATUSES
     assert not re.search(r'id="cancel-form"\s+hidden>', page)
-    store.update_experiment(exp_id, status="failed")
-    page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
-    assert re.search(r'id="cancel-form"\s+hidden>', page)
+    for status in ("partial", "failed"):
+        store.update_experiment(exp_id, status=status)
+        page = client.get(f"/experiments/{exp_id}").get_data(as_text=True)
+        assert re.search(r'id="cancel-form"\s+hidden>', page), status
 
 
 def test_unknown_experiment_is_404(client):
@@ -171,3 +173,18 @@ def test_dataset_summary_for_chosen_columns(client, sample_csv):
     wrong = client.get(f"/datasets/{sha256}/summary.json?text_column=text&label_column=nope")
     assert wrong.status_code == 400 and "Available columns" in wrong.get_json()["error"]
     assert client.get(f"/datasets/{'0' * 64}/summary.json").status_code == 404
+
+
+def test_the_form_takes_a_validation_count_and_shows_its_error_next_to_it(client, sample_csv, store: Store):
+    sha256 = uploaded_sha256(upload(client, sample_csv))
+    form = client.get(f"/experiments/new?dataset={sha256}").get_data(as_text=True)
+    assert 'name="validation_count"' in form
+    too_many = client.post(
+        "/experiments/new", data=form_fields(client, sha256, action="launch", validation_count="500")
+    )
+    body = too_many.get_data(as_text=True)
+    assert too_many.status_code == 400 and 'data-error-for="validation_count"' in body and "only" in body
+    launched = client.post("/experiments/new", data=form_fields(client, sha256, action="launch", validation_count="12"))
+    assert launched.status_code == 302
+    record = store.get_experiment(launched.headers["Location"].rsplit("/", 1)[1])
+    assert record["sampling"]["validation_count"] == 12

@@ -7,6 +7,7 @@ answers are written by the test (they stand in for a provider, which the browser
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -17,6 +18,7 @@ from shared.dataset_sampling import SamplingSpec
 from shared.evaluate import finish_evaluation
 from shared.metrics import make_prediction
 from shared.prepare import prepare
+from shared.pricing import PRICES_AS_OF
 from shared.records import ExperimentSpec
 from shared.run_state import fail_run
 from shared.store import Store
@@ -80,6 +82,18 @@ def test_result_page_has_comparison_charts_and_inert_text(client, finished, stor
     assert re.search(r'id="cancel-form"\s+hidden>', body), "a finished experiment offers no cancel"
 
 
+def test_result_page_shows_intervals_the_comparison_sentence_the_verdict_and_both_costs(client, finished, store: Store):
+    record = store.get_experiment(finished)
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    [comparison] = record["summary"]["comparisons"]
+    assert html.escape(comparison["sentence"], quote=False) in body
+    assert html.escape(record["summary"]["verdict"], quote=False) in body
+    low, high = record["runs"][1]["metrics"]["accuracy_ci95"]
+    assert f"({low * 100:.1f}%–{high * 100:.1f}%)" in body
+    assert "Cost estimate" in body and "Actual cost" in body and f"as of {PRICES_AS_OF}" in body
+    assert body.count("local model: no charge") >= 2
+
+
 def test_prediction_filters(client, finished, store: Store):
     record = store.get_experiment(finished)
     wrong_rows = {p["row"] for p in record["runs"][1]["predictions"] if p["predicted"] != p["expected"]}
@@ -98,6 +112,27 @@ def test_charts_are_svg(client, finished):
         assert ET.fromstring(response.data).tag.endswith("svg")
         assert b"<script" not in response.data
     assert client.get(f"/experiments/{finished}/charts/confusion/run-9.svg").status_code == 404
+
+
+def test_the_loss_chart_is_drawn_for_runs_with_a_loss_curve(client, finished, store: Store):
+    assert client.get(f"/experiments/{finished}/charts/loss/run-1.svg").status_code == 404, "no curve yet"
+    assert "charts/loss/" not in client.get(f"/experiments/{finished}/results").get_data(as_text=True)
+    store.update_run(
+        finished,
+        "run-1",
+        loss_curve=[
+            {"step": 1, "train_loss": 1.1, "valid_loss": 1.3},
+            {"step": 2, "train_loss": 0.7, "valid_loss": 0.9},
+        ],
+    )
+    response = client.get(f"/experiments/{finished}/charts/loss/run-1.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert ET.fromstring(response.data).tag.endswith("svg") and b"<script" not in response.data
+    results = client.get(f"/experiments/{finished}/results").get_data(as_text=True)
+    assert results.count("charts/loss/") == 1 and "charts/loss/run-1.svg" in results
+    page = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert 'data-field="loss_curve"' in page, "the live page has a loss chart each run card can show"
+    assert client.get(f"/experiments/{finished}/charts/loss/run-9.svg").status_code == 404
 
 
 def test_csv_export_neutralises_formulas(client, finished):
@@ -143,3 +178,20 @@ def test_failed_run_shows_its_message(client, store: Store):
     assert store.get_experiment(exp_id)["status"] == "failed"
     assert "model &#39;no-such-model&#39; does not exist &lt;script&gt;" in body
     assert "<script>alert" not in body
+
+
+def test_the_page_says_whether_the_runs_were_logged_to_mlflow(client, finished, store: Store, tmp_path):
+    from shared import tracking
+    from shared.settings import load_settings
+
+    assert "MLflow" not in client.get(f"/experiments/{finished}").get_data(as_text=True)
+    (tmp_path / "a-file").write_text("not a directory")
+    tracking.track(store, finished, load_settings({"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/a-file/m.db"}))
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert "Not logged to MLflow" in body and "a-file" in body
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    logged = tracking.track(store, finished, load_settings({"MLFLOW_TRACKING_URI": uri}))
+    body = client.get(f"/experiments/{finished}").get_data(as_text=True)
+    assert f"Logged to MLflow as tunequeue/{finished}" in body
+    assert f"experiment {logged['experiment_id']}, 2 runs" in body and uri in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -78,7 +79,8 @@ def test_a_failed_run_is_recorded_and_the_others_still_compared(capsys, start_wo
     assert [row["status"] for row in record["summary"]["table"]] == ["failed", "succeeded"]
     assert record["summary"]["best_run"] == succeeded["id"]
     assert failed["error"] in record["error"]
-    assert status == 1  # the experiment as a whole did not fully succeed
+    assert record["status"] == "partial"
+    assert status == 3  # some runs succeeded, the others failed (was 1 before the `partial` status existed)
 
 
 def test_run_refuses_a_bad_column_before_queueing_anything(capsys, tq_stack, tq_store):
@@ -110,6 +112,25 @@ def test_run_respects_the_dataset_quota(capsys, tq_stack, tq_store, monkeypatch,
     assert not tq_store.has_dataset(hashlib.sha256(big.read_bytes()).hexdigest())
 
 
+def test_run_takes_a_validation_count_and_refuses_one_the_file_cannot_fill(capsys, tq_stack, tq_store):
+    from worker.commands.spec import build_spec
+
+    spec = build_spec(
+        tq_store, SAMPLE_CSV, "text", "airline_sentiment", ["local-tfidf"], [], "reference", validation_count=5
+    )
+    assert spec.sampling.validation_count == 5
+    before = len(tq_store.list_experiments(limit=1000))
+    status, _, err = run_cli(
+        capsys, "run", "--data", str(SAMPLE_CSV), "--model", "local-tfidf", "--validation-count", "500"
+    )
+    assert status == 2 and "validation" in err and "only" in err, err
+    assert len(tq_store.list_experiments(limit=1000)) == before
+    status, _, err = run_cli(
+        capsys, "run", "--data", str(SAMPLE_CSV), "--model", "local-tfidf", "--validation-count", "-2"
+    )
+    assert status == 2 and "--validation-count" in err, err
+
+
 def test_show_unknown_experiment_says_what_ids_look_like(capsys, tq_stack):
     status, _, err = run_cli(capsys, "show", "exp_000000000000")
     assert status == 2 and "no experiment 'exp_000000000000'" in err
@@ -127,7 +148,15 @@ def test_comparison_table_lists_every_run_and_failures():
                 "training_seconds": 4.25,
                 "trained_tokens": 6000,
                 "cost_estimate_usd": 0.0,
-                "metrics": {"accuracy": 0.61, "macro_f1": 0.6, "invalid": 2},
+                "cost_usd": 0.0,
+                "cost_note": "local model: no charge",
+                "metrics": {
+                    "accuracy": 0.61,
+                    "accuracy_ci95": [0.512, 0.7],
+                    "macro_f1": 0.6,
+                    "macro_f1_ci95": [0.5, 0.69],
+                    "invalid": 2,
+                },
             },
             {
                 "id": "run-2",
@@ -149,6 +178,8 @@ def test_comparison_table_lists_every_run_and_failures():
         "training",
         "s",
         "tokens",
+        "est.",
+        "$",
         "cost",
         "$",
         "status",
@@ -157,15 +188,44 @@ def test_comparison_table_lists_every_run_and_failures():
         "ft:local-tfidf:local:tq:1",
         "fine-tuned",
         "0.610",
+        "[0.51-0.70]",
         "0.600",
+        "[0.50-0.69]",
         "2",
         "4.2",
         "6000",
         "0.0000",
+        "0.0000",
         "succeeded",
     ]
     assert table[3].split()[:3] == ["gpt-x", "zero-shot", "-"]
-    assert table[-1] == "run-2 (gpt-x) failed: boom"
+    assert table[4] == "run-2 (gpt-x) failed: boom"
+    assert table[-1] == "cost: local model: no charge"
+
+
+def test_show_prints_each_comparison_sentence_under_the_table_and_the_tie_verdict():
+    sentence = (
+        "no significant difference between run-1 and run-2 at n = 100 (a difference of 0.04, p = 0.39); "
+        "about 1,000 test items would detect a difference of this size"
+    )
+    run = {"base_model": "local-tfidf", "kind": "fine-tuned", "status": "succeeded", "metrics": {"accuracy": 0.8}}
+    record = {
+        "id": "exp_0123456789ab",
+        "status": "succeeded",
+        "error": None,
+        "dataset": {"name": "t.csv", "sha256": "ab" * 32, "columns": {"text": "text", "label": "label"}},
+        "runs": [{**run, "id": "run-1"}, {**run, "id": "run-2"}],
+        "summary": {
+            "best_run": None,
+            "verdict": f"tie within noise: {sentence}",
+            "comparisons": [{"sentence": sentence}],
+        },
+    }
+    printed = io.StringIO()
+    render.print_record(record, False, printed)
+    lines = printed.getvalue().splitlines()
+    assert f"best: none (tie within noise: {sentence})" in lines
+    assert lines[-1] == f"  {sentence}"
 
 
 def test_progress_line_counts_training_and_evaluation():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from shared.records import FINISHED_RUN_STATUSES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def wait_until(check: Callable[[], T], timeout_s: float, what: str, interval_s: 
 def wait_finished(store, exp_id: str, timeout_s: float = 180) -> dict:
     def finished():
         record = store.get_experiment(exp_id, with_predictions=False)
-        done = record["status"] in FINISHED_RUN_STATUSES and all(
+        done = record["status"] in FINISHED_EXPERIMENT_STATUSES and all(
             run["status"] in FINISHED_RUN_STATUSES for run in record["runs"]
         )
         return record if done else None

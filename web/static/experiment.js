@@ -1,11 +1,12 @@
-// Live experiment page: poll the JSON API and update each run's stage, job, progress, errors and events in place.
+// Live experiment page: poll the JSON API and update each run's stage, job, progress, errors, events and loss chart
+// in place (the chart image is reloaded whenever the run's loss curve has grown).
 // Everything from the record is written with textContent; the results section is swapped for the server-rendered
 // (autoescaped) fragment whenever another run gets its metrics.
 (function () {
   "use strict";
   var root = document.getElementById("experiment");
   if (!root) { return; }
-  var FINISHED = root.dataset.finishedStatuses.split(" ");  // shared.records.FINISHED_RUN_STATUSES
+  var FINISHED = root.dataset.finishedStatuses.split(" ");  // shared.record_types.FINISHED_EXPERIMENT_STATUSES
   var pollMs = parseInt(root.dataset.pollMs, 10) || 1500;
   var scoredRuns = -1;
 
@@ -42,9 +43,16 @@
     progress.append(bar, count);
     var error = el("p", "error-box");
     error.dataset.field = "error";
+    var loss = el("figure", "loss-chart");
+    loss.dataset.field = "loss_curve";
+    loss.dataset.points = "0";
+    loss.hidden = true;
+    var lossImage = el("img");
+    lossImage.alt = "Training and validation loss of " + run.id;
+    loss.append(lossImage);
     var events = el("ol", "events");
     events.dataset.field = "events";
-    card.append(title, meta, progress, error, events);
+    card.append(title, meta, progress, error, loss, events);
     return card;
   }
 
@@ -55,6 +63,16 @@
     (events || []).slice(-8).forEach(function (event) {
       list.append(el("li", "level-" + event.level, event.at.replace("T", " ").slice(0, 19) + " " + event.message));
     });
+  }
+
+  function updateLossChart(card, run) {
+    var figure = field(card, "loss_curve");
+    var points = String((run.loss_curve || []).length);
+    if (points === "0" || figure.dataset.points === points) { return; }
+    figure.dataset.points = points;
+    figure.querySelector("img").src = root.dataset.lossUrl.replace("__RUN__", encodeURIComponent(run.id)) +
+      "?v=" + points;
+    figure.hidden = false;
   }
 
   function updateRun(card, run) {
@@ -71,6 +89,7 @@
     error.textContent = run.error || "";
     error.hidden = !run.error;
     showEvents(field(card, "events"), run.events);
+    updateLossChart(card, run);
   }
 
   function refreshResults() {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.records import FINISHED_RUN_STATUSES
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES
 from worker.commands.lookup import checked_id, connect_store, find_record
 
 
@@ -15,7 +15,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     exp_id = checked_id(args.id)
     store = connect_store()
     record = find_record(store, exp_id, with_predictions=False)
-    if record["status"] in FINISHED_RUN_STATUSES:
+    if record["status"] in FINISHED_EXPERIMENT_STATUSES:
         print(f"{exp_id} has already {record['status']}; nothing to cancel", file=sys.stderr)
         return 0
     cancel_experiment(store, exp_id)

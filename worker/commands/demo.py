@@ -21,7 +21,7 @@ from shared.settings import get_settings
 from shared.store import Store
 from worker.celery_app import quiet_http_client
 from worker.commands.errors import CliError, FollowInterrupted
-from worker.commands.follow import execute
+from worker.commands.follow import execute, exit_status
 from worker.commands.spec import DEFAULT_DEMO_MODELS, DEFAULT_DEMO_ZERO_SHOT, add_experiment_arguments, build_spec
 from worker.stack import Stack, StackError
 
@@ -56,13 +56,20 @@ def run_demo(args: argparse.Namespace) -> int:
         log.info("stack ready in %.1f s (logs in %s)", time.monotonic() - started, settings.data_dir / "logs")
         store = Store.from_url(redis_url)
         spec = build_spec(
-            store, args.data, args.text_column, args.label_column, args.model, args.zero_shot, args.preset
+            store,
+            args.data,
+            args.text_column,
+            args.label_column,
+            args.model,
+            args.zero_shot,
+            args.preset,
+            args.validation_count,
         )
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         print(f"\nrecord written to {args.output}; took {time.monotonic() - started:.1f} s in all")
-        return 0 if record["status"] == "succeeded" else 1
+        return exit_status(record)
     except StackError as exc:
         raise CliError(str(exc)) from None
     except FollowInterrupted as interrupted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from shared.record_types import ExperimentRecord
+from shared.record_types import FINISHED_EXPERIMENT_STATUSES, ExperimentRecord
 from shared.records import FINISHED_RUN_STATUSES, ExperimentSpec
 from shared.store import Store
 from worker.commands.errors import FollowInterrupted
@@ -36,7 +36,7 @@ def wait_for(
             last_statuses, last_written = statuses, now
         out.flush()
         last_line = line
-        if record["status"] in FINISHED_RUN_STATUSES and all(
+        if record["status"] in FINISHED_EXPERIMENT_STATUSES and all(
             run["status"] in FINISHED_RUN_STATUSES for run in record["runs"]
         ):
             break
@@ -44,6 +44,16 @@ def wait_for(
     if tty:
         out.write("\n")
     return find_record(store, exp_id)
+
+
+EXIT_PARTIAL = 3
+"""`run`/`demo` exit status of an experiment where some runs succeeded and others failed."""
+
+
+def exit_status(record: ExperimentRecord) -> int:
+    """0 when every run succeeded, EXIT_PARTIAL when some did and the others failed, 1 otherwise (failed or
+    cancelled); 2 is left to usage and connection errors."""
+    return {"succeeded": 0, "partial": EXIT_PARTIAL}.get(record["status"], 1)
 
 
 def warn_without_workers(out: TextIO) -> None:

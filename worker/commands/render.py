@@ -56,9 +56,15 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return lines
 
 
+def _interval(scores: Mapping[str, Any], key: str) -> str:
+    interval = scores.get(key)
+    return f" [{interval[0]:.2f}-{interval[1]:.2f}]" if interval else ""
+
+
 def comparison_table(record: Mapping[str, Any]) -> str:
-    """The comparison: model, kind, accuracy, macro-F1, invalid, training seconds, trained tokens, cost."""
-    header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "cost $", "status"]
+    """The comparison: model, kind, accuracy and macro-F1 with their 95 % intervals, invalid, training seconds,
+    trained tokens, estimated and actual cost; then failures, and each paired comparison as a sentence."""
+    header = ["model", "kind", "accuracy", "macro-F1", "invalid", "training s", "tokens", "est. $", "cost $", "status"]
     rows = []
     for run in record["runs"]:
         scores = run.get("metrics") or {}
@@ -67,12 +73,13 @@ def comparison_table(record: Mapping[str, Any]) -> str:
             [
                 name,
                 run["kind"],
-                _number(scores.get("accuracy"), 3),
-                _number(scores.get("macro_f1"), 3),
+                _number(scores.get("accuracy"), 3) + _interval(scores, "accuracy_ci95"),
+                _number(scores.get("macro_f1"), 3) + _interval(scores, "macro_f1_ci95"),
                 "-" if scores.get("invalid") is None else str(scores["invalid"]),
                 _number(run.get("training_seconds"), 1),
                 "-" if run.get("trained_tokens") is None else str(run["trained_tokens"]),
                 _number(run.get("cost_estimate_usd"), 4),
+                _number(run.get("cost_usd"), 4),
                 run["status"],
             ]
         )
@@ -80,6 +87,12 @@ def comparison_table(record: Mapping[str, Any]) -> str:
     for run in record["runs"]:
         if run.get("error"):
             lines.append(f"{run['id']} ({run['base_model']}) failed: {run['error']}")
+    comparisons = (record.get("summary") or {}).get("comparisons") or []
+    if comparisons:
+        lines += ["", "paired comparisons on the same test items (exact McNemar test, 95 % intervals):"]
+        lines += [f"  {comparison['sentence']}" for comparison in comparisons]
+    notes = sorted({run["cost_note"] for run in record["runs"] if run.get("cost_note")})
+    lines += [f"cost: {note}" for note in notes]
     return "\n".join(lines)
 
 
@@ -99,10 +112,13 @@ def describe(record: Mapping[str, Any]) -> str:
         )
     if record.get("error"):
         lines.append(f"error: {record['error']}")
-    best = (record.get("summary") or {}).get("best_run")
+    summary = record.get("summary") or {}
+    best = summary.get("best_run")
     if best:
         run = next(run for run in record["runs"] if run["id"] == best)
         lines.append(f"best: {best} ({run.get('fine_tuned_model') or run['base_model']})")
+    elif summary.get("verdict"):
+        lines.append(f"best: none ({summary['verdict']})")
     return "\n".join(lines)
 
 

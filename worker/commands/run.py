@@ -6,14 +6,23 @@ import argparse
 import sys
 
 from worker.commands.errors import FollowInterrupted
-from worker.commands.follow import execute
+from worker.commands.follow import execute, exit_status
 from worker.commands.lookup import connect_store
 from worker.commands.spec import add_experiment_arguments, build_spec
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     store = connect_store()
-    spec = build_spec(store, args.data, args.text_column, args.label_column, args.model, args.zero_shot, args.preset)
+    spec = build_spec(
+        store,
+        args.data,
+        args.text_column,
+        args.label_column,
+        args.model,
+        args.zero_shot,
+        args.preset,
+        args.validation_count,
+    )
     try:
         record = execute(store, spec, args.json, sys.stdout, sys.stderr)
     except FollowInterrupted as interrupted:
@@ -22,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
-    return 0 if record["status"] == "succeeded" else 1
+    return exit_status(record)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

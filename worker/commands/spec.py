@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import shared
-from shared.dataset_reading import DatasetError, load_items
+from shared.dataset_formats import ACCEPTED_EXTENSIONS
+from shared.dataset_reading import DatasetError, read_items
 from shared.dataset_sampling import reference_sampling, split_items
 from shared.prompts import PRESETS, PromptError, get_preset
 from shared.records import ExperimentSpec, RecordError
@@ -32,7 +34,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, demo: bool = False
         type=Path,
         required=not demo,
         default=default_data() if demo else None,
-        help="labelled CSV file" + (f" (default {default_data()})" if demo else ""),
+        help=f"labelled data file ({ACCEPTED_EXTENSIONS}; the format follows the extension)"
+        + (f" (default {default_data()})" if demo else ""),
     )
     parser.add_argument("--text-column", default="text", help="column holding the text (default %(default)s)")
     parser.add_argument(
@@ -57,6 +60,14 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, demo: bool = False
     parser.add_argument(
         "--preset", default="reference", choices=sorted(PRESETS), help="prompt preset (default %(default)s)"
     )
+    parser.add_argument(
+        "--validation-count",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rows per class for a validation file sent with each fine-tuning job, taken after each "
+        "class's train rows and outside its test rows (default 0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON record instead of the table")
 
 
@@ -68,15 +79,22 @@ def build_spec(
     models: Sequence[str],
     zero_shot: Sequence[str],
     preset: str,
+    validation_count: int = 0,
 ) -> ExperimentSpec:
-    """Check the CSV and the request here, before anything is queued, then store the CSV and return the spec."""
+    """Check the data file and the request here, before anything is queued, then store the file (under its name, so
+    the worker reads it in the same format) and return the spec."""
+    if validation_count < 0:
+        raise CliError(
+            f"--validation-count {validation_count} is out of range: pass 0 (no validation file) or a "
+            f"number of rows per class"
+        )
     try:
         data = data_path.read_bytes()
     except OSError as exc:
-        raise CliError(f"cannot read {data_path}: {exc.strerror}; pass an existing CSV file with --data") from None
+        raise CliError(f"cannot read {data_path}: {exc.strerror}; pass an existing data file with --data") from None
     try:
-        items = load_items(data, text_column, label_column)
-        sampling = reference_sampling(item.label for item in items)
+        items = read_items(data, text_column, label_column, name=data_path.name)
+        sampling = dataclasses.replace(reference_sampling(items.class_counts()), validation_count=validation_count)
         split_items(items, sampling)
         spec = ExperimentSpec(
             dataset_sha256="",
