@@ -130,7 +130,7 @@ class Comparison:
             )
             return (
                 f"{self.better} is better than {worse} by {abs(self.difference):.2f} "
-                f"(95 % CI {signed[0]:.2f}–{signed[1]:.2f}, p = {_p(self.p_value)})"
+                f"(95 % CI {signed[0]:.2f}–{signed[1]:.2f}, {_p(self.p_value)})"
             )
         gap = f"a difference of {abs(self.difference):.2f}" if self.difference else "no difference"
         needed = (
@@ -140,7 +140,7 @@ class Comparison:
         )
         return (
             f"no significant difference between {self.a} and {self.b} at n = {self.n} ({gap}, "
-            f"p = {_p(self.p_value)}){needed}"
+            f"{_p(self.p_value)}){needed}"
         )
 
     def to_dict(self) -> ComparisonBody:
@@ -160,7 +160,8 @@ class Comparison:
 
 
 def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"{value:.3f}" if value < 0.01 else f"{value:.2f}"
+    """The p-value as a sentence states it: 'p = 0.04', 'p = 0.004', 'p < 0.001'."""
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}" if value < 0.01 else f"p = {value:.2f}"
 
 
 def compare_paired(a: str, correct_a: Sequence[bool], b: str, correct_b: Sequence[bool]) -> Comparison:

@@ -58,6 +58,12 @@ def test_significant_sentence_names_the_better_run_with_interval_and_p() -> None
     assert sentence.endswith("p = 0.04)")
 
 
+def test_a_tiny_p_value_reads_p_below_a_thousandth() -> None:
+    a, b = _pairs(40, 25, 0, 35)
+    sentence = compare_paired("run-1", a, "run-2", b).sentence()
+    assert sentence.endswith(", p < 0.001)") and "p = <" not in sentence
+
+
 def test_reference_gap_of_four_points_on_100_items_is_noise() -> None:
     # 0.82 against 0.78, the two runs disagreeing on 12 items: McNemar's exact p = P(|X - 6| >= 2), X ~ B(12, 1/2).
     a, b = _pairs(70, 4, 8, 18)
