@@ -107,7 +107,8 @@ def reconfigure(settings: Settings) -> None:
     Celery reads its configuration once, and its connection pool and producer pool keep the broker they were
     created for: `close()` drops the app's hold on the connection pool, and the AMQP helper, which holds the
     producer pool, is rebuilt on next use (both are then taken from kombu's pools for the new broker). Progress is
-    read from the store, never from the result backend, so that one can stay."""
+    read from the store, never from the result backend, so that one can stay: code that reads task states after a
+    reconfigure reads them through an app of its own, `create_celery_app(settings)`."""
     app.conf.update(celery_config(settings))
     app.close()
     del app.amqp

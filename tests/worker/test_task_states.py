@@ -10,7 +10,9 @@ from slow_proxy import SlowProxy
 from test_pipeline import sample_spec
 from worker_helpers import wait_finished, wait_until
 
+from shared.settings import load_settings
 from worker import pipeline
+from worker.celery_app import create_celery_app
 
 
 @pytest.mark.slow
@@ -35,12 +37,14 @@ def test_a_failed_run_fails_its_task_and_the_chord_still_summarizes(start_worker
         result = pipeline.experiment_canvas(tq_store.get_experiment(exp_id, with_predictions=False)).apply_async()
         try:
             record = wait_finished(tq_store, exp_id, timeout_s=240)
-            wait_until(result.ready, 30, "the chord to finish")
-            tasks = {
-                (sent.name, (sent.args or [None])[-1]): sent
-                for sent in pipeline.sent_results(result)
-                if isinstance(sent, AsyncResult) and sent.name
-            }
+            # States are read through an app built for this stack: `reconfigure` moves this process's app to the
+            # stack's broker but keeps the result backend an earlier test may have bound it to.
+            states = create_celery_app(load_settings(tq_stack.env))
+            wait_until(states.AsyncResult(result.id).ready, 30, "the chord to finish")
+            sent = [
+                states.AsyncResult(each.id) for each in pipeline.sent_results(result) if isinstance(each, AsyncResult)
+            ]
+            tasks = {(task.name, (task.args or [None])[-1]): task for task in sent if task.name}
         finally:
             pipeline.release_results(result)
     finally:
