@@ -8,25 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypedDict
 
-from shared.comparison import ScoredItems, accuracy_ci95, macro_f1_ci95, scored_items
-from shared.record_types import ExperimentRecord, RunKind
+from shared.comparison import ComparedRun, RunRef, ScoredItems, compared_run, scored_items
+from shared.record_types import ExperimentRecord
 
 
-class LeaderboardRow(TypedDict):
-    key: str
-    experiment: str
-    run: str
-    base_model: str
-    kind: RunKind
-    fine_tuned_model: str | None
-    prompt: str
-    accuracy: float
-    accuracy_ci95: list[float]
-    macro_f1: float
-    macro_f1_ci95: list[float] | None
-    n: int
+class LeaderboardRow(ComparedRun):
+    """A run as a comparison shows it, and when it finished."""
+
     finished_at: str | None
 
 
@@ -53,23 +42,8 @@ def leaderboard(records: Iterable[ExperimentRecord], sha256: str) -> list[Board]
             metrics = run.get("metrics")
             if run["status"] != "succeeded" or not metrics:
                 continue
-            boards.setdefault(items, Board(items)).rows.append(
-                {
-                    "key": f"{record['id']}:{run['id']}",
-                    "experiment": record["id"],
-                    "run": run["id"],
-                    "base_model": run["base_model"],
-                    "kind": run["kind"],
-                    "fine_tuned_model": run.get("fine_tuned_model"),
-                    "prompt": record["prompt"]["preset"],
-                    "accuracy": metrics["accuracy"],
-                    "accuracy_ci95": accuracy_ci95(metrics),
-                    "macro_f1": metrics["macro_f1"],
-                    "macro_f1_ci95": macro_f1_ci95(metrics),
-                    "n": metrics["n"],
-                    "finished_at": run.get("finished_at"),
-                }
-            )
+            row = compared_run(RunRef(record["id"], run["id"]), record, run)
+            boards.setdefault(items, Board(items)).rows.append({**row, "finished_at": run.get("finished_at")})
     for board in boards.values():
         board.rows.sort(key=lambda row: (row["accuracy"], row["macro_f1"]), reverse=True)
     return sorted(boards.values(), key=lambda board: len(board.rows), reverse=True)
