@@ -24,6 +24,7 @@ from local_openai.trainers.base import (
 )
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 from local_openai.trainers.libraries import load
+from local_openai.trainers.torch_runtime import configure_threads, device
 
 MAX_LENGTH = 128
 BASE_LEARNING_RATE = 5e-5
@@ -49,9 +50,11 @@ class _Classifier:
         AutoModel, AutoTokenizer = load("transformers", "AutoModel", "AutoTokenizer")
 
         self.torch = torch
+        configure_threads()
+        self.device = device()
         # local_files_only: the encoder ships inside site-packages; never let transformers try the network.
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir), local_files_only=True)
-        self.encoder = AutoModel.from_pretrained(str(encoder_dir), local_files_only=True)
+        self.encoder = AutoModel.from_pretrained(str(encoder_dir), local_files_only=True).to(self.device)
         self.labels = labels
         self.head = torch.nn.Linear(self.encoder.config.hidden_size, len(labels))
         if head_state is None:
@@ -60,9 +63,12 @@ class _Classifier:
                 self.head.bias.zero_()
         else:
             self.head.load_state_dict(head_state)
+        self.head.to(self.device)
 
     def embed(self, texts: Sequence[str]):
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt"
+        ).to(self.device)
         hidden = self.encoder(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -86,12 +92,13 @@ class _Classifier:
         import torch
 
         labels = json.loads((directory / "labels.json").read_text())
-        return cls(directory / "encoder", labels, torch.load(directory / "head.pt", weights_only=True))
+        head = torch.load(directory / "head.pt", weights_only=True, map_location="cpu")
+        return cls(directory / "encoder", labels, head)
 
 
 def _supervised_contrastive(torch, embeddings, targets):
     same = (targets[:, None] == targets[None, :]).float()
-    eye = torch.eye(len(targets))
+    eye = torch.eye(len(targets), device=targets.device)
     same = same - eye
     similarities = (embeddings @ embeddings.T / CONTRASTIVE_TEMPERATURE).masked_fill(eye.bool(), -1e9)
     log_probs = similarities.log_softmax(1)
@@ -135,9 +142,11 @@ class MiniLMTrainer:
         label_names = sorted(set(labels))
         torch.manual_seed(ctx.seed)
         model = _Classifier(_base_dir(), label_names)
-        targets = torch.tensor([label_names.index(label) for label in labels])
+        targets = torch.tensor([label_names.index(label) for label in labels], device=model.device)
         valid_texts, valid_labels = validation_pairs(ctx.validation_examples, label_names)
-        valid_targets = torch.tensor([label_names.index(label) for label in valid_labels], dtype=torch.long)
+        valid_targets = torch.tensor(
+            [label_names.index(label) for label in valid_labels], dtype=torch.long, device=model.device
+        )
         hp = ctx.hyperparameters
         optimizer = torch.optim.AdamW(
             [
