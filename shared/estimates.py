@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from shared.dataset_sampling import Split
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.pricing import PRICES_AS_OF, inference_cost, resolve_epochs, training_cost
-from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_messages
+from shared.prompts import PRESETS, PromptPreset, evaluation_messages, training_examples
 from shared.record_types import Auto, PrelaunchReport, RunState
 from shared.records import ExperimentSpec, normalize_hyperparameters
 from shared.tokens import count_examples, count_messages
@@ -80,11 +80,11 @@ def prelaunch_report(
     evaluation counts the prompts sent for the test set plus `max_tokens` of output per item (an upper bound),
     priced at fine-tuned-model rates for a fine-tuned run (or an `ft:` model) and base-model rates otherwise.
     """
-    examples = [training_messages(prompt, item.text, item.label) for item in split.train]
+    examples = [example for item in split.train for example in training_examples(prompt, item.text, item.label)]
     validation = validate_chat_jsonl(chat_jsonl(examples))
     prompt_tokens = sum(count_messages(evaluation_messages(prompt, item.text)) for item in split.test)
     output_tokens = prompt.max_tokens * len(split.test)
-    epochs = resolve_epochs(n_epochs, len(split.train))
+    epochs = resolve_epochs(n_epochs, len(examples))
     report = Report(
         ok=validation.ok,
         n_examples=validation.n_examples,
@@ -116,7 +116,7 @@ def prelaunch_report(
     epochs_note = (
         ""
         if n_epochs != "auto"
-        else f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(split.train)} examples."
+        else f" Epochs are 'auto': counted as {epochs}, what OpenAI picks for {len(examples)} examples."
     )
     report.price_note = (
         f"Training plus test-set evaluation, prices as of {PRICES_AS_OF}; local models are free." + epochs_note

@@ -4,6 +4,9 @@
 the user message, but evaluation sends one user message built from `user_template` (no system prompt).
 `consistent` evaluates in the training format (system prompt + the text as the user message), so the fine-tuned
 model sees at test time what it saw in training.
+`both-phrasings` evaluates like `reference` but trains on each item twice, in the training and in the evaluation
+phrasing, so a model fine-tuned on few examples has seen the question it will be asked (issue 14: SmolLM2-135M
+fine-tuned on the reference phrasing alone answers the reference evaluation prompt far worse).
 
 User templates contain a bare `{text}` (no conversion or format spec) and no other field; literal braces are
 written `{{` and `}}`.
@@ -60,6 +63,7 @@ class PromptPreset:
     temperature: float = 0.0
     max_tokens: int = 10
     training_template: str = TEXT_ONLY_TEMPLATE
+    train_on_eval_phrasing: bool = False
 
     def __post_init__(self) -> None:
         validate_template(self.user_template, "user template")
@@ -95,8 +99,8 @@ class PromptPreset:
         return replace(self, **changes)
 
     def to_dict(self) -> Prompt:
-        """The record's `prompt` section (`preset` is the name)."""
-        return {
+        """The record's `prompt` section (`preset` is the name; `train_on_eval_phrasing` only when set)."""
+        prompt: Prompt = {
             "system_prompt": self.system_prompt,
             "user_template": self.user_template,
             "eval_system_prompt": self.eval_system_prompt,
@@ -105,6 +109,9 @@ class PromptPreset:
             "training_template": self.training_template,
             "preset": self.name,
         }
+        if self.train_on_eval_phrasing:
+            prompt["train_on_eval_phrasing"] = True
+        return prompt
 
     @classmethod
     def from_dict(cls, data: Prompt) -> PromptPreset:
@@ -117,6 +124,7 @@ class PromptPreset:
             temperature=data["temperature"],
             max_tokens=data["max_tokens"],
             training_template=data["training_template"],
+            train_on_eval_phrasing=data.get("train_on_eval_phrasing", False),  # absent from records before issue 14
         )
 
 
@@ -186,6 +194,15 @@ def training_messages(preset: PromptPreset, text: str, label: str) -> list[ChatC
     ]
 
 
+def training_examples(preset: PromptPreset, text: str, label: str) -> list[list[ChatCompletionMessageParam]]:
+    """The fine-tuning examples of one item: its training phrasing, and its evaluation phrasing too when the preset
+    trains on both (and they differ)."""
+    examples = [training_messages(preset, text, label)]
+    if preset.train_on_eval_phrasing and not preset.evaluates_in_training_format:
+        examples.append(evaluation_messages(preset, text) + [{"role": "assistant", "content": label}])
+    return examples
+
+
 def evaluation_messages(preset: PromptPreset, text: str) -> list[ChatCompletionMessageParam]:
     """The messages sent to ask a model about `text`."""
     return _messages(preset.eval_system_prompt, render(preset.user_template, text))
@@ -211,6 +228,10 @@ PRESETS: dict[str, PromptPreset] = {
         training_template=TEXT_ONLY_TEMPLATE,
     ),
 }
+
+
+# The reference experiment's evaluation, trained on the evaluation phrasing as well as the training one.
+PRESETS["both-phrasings"] = replace(PRESETS["reference"], name="both-phrasings", train_on_eval_phrasing=True)
 
 
 def get_preset(name: str) -> PromptPreset:

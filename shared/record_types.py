@@ -80,6 +80,7 @@ class Prompt(TypedDict):
     temperature: float
     max_tokens: int
     training_template: str
+    train_on_eval_phrasing: NotRequired[bool]  # absent from records written before it existed: False
 
 
 class Hyperparameters(TypedDict):

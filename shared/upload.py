@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from shared import tokens
 from shared.dataset_reading import Item
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
 from shared.prepare import load_split
-from shared.prompts import PromptPreset, training_messages
+from shared.prompts import PromptPreset, training_examples
 from shared.record_types import ExperimentRecord, TrainingFile
 from shared.run_state import StepError, check_not_cancelled, experiment_record
 from shared.store import Store
@@ -18,8 +19,13 @@ MIN_VALIDATION_EXAMPLES = 1
 
 
 def chat_file(items: list[Item], preset: PromptPreset) -> bytes:
-    """A fine-tuning JSONL of `items`, one chat per item, as the training prompt shapes it."""
-    return chat_jsonl(training_messages(preset, item.text, item.label) for item in items)
+    """A fine-tuning JSONL of `items`: one chat per item as the training prompt shapes it (two when the preset trains
+    on the evaluation phrasing too)."""
+    return chat_jsonl(_examples(items, preset))
+
+
+def _examples(items: list[Item], preset: PromptPreset) -> list[list[ChatCompletionMessageParam]]:
+    return [example for item in items for example in training_examples(preset, item.text, item.label)]
 
 
 def _upload_jsonl(
@@ -31,7 +37,7 @@ def _upload_jsonl(
     report = validate_chat_jsonl(data, min_examples=min_examples)
     if not report.ok:
         raise StepError(f"the {name} file is invalid: {report.error_message()}")
-    examples = [training_messages(preset, item.text, item.label) for item in items]
+    examples = _examples(items, preset)
     models = [run["base_model"] for run in record["runs"] if run["kind"] == "fine-tuned"] or ["unknown"]
     count = tokens.count_examples(examples, models[0])
     uploaded = client.files.create(

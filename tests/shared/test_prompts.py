@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from shared.jsonl import chat_jsonl, validate_chat_jsonl
@@ -9,6 +11,7 @@ from shared.prompts import (
     evaluation_messages,
     get_preset,
     render,
+    training_examples,
     training_messages,
     validate_template,
 )
@@ -43,6 +46,28 @@ def test_consistent_preset_evaluates_in_the_training_format():
     preset = PRESETS["consistent"]
     assert evaluation_messages(preset, "hello") == training_messages(preset, "hello", "x")[:2]
     assert evaluation_messages(preset, "hello")[0] == {"role": "system", "content": REFERENCE_SYSTEM_PROMPT}
+
+
+def test_both_phrasings_trains_on_the_reference_example_and_on_the_question_it_will_be_asked():
+    preset = PRESETS["both-phrasings"]
+    tweet = "@united late again"
+    assert evaluation_messages(preset, tweet) == evaluation_messages(PRESETS["reference"], tweet)
+    assert training_examples(preset, tweet, "negative") == [
+        training_messages(PRESETS["reference"], tweet, "negative"),
+        evaluation_messages(PRESETS["reference"], tweet) + [{"role": "assistant", "content": "negative"}],
+    ]
+
+
+def test_one_example_per_item_when_the_phrasings_are_the_same_or_not_asked_for():
+    assert training_examples(PRESETS["reference"], "hi", "x") == [training_messages(PRESETS["reference"], "hi", "x")]
+    same = replace(PRESETS["consistent"], train_on_eval_phrasing=True)
+    assert training_examples(same, "hi", "x") == [training_messages(same, "hi", "x")]
+
+
+def test_the_flag_is_written_only_when_set_and_read_back_either_way():
+    assert "train_on_eval_phrasing" not in PRESETS["reference"].to_dict()
+    for name in ("reference", "both-phrasings"):
+        assert PromptPreset.from_dict(PRESETS[name].to_dict()) == PRESETS[name]
 
 
 @pytest.mark.parametrize(
