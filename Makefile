@@ -77,7 +77,7 @@ test-fast: test-system-deps lint ## Check (make lint), then run the tests not ma
 
 .PHONY: bench
 bench: setup ## Print measured accuracy, training time and throughput of the local models
-	$(PY) bench/local_quality.py
+	$(PY) bench/local_quality.py --readme README.md
 
 .PHONY: clean
 clean: ## Remove var/ (Redis data, local_openai data, demo output)

@@ -1,20 +1,22 @@
 """Accuracy, training time and chat throughput of every local_openai base model on the reference split.
 
-Starts a real `python -m local_openai` (or uses --base-url) and goes only through the official openai SDK, exactly
-like the worker. Reference split of Tweets.csv: train = first 34 neutral / 33 positive / 33 negative rows, test = the
-same counts from offset 100 of each class. Each fine-tuned model is asked twice: with the reference evaluation
+Starts a real `python -m local_openai` per device (cpu, and cuda where torch sees a GPU; or uses --base-url) and goes
+only through the official openai SDK, exactly like the worker. Reference split of Tweets.csv: train = first 34
+neutral / 33 positive / 33 negative rows, test = the same counts from offset 100 of each class. The training file is
+written by the demo's prompt preset (--preset); each fine-tuned model is asked twice: with the reference evaluation
 prompt (one user message wrapping the tweet, no system prompt) and in its training format (system prompt + tweet).
 Training seconds are the server's own measure from the job starting to run until its model is saved (loading the
-base model included); throughput is completions per second over the 100 test prompts at concurrency 1 and 32.
+base model included); throughput is completions per second over the 100 test prompts at concurrency 1 and 32
+(temperature 0, max_tokens 10). Seeds 1, 2 and 3 by default: mean ± standard deviation.
 
-    .venv/bin/python bench/local_quality.py --models local-tfidf local-minilm --seeds 3
+    .venv/bin/python bench/local_quality.py --models local-tfidf local-minilm --seeds 1 2 3
+    .venv/bin/python bench/local_quality.py --readme README.md   # what `make bench` runs: also rewrites its table
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,36 +29,40 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.report import load, machine, spread, table, update_readme  # noqa: E402
 from local_openai.job_record import FINISHED  # noqa: E402
+from local_openai.trainers.torch_runtime import DEVICE_ENV  # noqa: E402
 from shared.dataset_reading import Item, load_items  # noqa: E402
 from shared.dataset_sampling import reference_sampling, split_items  # noqa: E402
 from shared.jsonl import chat_jsonl  # noqa: E402
 from shared.metrics import normalize_output  # noqa: E402
-from shared.prompts import PRESETS, evaluation_messages, training_messages  # noqa: E402
+from shared.prompts import PRESETS, evaluation_messages, training_examples  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "Tweets.csv"
 # Classifier backends are deterministic for a given file, so one seed says all there is to say.
 DETERMINISTIC = {"local-tfidf"}
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, device: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "local_openai", "--port", "0", "--data-dir", str(data_dir)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, DEVICE_ENV: device},
     )
+    assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("local_openai listening on "):
             return process, line.split()[-1]
     raise SystemExit("local_openai did not start; run `python -m local_openai --port 0` to see why")
 
 
-def ask_all(client: openai.OpenAI, model: str, messages: list[list[dict]], concurrency: int) -> tuple[list[str], float]:
+def ask_all(client: openai.OpenAI, model: str, messages: list[list], concurrency: int) -> tuple[list[str], float]:
     """All answers (in order) and the completions per second achieved at `concurrency`."""
 
-    def ask(conversation: list[dict]) -> str:
+    def ask(conversation: list) -> str:
         answer = client.chat.completions.create(model=model, messages=conversation, temperature=0, max_tokens=10)
         return answer.choices[0].message.content or ""
 
@@ -75,25 +81,17 @@ def fine_tune(client: openai.OpenAI, model: str, file_id: str, seed: int) -> tup
     while job.status not in FINISHED:
         time.sleep(0.5)
         job = client.fine_tuning.jobs.retrieve(job.id)
-    if job.status != "succeeded":
+    if job.status != "succeeded" or job.fine_tuned_model is None:
         raise SystemExit(f"{model} fine-tuning {job.status}: {job.error}")
     events = client.fine_tuning.jobs.list_events(job.id, limit=5).data
     seconds = next(e.data["training_seconds"] for e in events if e.data and "training_seconds" in e.data)
     return job.fine_tuned_model, seconds
 
 
-def spread(values: list[float], digits: int = 3) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def bench_model(
     client: openai.OpenAI,
     model: str,
-    seeds: int,
+    seeds: list[int],
     file_id: str,
     test: list[Item],
     labels: list[str],
@@ -101,19 +99,19 @@ def bench_model(
 ) -> dict:
     eval_prompt = [evaluation_messages(PRESETS["reference"], item.text) for item in test]
     train_format = [evaluation_messages(PRESETS["consistent"], item.text) for item in test]
-    row: dict = {"model": model, "seeds": 0, "train_s": [], "acc_eval": [], "acc_train": [], "zero_shot": None}
+    row: dict = {"model": model, "seeds": [], "train_s": [], "acc_eval": [], "acc_train": [], "zero_shot": None}
     if answers_untuned:
         outputs, _ = ask_all(client, model, eval_prompt, 32)
         row["zero_shot"] = accuracy(outputs, test, labels)
-    for seed in range(1 if model in DETERMINISTIC else seeds):
+    for seed in seeds[:1] if model in DETERMINISTIC else seeds:
         tuned, seconds = fine_tune(client, model, file_id, seed)
-        row["seeds"] += 1
+        row["seeds"].append(seed)
         row["train_s"].append(seconds)
         outputs, _ = ask_all(client, tuned, eval_prompt, 32)
         row["acc_eval"].append(accuracy(outputs, test, labels))
         outputs, _ = ask_all(client, tuned, train_format, 32)
         row["acc_train"].append(accuracy(outputs, test, labels))
-        if seed == 0:
+        if "rps_1" not in row:
             _, row["rps_1"] = ask_all(client, tuned, eval_prompt, 1)
             _, row["rps_32"] = ask_all(client, tuned, eval_prompt, 32)
         print(
@@ -127,21 +125,44 @@ def bench_model(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", help="base models to measure (default: all the server lists)")
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per seeded model (default 3)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="training seeds (default 1 2 3)")
+    parser.add_argument(
+        "--preset", default="reference", choices=sorted(PRESETS), help="training file's preset (default %(default)s)"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Tweets.csv path")
+    parser.add_argument("--devices", nargs="+", choices=("cpu", "cuda"), help="default: cpu, and cuda when present")
     parser.add_argument("--base-url", help="use a running server instead of starting one")
+    parser.add_argument("--readme", type=Path, help="rewrite this README's bench:local_quality table")
     args = parser.parse_args()
 
+    import torch
+
+    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     items = load_items(args.data.read_bytes(), "text", "airline_sentiment")
     split = split_items(items, reference_sampling(sorted({item.label for item in items})))
-    examples = [training_messages(PRESETS["reference"], item.text, item.label) for item in split.train]
+    preset = PRESETS[args.preset]
+    examples = [e for item in split.train for e in training_examples(preset, item.text, item.label)]
+    header = (
+        f"reference split of {args.data.name}: {len(split.train)} train rows ({len(examples)} examples, preset "
+        f"{args.preset}) / {len(split.test)} test rows; seeds {' '.join(map(str, args.seeds))}\n{machine()}"
+    )
+    print(f"{header}\nload average {load()} at the start", flush=True)
+    rows = []
+    for device in ["remote"] if args.base_url else devices:
+        rows += [{**row, "device": device} for row in _bench_server(args, device, examples, split)]
+    text = f"{header}\n\n{print_table(rows)}"
+    print(f"\n{text}\n\nload average {load()} at the end (timings are wall-clock, shared with whatever else runs)")
+    if args.readme:
+        update_readme(args.readme, "local_quality", text)
 
+
+def _bench_server(args: argparse.Namespace, device: str, examples: list, split) -> list[dict]:
     process = None
     with tempfile.TemporaryDirectory(prefix="local_quality-") as data_dir:
         if args.base_url:
             base_url = args.base_url
         else:
-            process, base_url = start_server(Path(data_dir))
+            process, base_url = start_server(Path(data_dir), device)
         try:
             client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=600)
             listed = [m.id for m in client.models.list() if not m.id.startswith("ft:")]
@@ -150,25 +171,16 @@ def main() -> None:
             if missing:
                 raise SystemExit(f"not offered by the server: {', '.join(missing)} (it lists {', '.join(listed)})")
             file_id = client.files.create(file=("reference.jsonl", chat_jsonl(examples)), purpose="fine-tune").id
-            print(
-                f"reference split: {len(split.train)} train / {len(split.test)} test rows of {args.data.name}; "
-                f"{os.cpu_count()} CPUs, load average {_load()} at start",
-                flush=True,
-            )
-            rows = []
-            for model in models:
-                answers_untuned = _answers_untuned(client, model)
-                rows.append(bench_model(client, model, args.seeds, file_id, split.test, split.labels, answers_untuned))
+            print(f"device {device}:", flush=True)
+            test, labels = split.test, split.labels
+            return [
+                bench_model(client, model, args.seeds, file_id, test, labels, _answers_untuned(client, model))
+                for model in models
+            ]
         finally:
             if process:
                 process.terminate()
                 process.wait(timeout=30)
-    print_table(rows)
-    print(f"\nload average {_load()} at the end (timings are wall-clock and shared with whatever else runs)")
-
-
-def _load() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _answers_untuned(client: openai.OpenAI, model: str) -> bool:
@@ -179,27 +191,35 @@ def _answers_untuned(client: openai.OpenAI, model: str) -> bool:
     return True
 
 
-def print_table(rows: list[dict]) -> None:
-    header = ("base model", "seeds", "train s", "acc eval-prompt", "acc train-format", "zero-shot", "c=1 /s", "c=32 /s")
-    lines = [header] + [
-        (
-            r["model"],
-            str(r["seeds"]),
-            spread(r["train_s"], 1),
-            spread(r["acc_eval"]),
-            spread(r["acc_train"]),
-            "-" if r["zero_shot"] is None else f"{r['zero_shot']:.3f}",
-            f"{r['rps_1']:.1f}" if "rps_1" in r else "-",
-            f"{r['rps_32']:.1f}" if "rps_32" in r else "-",
-        )
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    print()
-    for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
-        if n == 0:
-            print("  ".join("-" * width for width in widths))
+def print_table(rows: list[dict]) -> str:
+    header = (
+        "base model",
+        "device",
+        "seeds",
+        "train s",
+        "acc eval-prompt",
+        "acc train-format",
+        "zero-shot",
+        "c=1 /s",
+        "c=32 /s",
+    )
+    return table(
+        header,
+        [
+            (
+                r["model"],
+                r["device"],
+                str(len(r["seeds"])),
+                spread(r["train_s"], 1),
+                spread(r["acc_eval"]),
+                spread(r["acc_train"]),
+                "-" if r["zero_shot"] is None else f"{r['zero_shot']:.3f}",
+                f"{r['rps_1']:.1f}" if "rps_1" in r else "-",
+                f"{r['rps_32']:.1f}" if "rps_32" in r else "-",
+            )
+            for r in rows
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ Recipe: LoRA (rank 16, alpha 32, every linear layer of the decoder), learning ra
 3 epochs for 100 examples (about 300 example passes), batch 8; loss on assistant tokens only (answer text plus the
 end-of-turn token, so the model learns to stop; `weight: 0` messages are context), AdamW with a linear decay, data
 order and LoRA init from the job's seed. A checkpoint per epoch, the final model in the job's output directory.
-LoRA beat full fine-tuning on accuracy and time per step on the reference split (`bench/smollm_sft.py`; the measured
-table is in the README); `method="full"` remains for measuring that comparison (it saves bf16 weights, 270 MB per
-checkpoint, loaded back as a separate fp32 model).
+LoRA beat full fine-tuning on accuracy and time per step on the reference split (the measured table is in the README;
+`bench/recipe.py` compares recipes on validation rows); `method="full"` remains for measuring that comparison (it
+saves bf16 weights, 270 MB per checkpoint, loaded back as a separate fp32 model).
 """
 
 from __future__ import annotations
