@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from local_openai.storage import new_id
@@ -26,6 +27,9 @@ CANCELLED = "cancelled"
 WAITING = (VALIDATING_FILES, QUEUED)  # not training yet: a cancel ends the job at once
 ACTIVE = (*WAITING, RUNNING)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+
+ESTIMATE_EVERY_S = 1.0
+"""The least time between two writes of a training job's `estimated_finish` (each write replaces the job's file)."""
 
 OBJECT = "fine_tuning.job"
 ORGANIZATION_ID = "org-local"
@@ -96,3 +100,35 @@ def checkpoint_model_name(job: Job, step: int) -> str:
 
 def checkpoint_id(job: Job, step: int) -> str:
     return f"ftckpt-{_id_part(job)}{step:06d}"
+
+
+@dataclass
+class FinishEstimate:
+    """A training job's `estimated_finish` (unix seconds), kept from its progress reports.
+
+    The pace is measured from the first reported step on: the time before it (loading the base model) is not
+    training, and counted per step it would push every estimate of a short job late. At the first report, with
+    no pace yet, the time since training started per step done is all there is. `update` returns the estimate only
+    when it is worth writing: it moved, and the last write is at least `every_s` old."""
+
+    started_at: float
+    """`time.time()` when the job started training."""
+    every_s: float = ESTIMATE_EVERY_S
+    _first: tuple[int, float] | None = None
+    _written: tuple[float, int] | None = None
+
+    def update(self, step: int, total_steps: int, now: float) -> int | None:
+        """The estimate to write after step `step` of `total_steps` reported at `now`, or None (nothing new)."""
+        if step <= 0 or total_steps <= 0:
+            return None
+        if self._first is None:
+            self._first = (step, now)
+        first_step, first_at = self._first
+        per_step = (now - first_at) / (step - first_step) if step > first_step else (now - self.started_at) / step
+        estimate = round(now + per_step * max(0, total_steps - step))
+        if self._written is not None:
+            written_at, written = self._written
+            if estimate == written or now - written_at < self.every_s:
+                return None
+        self._written = (now, estimate)
+        return estimate

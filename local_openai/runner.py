@@ -25,6 +25,7 @@ from local_openai.job_record import (
     SUCCEEDED,
     VALIDATING_FILES,
     WAITING,
+    FinishEstimate,
     checkpoint_id,
     checkpoint_model_name,
     fine_tuned_model_name,
@@ -202,6 +203,7 @@ class JobRunner:
         output_dir.parent.mkdir(parents=True)
         metrics: list[dict] = []
         started = time.monotonic()
+        estimate = FinishEstimate(started_at=time.time())
 
         def log_event(message: str) -> None:
             self.storage.add_event(job_id, message)
@@ -211,7 +213,7 @@ class JobRunner:
             hyperparameters=hp,
             seed=job["seed"],
             validation_examples=validation,
-            report=lambda *args, **values: self._report(job_id, metrics, *args, **values),
+            report=lambda *args, **values: self._report(job_id, metrics, estimate, *args, **values),
             log=log_event,
             checkpoint=lambda epoch, step, directory: self._checkpoint(job, epoch, step, Path(directory), metrics),
             should_stop=lambda: job_id in self._cancel,
@@ -241,6 +243,7 @@ class JobRunner:
         self,
         job_id: str,
         metrics: list[dict],
+        estimate: FinishEstimate,
         step: int,
         total_steps: int,
         train_loss: float,
@@ -265,6 +268,9 @@ class JobRunner:
         }
         metrics.append(data)
         self.storage.add_event(job_id, ", ".join(parts), data=data)
+        estimated_finish = estimate.update(step, total_steps, time.time())
+        if estimated_finish is not None:
+            self.storage.update_job(job_id, estimated_finish=estimated_finish)
 
     def _checkpoint(self, job: dict, epoch: int, step: int, directory: Path, metrics: list[dict]) -> None:
         target = self.storage.model_dir(job["id"], f"ckpt-step-{step}")

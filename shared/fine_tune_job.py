@@ -4,7 +4,7 @@ Jobs are created in OpenAI's current shape, hyperparameters under `method={"type
 {"hyperparameters": {...}}}`, and carry the metadata `{"tunequeue_experiment": exp_id, "tunequeue_run": run_id}` by
 which a retried task finds the job an earlier attempt made; the experiment's validation file, when it has one, goes
 as the job's `validation_file`. Polling never sleeps: `poll_fine_tune` looks once (and adds what is new to the run's
-loss curve, `shared.loss_curve`) and the task schedules the next look.
+loss curve, `shared.loss_curve`) and the task schedules the next look after `poll_countdown_s`.
 """
 
 from __future__ import annotations
@@ -120,11 +120,37 @@ def start_fine_tune(
     return job.id
 
 
+FINISH_POLL_S = 1.0
+"""How often a job is looked at just after its estimated finish has passed."""
+MIN_POLL_S = 0.5
+"""The shortest wait between two looks at a job, however close its estimated finish."""
+OVERRUN_SLOWDOWN = 0.25
+"""Past its estimated finish, a job is looked at again after this fraction of the time it has overrun the estimate
+(at least FINISH_POLL_S): a stale estimate must not mean a look every second for hours."""
+
+
 @dataclass(frozen=True)
 class PollResult:
     finished: bool
     model: str | None = None
     job_status: str | None = None
+    estimated_finish: float | None = None
+    """The provider's estimate of when an unfinished job ends (unix seconds; OpenAI's `estimated_finish`)."""
+
+
+def poll_countdown_s(backoff_s: float, estimated_finish: float | None, now: float) -> float:
+    """The wait before the next look at a job that is not finished.
+
+    Without an estimate, the backoff. With one, until the job's estimated finish, so that a job ending on time is
+    seen to end within about a second; once that has passed, about every FINISH_POLL_S, longer the more the job
+    overruns it (OVERRUN_SLOWDOWN). The estimate only ever shortens the wait, and not below MIN_POLL_S: the wait
+    stays within [min(backoff_s, MIN_POLL_S), backoff_s], so TQ_POLL_MAX_INTERVAL_S remains its cap.
+    """
+    if estimated_finish is None:
+        return backoff_s
+    left = estimated_finish - now
+    wait = left if left > 0 else max(FINISH_POLL_S, -left * OVERRUN_SLOWDOWN)
+    return min(backoff_s, max(MIN_POLL_S, wait))
 
 
 def training_started_at(client: openai.OpenAI, job_id: str) -> float | None:
@@ -202,4 +228,4 @@ def poll_fine_tune(
     if job.status != run.get("job_status"):
         started_at = {"training_started_at": clock()} if job.status == "running" else {}
         store.update_run(exp_id, run_id, job_status=job.status, **started_at)
-    return PollResult(False, None, job.status)
+    return PollResult(False, None, job.status, job.estimated_finish)

@@ -11,6 +11,7 @@ run's chain is marked failed with it; the chord waits for the other runs, and it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
@@ -152,8 +153,9 @@ def start_fine_tune(self: Task, file_id: str | None, exp_id: str, run_id: str) -
 
 @app.task(name="tunequeue.poll_fine_tune", bind=True, max_retries=None, throws=(TaskFailed,))
 def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> str | None:
-    """One look at the job; not finished yet means a retry after a backoff countdown (the run's deadline, not a
-    retry count, ends the waiting), so no worker thread ever sleeps on a training job."""
+    """One look at the job; not finished yet means a retry after a countdown (the run's deadline, not a retry
+    count, ends the waiting), so no worker thread ever sleeps on a training job. The countdown is the backoff, or
+    less when the job's estimated finish comes sooner (`fine_tune_job.poll_countdown_s`)."""
     if job_id is None:
         return None
     result = run_step(
@@ -166,7 +168,8 @@ def poll_fine_tune(self: Task, job_id: str | None, exp_id: str, run_id: str) -> 
     if result is None:
         return None
     if not result.finished:
-        raise self.retry(countdown=transient_countdown(self))
+        countdown = fine_tune_job.poll_countdown_s(transient_countdown(self), result.estimated_finish, time.time())
+        raise self.retry(countdown=countdown)
     return result.model
 
 

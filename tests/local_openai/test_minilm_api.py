@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from local_server import accuracy, labelled_texts, training_file, wait_for_job
+
+from local_openai.job_record import FINISHED
 
 
 @pytest.mark.slow
@@ -23,3 +27,22 @@ def test_minilm_fine_tunes_and_generalises(client):
     assert accuracy(client, job.fine_tuned_model, held_out, templated=False) >= 0.9
     assert accuracy(client, job.fine_tuned_model, held_out, templated=True) >= 0.9
     assert accuracy(client, checkpoints[-1].fine_tuned_model_checkpoint, held_out, templated=False) >= 0.6
+
+
+@pytest.mark.slow
+def test_a_training_job_reports_its_estimated_finish_until_it_ends(client):
+    uploaded = client.files.create(file=("t.jsonl", training_file(labelled_texts(10, seed=5))), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        training_file=uploaded.id, model="local-minilm", hyperparameters={"n_epochs": 8}
+    )
+    estimates = []
+    while job.status not in FINISHED:
+        if job.status == "running" and job.estimated_finish is not None:
+            estimates.append(job.estimated_finish)
+        time.sleep(0.2)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "succeeded", job.error
+    assert job.estimated_finish is None  # OpenAI's null once the job has ended
+    assert estimates, "no estimated_finish was seen while the job trained"
+    assert all(job.created_at <= estimate for estimate in estimates)
+    assert abs(estimates[-1] - job.finished_at) <= 5  # the last estimate, at most a second or so before the end

@@ -21,7 +21,16 @@ import pytest
 from shared.dataset_sampling import REFERENCE_TRAIN_COUNTS, SamplingSpec
 from shared.estimates import prelaunch_report
 from shared.evaluate import CallLimits, EvalProgress, ask, evaluate
-from shared.fine_tune_job import job_metadata, job_request, poll_fine_tune, start_fine_tune, training_started_at
+from shared.fine_tune_job import (
+    FINISH_POLL_S,
+    MIN_POLL_S,
+    job_metadata,
+    job_request,
+    poll_countdown_s,
+    poll_fine_tune,
+    start_fine_tune,
+    training_started_at,
+)
 from shared.metrics import make_prediction
 from shared.prepare import load_split, prepare
 from shared.pricing import PRICES_AS_OF, inference_cost
@@ -138,6 +147,33 @@ def prepared_experiment(store, models=("local-tfidf",), zero_shot=(), test_per_c
 def test_backoff_doubles_up_to_the_cap():
     assert [backoff_s(n, 1.0, 5.0, jitter=0) for n in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
     assert 0.9 <= backoff_s(0, 1.0, 5.0) <= 1.1
+
+
+def test_poll_countdown_is_the_backoff_without_an_estimate():
+    assert poll_countdown_s(30.0, None, now=1000.0) == 30.0
+    assert poll_countdown_s(0.2, None, now=1000.0) == 0.2  # the configured backoff, even below MIN_POLL_S
+
+
+@pytest.mark.parametrize(
+    "left_s, expected",
+    [
+        (12.0, 12.0),  # until the estimated finish
+        (100.0, 30.0),  # never longer than the backoff
+        (0.2, MIN_POLL_S),  # never shorter than the floor
+        (0.0, FINISH_POLL_S),  # due: about once a second
+        (-2.0, FINISH_POLL_S),
+        (-40.0, 10.0),  # a quarter of the overrun, so a stale estimate is not polled every second for hours
+        (-3600.0, 30.0),
+    ],
+)
+def test_poll_countdown_waits_until_the_estimated_finish(left_s, expected):
+    assert poll_countdown_s(30.0, 1000.0 + left_s, now=1000.0) == pytest.approx(expected)
+
+
+def test_an_estimate_never_lengthens_a_short_backoff():
+    assert poll_countdown_s(2.0, 1010.0, now=1000.0) == 2.0
+    assert poll_countdown_s(0.8, 990.0, now=1000.0) == 0.8
+    assert poll_countdown_s(0.2, 1000.1, now=1000.0) == 0.2  # nor does the floor
 
 
 def provider_error(stub, status: int, headers: dict) -> openai.APIStatusError:
@@ -326,7 +362,11 @@ def test_poll_fails_a_job_past_its_deadline_and_cancels_it(tq_stack, tq_store):
     job_id = start_fine_tune(tq_store, client, exp_id, "run-1", file_id, deadline_s=1, clock=lambda: 0.0)
     with pytest.raises(StepError, match="deadline"):
         poll_fine_tune(tq_store, client, exp_id, "run-1", job_id, clock=lambda: 2.0)
-    assert client.fine_tuning.jobs.retrieve(job_id).status in ("cancelled", "succeeded")
+    # A job already training stops at its trainer's next check, after loading the base model: wait for that.
+    waited_until = time.monotonic() + 60
+    while (status := client.fine_tuning.jobs.retrieve(job_id).status) == "running" and time.monotonic() < waited_until:
+        time.sleep(0.2)
+    assert status in ("cancelled", "succeeded")
 
 
 def test_summarize_keeps_the_failed_runs_in_the_table(store):
