@@ -25,8 +25,9 @@ CausalLM = Any  # a transformers causal LM (its LoRA layers, if any, already set
 Tensor = Any  # torch.Tensor, imported lazily
 
 # What one more forward pass costs, in token positions: the rows of a prefill are grouped by length into passes when
-# the padding saved is worth more than that (SmolLM2 on one CPU core: about 90 ms a pass plus 3.4 ms a position).
-FORWARD_OVERHEAD_TOKENS = 24
+# the padding saved is worth more than that (SmolLM2 on 2 cores: about 100 ms a pass, 1.6 ms a position;
+# 64 measured best of 24, 64, 200 and one pass).
+FORWARD_OVERHEAD_TOKENS = 64
 PASS_TOKENS = 4096  # most token positions in one prefill pass of several rows (bounds its activations and mask)
 
 
