@@ -25,6 +25,7 @@ class ServerConfig:
     api_key: str | None = None
     max_loaded_models: int = 4
     batch_window_ms: float = 5.0
+    batch_max_wait_ms: float = 100.0
     max_batch_size: int = 64
     threads: int = 48
     concurrent_jobs: int = 1
@@ -49,7 +50,8 @@ HELP = {
     "api_key": "bearer key clients must send (env LOCAL_OPENAI_API_KEY); unset means no authentication, allowed "
     "only on a loopback --host",
     "max_loaded_models": "how many models stay loaded in memory (least recently used is unloaded first)",
-    "batch_window_ms": "how long a model's batcher waits to gather concurrent chat requests into one batch",
+    "batch_window_ms": "how long a model's batcher waits for one more concurrent chat request to add to its batch",
+    "batch_max_wait_ms": "longest a model's batcher waits to gather as many chat requests as its previous batch had",
     "max_batch_size": "largest batch of chat requests answered in one model call",
     "threads": "HTTP worker threads",
     "concurrent_jobs": "fine-tuning jobs trained at the same time",
@@ -120,6 +122,8 @@ def validate(config: ServerConfig) -> ServerConfig:
         raise SystemExit("generation_time_limit_s must be above 0")
     if config.batch_window_ms < 0:
         raise SystemExit("batch_window_ms must not be negative")
+    if config.batch_max_wait_ms < config.batch_window_ms:
+        raise SystemExit("batch_max_wait_ms must be at least batch_window_ms")
     if not config.api_key and not is_loopback(config.host):
         raise SystemExit(
             f"refusing to listen on {config.host} without an API key: anyone who can reach that address could use "

@@ -53,7 +53,12 @@ def get_services() -> Services:
 
 def create_services(config: ServerConfig) -> Services:
     storage = Storage(config.data_dir, config.jsonl_limits())
-    models = ModelCache(config.max_loaded_models, config.batch_window_ms / 1000.0, config.max_batch_size)
+    models = ModelCache(
+        config.max_loaded_models,
+        config.batch_window_ms / 1000.0,
+        config.max_batch_size,
+        config.batch_max_wait_ms / 1000.0,
+    )
     return Services(
         config=config,
         storage=storage,

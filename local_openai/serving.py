@@ -1,9 +1,12 @@
 """Keeping models warm and micro-batching their chat requests.
 
 Each loaded model gets one batcher thread. Request threads put (request, future) on its queue; the batcher takes
-the first waiting request, keeps collecting for `batch_window_ms` (or until `max_batch_size`), answers all of them
-with one `predictor.complete(batch)` call, and resolves the futures. A least-recently-used cache caps how many
-models stay loaded.
+the first waiting request, keeps collecting (up to `max_batch_size`), answers all of them with one
+`predictor.complete(batch)` call, and resolves the futures. It collects until as many requests as its previous batch
+held have come (for at most `batch_max_wait_ms`), then while each next one comes within `batch_window_ms`: clients
+answered together by one batch send their next requests over tens of milliseconds, and a batch started on the first
+few of them would keep the rest waiting for a whole batch. A least-recently-used cache caps how many models stay
+loaded.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ _STOP = object()
 
 
 class Batcher:
-    def __init__(self, name: str, predictor: Predictor, window_s: float, max_batch: int):
+    def __init__(self, name: str, predictor: Predictor, window_s: float, max_batch: int, max_wait_s: float):
         self.name = name
         self.predictor = predictor
         self.window_s = window_s
         self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self._expected = 1  # the size of the previous batch: concurrent clients come back about as many
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
         self._closing = threading.Lock()
@@ -57,16 +62,20 @@ class Batcher:
             if first is _STOP:
                 return
             batch, stopping = [first], False
-            deadline = time.monotonic() + self.window_s
+            deadline = time.monotonic() + self.max_wait_s
             while len(batch) < self.max_batch:
+                wait = deadline - time.monotonic()
+                if len(batch) >= self._expected:
+                    wait = min(wait, self.window_s)
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    item = self._queue.get(timeout=max(0.0, wait))
                 except queue.Empty:
                     break
                 if item is _STOP:
                     stopping = True
                     break
                 batch.append(item)
+            self._expected = len(batch)
             self._answer(batch)
             if stopping:
                 return
@@ -91,10 +100,12 @@ class Batcher:
 class ModelCache:
     """model id -> warm Batcher, at most `capacity` of them; loading happens once even under concurrent requests."""
 
-    def __init__(self, capacity: int, window_s: float, max_batch: int):
+    def __init__(self, capacity: int, window_s: float, max_batch: int, max_wait_s: float | None = None):
+        """`max_wait_s` defaults to `window_s`."""
         self.capacity = capacity
         self.window_s = window_s
         self.max_batch = max_batch
+        self.max_wait_s = window_s if max_wait_s is None else max_wait_s
         self._batchers: OrderedDict[str, Batcher] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
@@ -113,7 +124,7 @@ class ModelCache:
                 if model_id in self._batchers:
                     return self._batchers[model_id]
             started = time.monotonic()
-            batcher = Batcher(model_id, load(), self.window_s, self.max_batch)
+            batcher = Batcher(model_id, load(), self.window_s, self.max_batch, self.max_wait_s)
             log.info("loaded model %s in %.1f s", model_id, time.monotonic() - started)
             with self._lock:
                 self._batchers[model_id] = batcher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -16,6 +17,8 @@ from local_openai.trainers.base import ChatRequest
 bp = Blueprint("chat", __name__, url_prefix="/v1/chat")
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+MAX_LOGIT_BIAS = 300  # entries, as OpenAI allows
+_TOKEN_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _number(body: dict, name: str, default: float, lowest: float, highest: float) -> float:
@@ -78,6 +81,42 @@ def _check_messages(messages: object, config: ServerConfig) -> list:
     return messages
 
 
+def _logit_bias(body: dict) -> dict[int, float]:
+    """OpenAI's `logit_bias`: token ids (as strings) to numbers from -100 to 100. Whether each id is in the model's
+    vocabulary is the model's to check."""
+    raw = body.get("logit_bias")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidRequest(
+            f"Invalid 'logit_bias': {raw!r}; expected an object mapping token ids to numbers from -100 to 100",
+            param="logit_bias",
+            code="invalid_type",
+        )
+    if len(raw) > MAX_LOGIT_BIAS:
+        raise InvalidRequest(
+            f"Invalid 'logit_bias': {len(raw)} entries; at most {MAX_LOGIT_BIAS} are allowed",
+            param="logit_bias",
+            code="invalid_value",
+        )
+    bias: dict[int, float] = {}
+    for key, value in raw.items():
+        if not _TOKEN_ID.fullmatch(key):
+            raise InvalidRequest(
+                f"Invalid key in 'logit_bias': {key!r}; expected a token id, a non-negative integer",
+                param="logit_bias",
+                code="invalid_value",
+            )
+        if not is_number(value) or not -100 <= value <= 100:
+            raise InvalidRequest(
+                f"Invalid value for 'logit_bias' key {key}: {value!r}; expected a number from -100 to 100",
+                param="logit_bias",
+                code="invalid_value",
+            )
+        bias[int(key)] = float(value)
+    return bias
+
+
 def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
     messages = _check_messages(body.get("messages"), config)
     if body.get("n", 1) != 1:
@@ -109,6 +148,7 @@ def parse_chat_request(body: dict, config: ServerConfig) -> ChatRequest:
         stop=tuple(stop),
         seed=seed,
         time_limit_s=config.generation_time_limit_s,
+        logit_bias=_logit_bias(body),
     )
 
 

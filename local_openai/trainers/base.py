@@ -120,6 +120,9 @@ class ChatRequest:
     # The longest a batched generation holding this request may run (None: no limit); what is cut short ends with
     # finish_reason "length". Bounds how long one request with a large max_tokens holds a model for everyone.
     time_limit_s: float | None = None
+    # token id -> bias added to its logit before choosing (OpenAI's logit_bias; -100 bans, 100 forces). Generative
+    # backends check the ids against their vocabulary; classifiers ignore it.
+    logit_bias: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Answering chat requests with SmolLM2: batched generation over the shared base model.
+"""Answering chat requests with SmolLM2: batched decoding over the shared base model.
 
 Generation uses the model's own chat template (a conversation without a system message gets SmolLM's default one),
-greedy at temperature 0, sampling with temperature/top_p/seed otherwise; requests with equal sampling settings are
-answered by one left-padded `generate` call. No label forcing: the client gets what the model writes.
+greedy at temperature 0, sampling with temperature/top_p/seed otherwise, each row with its own settings, so a whole
+batch is answered by one `decode` (`smollm_decode`). No label forcing: the client gets what the model writes, unless
+its `logit_bias` steers the choice of tokens.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Sequence
 
 from local_openai.trainers.base import ChatRequest, ChatResult, ClientError, ContextLengthExceeded
 from local_openai.trainers.smollm_data import chat_template_messages
+from local_openai.trainers.smollm_decode import Decoded, decode
+from local_openai.trainers.smollm_kv import PrefixCache
 from local_openai.trainers.smollm_model import CausalLM, SmolLMBase
 
 DEFAULT_MAX_TOKENS = 512  # completion cap when the request gives none
-
-SamplingKey = tuple[object, ...]
 
 
 class SmolLMPredictor:
@@ -27,6 +28,7 @@ class SmolLMPredictor:
         self.base = base
         self._adapter = adapter
         self._model = model
+        self._prefixes = PrefixCache()  # this predictor's weights' keys and values, so its own
 
     def complete(self, requests: Sequence[ChatRequest]) -> list[ChatResult | ClientError]:
         """Requests whose prompt plus max_tokens exceed the context window are refused, as OpenAI does; a request
@@ -34,8 +36,8 @@ class SmolLMPredictor:
         tokenizer = self.base.tokenizer
         window = self.base.context_window
         results: list[ChatResult | ClientError | None] = [None] * len(requests)
-        groups: dict[SamplingKey, list[int]] = {}
-        encoded: dict[int, list[int]] = {}
+        answered: list[int] = []
+        prompts: list[list[int]] = []
         for index, request in enumerate(requests):
             prompt = tokenizer.apply_chat_template(
                 chat_template_messages(request.messages), tokenize=False, add_generation_prompt=True
@@ -43,73 +45,57 @@ class SmolLMPredictor:
             ids: list[int] = tokenizer(prompt, add_special_tokens=False)["input_ids"]
             if len(ids) + (request.max_tokens or 1) > window:
                 results[index] = ContextLengthExceeded(window, len(ids), request.max_tokens or 1)
-                continue
-            encoded[index] = ids
-            key: SamplingKey = ("greedy",)
-            if request.temperature > 0:
-                key = ("sample", request.temperature, request.top_p, request.seed)
-            groups.setdefault(key, []).append(index)
-        for indices in groups.values():
-            answers = self._generate([requests[i] for i in indices], [encoded[i] for i in indices], window)
-            for index, result in zip(indices, answers, strict=True):
-                results[index] = result
+            elif unknown := self._unknown_token(request):
+                results[index] = unknown
+            else:
+                answered.append(index)
+                prompts.append(ids)
+        if answered:
+            batch = [requests[i] for i in answered]
+            limits = [
+                r.max_tokens if r.max_tokens is not None else min(DEFAULT_MAX_TOKENS, window - len(ids))
+                for r, ids in zip(batch, prompts, strict=True)
+            ]
+            for index, decoded, ids in zip(answered, self._decode(prompts, batch, limits), prompts, strict=True):
+                results[index] = self._finish(decoded, requests[index], len(ids))
         return [r for r in results if r is not None]
 
-    def _generate(self, requests: Sequence[ChatRequest], encoded: list[list[int]], window: int) -> list[ChatResult]:
-        """One generate call for requests of equal sampling settings, each already known to fit the window."""
-        import torch
+    def _unknown_token(self, request: ChatRequest) -> ClientError | None:
+        vocabulary = int(self.base.model.config.vocab_size)
+        unknown = sorted(token for token in request.logit_bias if not 0 <= token < vocabulary)
+        if not unknown:
+            return None
+        return ClientError(
+            f"Invalid key in 'logit_bias': {unknown[0]}. Token ids of this model are 0 to {vocabulary - 1}.",
+            param="logit_bias",
+        )
 
+    def _decode(self, prompts: list[list[int]], requests: list[ChatRequest], limits: list[int]) -> list[Decoded]:
         tokenizer = self.base.tokenizer
-        model = self._model if self._model is not None else self.base.model
-        width = max(len(ids) for ids in encoded)
-        limits = [
-            r.max_tokens if r.max_tokens is not None else min(DEFAULT_MAX_TOKENS, window - len(ids))
-            for r, ids in zip(requests, encoded, strict=True)
-        ]
-        # The batch shares one length: never past the window for its longest prompt (those cut end with "length").
-        max_new = max(1, min(max(limits), window - width))
-        time_limits = [r.time_limit_s for r in requests if r.time_limit_s is not None]
-        pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded])
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded])
-        first = requests[0]
-        sampling: dict[str, object] = {"do_sample": False}
-        if first.temperature > 0:
-            sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
-        eos: int = tokenizer.eos_token_id
-        with self.base.lock, torch.inference_mode():
+        with self.base.lock:
+            model = self._model if self._model is not None else self.base.model
             if self._adapter is not None:
                 model.set_adapter(self._adapter)
             serving_base = self._adapter is None and self._model is None and hasattr(model, "disable_adapter")
-            if first.temperature > 0 and first.seed is not None:
-                torch.manual_seed(first.seed)
             with model.disable_adapter() if serving_base else contextlib.nullcontext():
-                output = model.generate(
-                    input_ids=input_ids,
-                    attention_mask=attention,
-                    max_new_tokens=max_new,
-                    pad_token_id=pad,
-                    eos_token_id=eos,
-                    max_time=min(time_limits) if time_limits else None,
-                    **sampling,
+                # Past peft's wrapper: the causal LM itself, its LoRA layers as just set.
+                network = model.get_base_model() if hasattr(model, "get_base_model") else model
+                return decode(
+                    network,
+                    prompts,
+                    requests,
+                    limits,
+                    tokenizer.eos_token_id,
+                    lambda tokens: tokenizer.decode(tokens, skip_special_tokens=True),
+                    self._prefixes,
                 )
-        return [
-            self._finish(row, request, len(ids), limit, eos)
-            for row, request, ids, limit in zip(output[:, width:].tolist(), requests, encoded, limits, strict=True)
-        ]
 
-    def _finish(
-        self, generated: list[int], request: ChatRequest, prompt_tokens: int, limit: int, eos: int
-    ) -> ChatResult:
+    def _finish(self, decoded: Decoded, request: ChatRequest, prompt_tokens: int) -> ChatResult:
+        """The answer's text, cut before its first stop string, and its usage (the end-of-turn token counts)."""
         tokenizer = self.base.tokenizer
-        finish = "length"
-        if eos in generated[:limit]:
-            generated = generated[: generated.index(eos)]
-            finish = "stop"
-        else:
-            generated = generated[:limit]
-        used = len(generated) + (1 if finish == "stop" else 0)
-        text: str = tokenizer.decode(generated, skip_special_tokens=True)
+        text: str = tokenizer.decode(decoded.tokens, skip_special_tokens=True)
+        finish = "length" if decoded.reason == "length" else "stop"
+        used = len(decoded.tokens) + (1 if decoded.reason == "eos" else 0)
         cuts = [text.find(s) for s in request.stop if s and s in text]
         if cuts:
             text = text[: min(cuts)]

@@ -71,6 +71,27 @@ def test_bad_purpose_and_bad_chat_parameters(client):
     _error_body(caught.value.response)
 
 
+@pytest.mark.parametrize(
+    "logit_bias",
+    [
+        ["50256"],  # not an object
+        {"abc": 1},  # not a token id
+        {"-1": 1},
+        {"1.5": 1},
+        {"50256": 101},  # out of range
+        {"50256": "1"},
+        {"50256": True},
+        {str(i): 1 for i in range(301)},  # more entries than OpenAI allows
+    ],
+)
+def test_bad_logit_bias_is_400_naming_it(client, logit_bias):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="local-tfidf", messages=[{"role": "user", "content": "hi"}], logit_bias=logit_bias
+        )
+    assert _error_body(caught.value.response)["param"] == "logit_bias"
+
+
 def test_api_key_required_when_configured(start_server):
     server = start_server(env={"LOCAL_OPENAI_API_KEY": "sk-local-test"})
     with pytest.raises(openai.AuthenticationError) as caught:

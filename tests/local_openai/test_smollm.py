@@ -7,6 +7,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import openai
 import pytest
 from local_server import SYSTEM, Server, fine_tune, labelled_texts, training_file, wait_for_job
 
@@ -68,6 +69,12 @@ def test_stop_sequence_and_sampling_seed(client):
         for _ in range(2)
     ]
     assert sampled[0] == sampled[1]
+
+
+def test_logit_bias_outside_the_vocabulary_is_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        _chat(client, model=MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2, logit_bias={"49152": 5})
+    assert caught.value.param == "logit_bias" and "49152" in caught.value.message
 
 
 @pytest.fixture(scope="module")
