@@ -17,7 +17,7 @@ def machine() -> str:
     """CPU model and count, torch version, threads and device, e.g. "2 CPUs (AMD EPYC), torch 2.13.0+cpu, ..."."""
     import torch
 
-    from local_openai.trainers.torch_runtime import available_cores, device
+    from local_openai.trainers.torch_runtime import available_cpus, device
 
     model = next(
         (
@@ -29,7 +29,7 @@ def machine() -> str:
     )
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"{os.cpu_count()} CPUs ({model}), {available_cores()} usable, {gpu}, torch {torch.__version__} "
+        f"{os.cpu_count()} CPUs ({model}), {available_cpus()} usable, {gpu}, torch {torch.__version__} "
         f"on {device()}, Python {platform.python_version()}"
     )
 

@@ -4,7 +4,7 @@ transformers resolves its top-level names lazily (`_LazyModule.__getattr__`), an
 runner loading MiniLM while a chat request loads SmolLM2 got "ImportError: cannot import name 'AutoModel' from
 'transformers'" (seen in `make demo` on a fresh clone, where nothing was imported or byte-compiled yet). peft reaches
 into transformers the same way, so every such import goes through this one lock. The first one also sizes torch's
-thread pool to the CPUs this process may use (`cpus`), before any model computes.
+thread pool to the CPUs this process may use (`torch_runtime`), before any model computes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-from local_openai.trainers.cpus import size_torch_threads
+from local_openai.trainers.torch_runtime import size_torch_threads
 
 _LOCK = threading.Lock()
 

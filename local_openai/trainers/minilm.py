@@ -24,7 +24,7 @@ from local_openai.trainers.base import (
 )
 from local_openai.trainers.classifier import ClassifierPredictor, trained_tokens, training_pairs, validation_pairs
 from local_openai.trainers.libraries import load
-from local_openai.trainers.torch_runtime import configure_threads, device
+from local_openai.trainers.torch_runtime import device, size_torch_threads
 
 MAX_LENGTH = 128
 BASE_LEARNING_RATE = 5e-5
@@ -50,7 +50,7 @@ class _Classifier:
         AutoModel, AutoTokenizer = load("transformers", "AutoModel", "AutoTokenizer")
 
         self.torch = torch
-        configure_threads()
+        size_torch_threads()
         self.device = device()
         # local_files_only: the encoder ships inside site-packages; never let transformers try the network.
         self.tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir), local_files_only=True)

@@ -1,4 +1,5 @@
-"""Device and thread choice for the torch backends: cores from the affinity mask and the cgroup quota; the device from
+"""Device and thread choice for the torch backends: the CPUs usable are the affinity mask's, capped by the tightest
+quota of the process's cgroup and its ancestors (fake cgroup v2 and v1 trees); the device comes from
 LOCAL_OPENAI_DEVICE and what torch sees (no GPU here, so the cuda path is checked only for its refusal)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from local_openai.trainers import torch_runtime
-from local_openai.trainers.torch_runtime import available_cores, configure_threads, device
+from local_openai.trainers.torch_runtime import available_cpus, device, size_torch_threads
 
 
 @pytest.fixture(autouse=True)
@@ -19,24 +20,48 @@ def fresh_device_choice():
     device.cache_clear()
 
 
-def test_cores_are_the_affinity_mask_without_a_quota(tmp_path):
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert available_cores(tmp_path) == len(os.sched_getaffinity(0))
+AFFINITY = len(os.sched_getaffinity(0))
 
 
-def test_a_cgroup_quota_caps_the_cores(tmp_path):
-    (tmp_path / "cpu.max").write_text("150000 100000\n")  # one and a half CPUs: two threads, never zero
-    assert available_cores(tmp_path) == min(2, len(os.sched_getaffinity(0)))
-    (tmp_path / "cpu.max").write_text("10000 100000\n")
-    assert available_cores(tmp_path) == 1
+def _tree(root, files: dict[str, str]):
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
 
 
-def test_no_cgroup_file_means_the_affinity_mask(tmp_path):
-    assert available_cores(tmp_path / "absent") == len(os.sched_getaffinity(0))
+def test_no_quota_leaves_the_affinity_mask(tmp_path):
+    _tree(tmp_path, {"proc": "0::/app\n", "fs/app/cpu.max": "max 100000\n"})
+    assert available_cpus(tmp_path / "fs", tmp_path / "proc") == AFFINITY
 
 
-def test_threads_are_sized_to_the_usable_cores():
-    assert configure_threads() == available_cores() == torch.get_num_threads()
+def test_a_v2_quota_on_an_ancestor_caps_the_cpus(tmp_path):
+    _tree(
+        tmp_path,
+        {"proc": "0::/pod/app\n", "fs/pod/cpu.max": "150000 100000\n", "fs/pod/app/cpu.max": "max 100000\n"},
+    )
+    assert available_cpus(tmp_path / "fs", tmp_path / "proc") == 1  # 1.5 CPUs of time: one whole CPU
+
+
+def test_a_v1_cpu_quota_caps_the_cpus(tmp_path):
+    _tree(
+        tmp_path,
+        {
+            "proc": "5:memory:/x\n4:cpu,cpuacct:/docker/abc\n",
+            "fs/cpu/docker/abc/cpu.cfs_quota_us": "100000\n",
+            "fs/cpu/docker/abc/cpu.cfs_period_us": "100000\n",
+            "fs/cpu/docker/cpu.cfs_quota_us": "-1\n",
+            "fs/cpu/docker/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    assert available_cpus(tmp_path / "fs", tmp_path / "proc") == 1
+
+
+def test_unreadable_cgroups_leave_the_affinity_mask(tmp_path):
+    assert available_cpus(tmp_path / "none", tmp_path / "missing") == AFFINITY
+
+
+def test_threads_are_capped_at_the_usable_cpus():
+    assert size_torch_threads() == torch.get_num_threads() <= available_cpus()
 
 
 @pytest.mark.parametrize("value", ["", "auto", "cpu", "CPU"])
