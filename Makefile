@@ -76,8 +76,9 @@ test-fast: test-system-deps lint ## Check (make lint), then run the tests not ma
 	$(PY) -m pytest -m "not slow"
 
 .PHONY: bench
-bench: setup ## Print measured accuracy, training time and throughput of the local models
+bench: setup ## Measure the local models (accuracy, training time, throughput) and the queue overhead; rewrite the README tables
 	$(PY) bench/local_quality.py --readme README.md
+	$(PY) bench/queue_overhead.py --readme README.md
 
 .PHONY: clean
 clean: ## Remove var/ (Redis data, local_openai data, demo output)

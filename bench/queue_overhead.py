@@ -20,7 +20,8 @@ direct one, and after the evaluation (summarize). Timings are wall-clock on a sh
 load average are printed with them.
 
     .venv/bin/python bench/queue_overhead.py --seeds 1
-    .venv/bin/python bench/queue_overhead.py --model local-tfidf --seeds 3
+    .venv/bin/python bench/queue_overhead.py --model local-tfidf --seeds 1 2 3
+    .venv/bin/python bench/queue_overhead.py --readme README.md   # what `make bench` runs: also rewrites its table
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import dataclasses
 import io
 import logging
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +45,7 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.report import load, machine, spread, table, update_readme  # noqa: E402
 from shared.prepare import load_split  # noqa: E402
 from shared.prompts import PromptPreset, evaluation_messages  # noqa: E402
 from shared.provider import make_client  # noqa: E402
@@ -143,12 +144,6 @@ def measure(store: Store, client: openai.OpenAI, data: Path, model: str, seed: i
     )
 
 
-def spread(values: list[float], digits: int = 1) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 COLUMNS: list[tuple[str, Callable[[Measure], float]]] = [
     ("chain s", lambda m: m.chain_s),
     ("job s", lambda m: m.job_s),
@@ -161,28 +156,19 @@ COLUMNS: list[tuple[str, Callable[[Measure], float]]] = [
 ]
 
 
-def print_table(rows: list[tuple[str, Measure]]) -> None:
-    header = ("seed", *(name for name, _ in COLUMNS))
-    lines = [header] + [(seed, *(f"{value(m):.1f}" for _, value in COLUMNS)) for seed, m in rows]
+def result_table(rows: list[tuple[str, Measure]]) -> str:
+    lines = [(seed, *(f"{value(m):.1f}" for _, value in COLUMNS)) for seed, m in rows]
     if len(rows) > 1:
-        lines.append(("mean ± sd", *(spread([value(m) for _, m in rows]) for _, value in COLUMNS)))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    print()
-    for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
-        if n == 0:
-            print("  ".join("-" * width for width in widths))
-
-
-def _load() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+        lines.append(("mean ± sd", *(spread([value(m) for _, m in rows], 1) for _, value in COLUMNS)))
+    return table(("seed", *(name for name, _ in COLUMNS)), lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="local-minilm", help="base model to fine-tune (default %(default)s)")
-    parser.add_argument("--seeds", type=int, default=3, help="experiments, with job seeds 0..N-1 (default 3)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="job seeds, one experiment each")
     parser.add_argument("--data", type=Path, default=TWEETS_CSV, help="Tweets.csv path (default %(default)s)")
+    parser.add_argument("--readme", type=Path, help="rewrite this README's bench:queue_overhead table")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
 
@@ -199,21 +185,23 @@ def main() -> None:
         stack.start_worker(name="bench-worker")
         store = Store.from_url(str(stack.redis_url))
         client = make_client(get_settings())
-        print(
-            f"{args.model} on the reference split of {args.data.name}, {args.seeds} seed(s); "
-            f"{os.cpu_count()} CPUs, load average {_load()} at start",
-            flush=True,
+        header = (
+            f"{args.model} on the reference split of {args.data.name}, seeds {' '.join(map(str, args.seeds))}\n"
+            f"{machine()}"
         )
+        print(f"{header}\nload average {load()} at the start", flush=True)
         rows = []
-        for seed in range(args.seeds):
+        for seed in args.seeds:
             result = measure(store, client, args.data, args.model, seed)
             rows.append((str(seed), result))
             print(f"  seed {seed}: overhead {100 * result.overhead:.1f} %", flush=True)
-    print_table(rows)
-    print(
-        f"\nload average {_load()} at the end. Job times are whole seconds (the SDK's created_at and finished_at), "
+    text = (
+        f"{header}\n\n{result_table(rows)}\n\nJob times are whole seconds (the SDK's created_at and finished_at), "
         "so the poll lag is ± 1 s."
     )
+    print(f"\n{text}\nload average {load()} at the end")
+    if args.readme:
+        update_readme(args.readme, "queue_overhead", text)
 
 
 if __name__ == "__main__":
